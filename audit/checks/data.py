@@ -1,0 +1,61 @@
+"""Profile of the audit data: size, schema, missing values, duplicates, label balance.
+
+Evidence for AI Act Art. 10(2)(a)-(e) (data suitability) and 13(3)(b)(vi)
+(input-data specification). Group-level bias examination is the fairness
+check's `data.bias` evidence.
+"""
+
+from __future__ import annotations
+
+
+from audit.checks._base import CheckContext
+from audit.evidence import Evidence, Table, clean_number
+from audit.subject import Subject
+
+__all__ = ["run"]
+
+
+def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
+    """One evidence item: the dataset profile and the model's input schema."""
+    frame, X = subject.frame, subject.X
+    missing = X.isna().mean()
+    schema_rows = []
+    for column in X.columns:
+        values = X[column]
+        kind = subject.feature_types[column]
+        observed = (f"{values.min():g} to {values.max():g}" if kind == "numeric"
+                    else ", ".join(map(str, values.dropna().value_counts().index[:4])) + (" ..." if values.nunique() > 4 else ""))
+        schema_rows.append({
+            "feature": column, "type": kind, "distinct values": int(values.nunique()),
+            "missing": float(missing[column]), "observed": observed,
+            "immutable": "yes" if column in subject.immutable else "",
+        })
+    duplicates = int(frame.drop(columns=[subject.spec.data.id_column] if subject.spec.data.id_column else []).duplicated().sum())
+    metrics = {
+        "rows": len(frame),
+        "features": X.shape[1],
+        "protected_attributes": ", ".join(subject.groups.columns),
+        "missing_share": float(X.isna().to_numpy().mean()),
+        "columns_with_missing": int((missing > 0).sum()),
+        "duplicate_rows": duplicates,
+        "positive_label_rate": clean_number(subject.y.mean()) if subject.y is not None else None,
+    }
+    label_text = (f" {metrics['positive_label_rate']:.1%} of them have the positive outcome."
+                  if subject.y is not None else " The data holds no ground-truth labels.")
+    return [Evidence(
+        id="data.profile", check="data", title="The audit data",
+        summary=f"The audit covers {len(frame):,} decisions described by {X.shape[1]} features;{label_text}",
+        metrics=metrics,
+        tables=[Table.from_records("Input features (the model's input specification)", schema_rows)],
+        method="Read from the data file named in the spec; types declared in the spec or inferred "
+               "(numeric columns are numeric, all others categorical).",
+        limits=["Describes the audit data only; the training data is not examined unless it is the audit data.",
+                "Duplicates are counted over all columns except the id."],
+        params={"data_file": subject.data_path.name, "format": _format(subject.data_path.suffix)},
+    )]
+
+
+def _format(suffix: str) -> str:
+    return "Parquet" if suffix.lower() in (".parquet", ".pq") else "CSV"
+
+

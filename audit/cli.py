@@ -1,0 +1,252 @@
+"""The command line: parses, calls the pipeline, sets the exit code. Nothing else.
+
+Exit codes of `audit run`: 0 no requirement FAILs, 1 at least one FAILs (the
+sign-off gate), 2 the audit could not run (bad input), with a one-line reason
+and no traceback unless --debug. Heavy libraries are imported inside commands
+so that `audit --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app", "main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+app = typer.Typer(
+    name="audit",
+    help="Compliance audit reports for machine-learning decision systems: evidence, requirements, signed bundles.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+
+def _quiet_libraries() -> None:
+    """Users must see none of the libraries' import-time warnings, logs or network calls."""
+    import logging
+    import warnings
+
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # onnxruntime phones home otherwise
+    os.environ.setdefault("TQDM_DISABLE", "1")  # dice-ml/shap progress bars ignore verbose=False
+    if not _state["debug"]:
+        warnings.filterwarnings("ignore")
+        # aif360 logs through the root logger at import and installs a handler: configure first.
+        logging.basicConfig(level=logging.ERROR)
+        for name in ("aif360", "pyhanko", "fontTools", "weasyprint", "shap", "distributed", "matplotlib"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _guarded(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - thin wrapper
+    """Run a command body; user errors become one line and exit 2."""
+    from audit.errors import AuditInputError
+
+    _quiet_libraries()
+    try:
+        return fn(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except AuditInputError as exc:
+        if _state["debug"]:
+            raise
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; no bundle was written")
+    except Exception as exc:  # a bug, not bad input: still one line unless --debug
+        if _state["debug"]:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(f"the audit could not run: {type(exc).__name__}: {first} (run with --debug for the traceback)")
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and library warnings.")] = False) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def run(
+    spec: Annotated[Path, typer.Argument(help="The audit.yaml to run.")],
+    trust_model: Annotated[bool, typer.Option("--trust-model", help="Load pickle/joblib models (only for files you trust).")] = False,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for per-decision work.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Folder for bundles (default: the spec's output, reports/).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write one JUnit test case per requirement to this file.")] = None,
+) -> None:
+    """Run an audit and write a signed bundle. Exit 0: no FAIL; 1: a requirement FAILs; 2: could not run."""
+
+    def body() -> int:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from audit.pipeline import run_audit
+
+        console = Console(stderr=True)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task("starting", total=None)
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{name} ({done}/{total})" if total > 1 else name)
+
+            outcome = run_audit(spec, trust_model=trust_model, scheduler=scheduler, output=output, progress=progress)
+        if junit is not None:
+            from audit.junit import write_junit
+
+            write_junit(outcome.result.findings, junit, suite_name=outcome.result.system["name"])
+        _print_summary(outcome)
+        return EXIT_FAIL if outcome.result.verdict.value == "FAIL" else EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+def _print_summary(outcome) -> None:  # noqa: ANN001 - RunOutcome, imported lazily
+    from rich.console import Console
+
+    result = outcome.result
+    colour = {"PASS": "green", "FAIL": "red", "REVIEW": "yellow"}.get(result.verdict.value, "white")
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    console = Console(highlight=False)
+    console.print(f"[bold {colour}]{result.verdict.value}[/] {result.system['name']} {result.system['version']}: {counts}")
+    for finding in result.findings:
+        if finding.status.value == "FAIL":
+            console.print(f"  [red]FAIL[/] {finding.id} {finding.title}: {finding.reason}", soft_wrap=True)
+    console.print(f"bundle: {outcome.bundle_dir}  ({outcome.timings.get('total', 0):.1f} s)")
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A bundle folder written by `audit run`.")],
+    cert: Annotated[Path | None, typer.Option(help="Certificate the bundle must be signed with (default: the one inside).")] = None,
+) -> None:
+    """Check every file's hash, the manifest signature and the PDF signature; name any file that changed."""
+
+    def body() -> int:
+        from rich.console import Console
+
+        from audit.errors import BUNDLE_NOT_FOUND, AuditInputError
+        from audit.signing import verify_bundle
+
+        if not (bundle / "manifest.json").is_file():
+            raise AuditInputError(BUNDLE_NOT_FOUND, path=bundle)
+        report = verify_bundle(bundle_dir=bundle, cert_path=cert)
+        console = Console(highlight=False)
+        for line in report.checks:
+            console.print(f"[green]ok[/]   {line}", soft_wrap=True)
+        for problem in report.problems:
+            console.print(f"[red]FAIL[/] {problem}", soft_wrap=True)
+        console.print(f"signer: {report.signer}", soft_wrap=True)
+        console.print("[bold green]bundle intact[/]" if report.ok else "[bold red]bundle NOT intact[/]")
+        return EXIT_OK if report.ok else EXIT_FAIL
+
+    raise typer.Exit(_guarded(body))
+
+
+@app.command()
+def keygen(
+    key: Annotated[Path, typer.Option(help="Where to write the private key (PEM).")] = Path("keys/audit-key.pem"),
+    cert: Annotated[Path, typer.Option(help="Where to write the self-signed certificate (PEM).")] = Path("keys/audit-cert.pem"),
+    name: Annotated[str, typer.Option(help="Common name in the certificate.")] = "audit test signer",
+    organisation: Annotated[str | None, typer.Option(help="Organisation in the certificate.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+) -> None:
+    """Make a self-signed TEST key and certificate (use your organisation's certificate in production)."""
+
+    def body() -> int:
+        from audit.signing import generate_keypair
+
+        key.parent.mkdir(parents=True, exist_ok=True)
+        cert.parent.mkdir(parents=True, exist_ok=True)
+        generate_keypair(key_path=key, cert_path=cert, common_name=name, organisation=organisation, overwrite=overwrite)
+        typer.echo(f"wrote {key} and {cert} (self-signed: for testing only)")
+        return EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of audit.yaml (for editors)."""
+
+    def body() -> int:
+        import json
+
+        from audit.spec import spec_json_schema
+
+        typer.echo(json.dumps(spec_json_schema(), indent=2))
+        return EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+@app.command()
+def policies(
+    pack: Annotated[list[str] | None, typer.Argument(help="Packs to list (default: all).")] = None,
+) -> None:
+    """List every requirement of the policy packs with its citation."""
+
+    def body() -> int:
+        from rich.console import Console
+        from rich.table import Table
+
+        from audit.policies import available_packs, load_pack
+
+        console = Console()
+        for name in pack or available_packs():
+            loaded = load_pack(name)
+            table = Table(title=f"{loaded.title} — {loaded.regime} ({name})", show_lines=False, title_justify="left")
+            for column in ("id", "requirement", "citation", "bearer"):
+                table.add_column(column, overflow="fold")
+            for req in loaded.requirements:
+                table.add_row(req.id, req.title, req.citation, req.bearer)
+            console.print(table)
+        return EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+@app.command()
+def explain(
+    bundle: Annotated[Path, typer.Argument(help="A bundle folder written by `audit run`.")],
+    id: Annotated[str, typer.Option("--id", help="The decision's id (the data's id column).")],
+    format: Annotated[str, typer.Option("--format", help="text or pdf.")] = "text",
+    out: Annotated[Path | None, typer.Option(help="Where to write the PDF notice (default: beside the bundle).")] = None,
+) -> None:
+    """Explain one decision: its main reasons and, for adverse ones, what would change it."""
+
+    def body() -> int:
+        from audit.errors import UNSUPPORTED_FORMAT, AuditInputError
+        from audit.explain import render_notice
+
+        if format not in ("text", "pdf"):
+            raise AuditInputError(UNSUPPORTED_FORMAT, path="--format", what="format", value=format, supported="text, pdf")
+        shown = render_notice(bundle_dir=bundle, decision_id=id, fmt=format, out=out)
+        typer.echo(shown if format == "text" else f"wrote {shown}")
+        return EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+def main() -> None:
+    """Entry point of the `audit` command."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Typed results of an audit: Evidence, Finding, AuditResult, and audit.json I/O.
+
+These types are the contract between the three stages (DESIGN.md): checks
+produce :class:`Evidence`, policies turn evidence into :class:`Finding`, and the
+renderer reads an :class:`AuditResult` only. Everything round-trips through
+JSON, so a report can be re-rendered from ``audit.json`` alone.
+
+Conventions for checks:
+- ``metrics`` holds the named scalar figures that policy rules may test
+  (e.g. ``min_impact_ratio``). Use ``None`` for "could not be computed".
+- ``tables`` hold what a reader needs to see (columns + rows of plain values).
+- ``charts`` describe a figure as data; the renderer draws it. Checks never
+  render.
+- A check whose needs are not met returns ``status="not_assessed"`` with a
+  ``reason`` ("not assessed: no model access"); a requirement resting on it
+  becomes REVIEW, never PASS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Scalar",
+    "Table",
+    "Chart",
+    "Evidence",
+    "EvidenceStatus",
+    "Status",
+    "Attestation",
+    "RuleOutcome",
+    "Finding",
+    "AuditResult",
+    "clean_number",
+    "read_audit_json",
+    "write_audit_json",
+]
+
+SCHEMA_VERSION = "1.0"
+
+Scalar = float | int | str | bool | None
+
+
+def clean_number(value: Any) -> Scalar:
+    """Turn numpy scalars into plain Python values and NaN/inf into None (JSON has no NaN)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (int, float, bool, str)):
+        return value
+    return str(value)
+
+
+class Table(BaseModel):
+    """A table as a reader sees it: column headings and rows of plain values."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Scalar]]
+    note: str | None = None
+
+    @classmethod
+    def from_records(
+        cls, title: str, records: list[dict[str, Any]], columns: list[str] | None = None, note: str | None = None
+    ) -> Table:
+        """Build a table from a list of dicts; ``columns`` fixes order and subset."""
+        cols = columns or (list(records[0].keys()) if records else [])
+        rows = [[clean_number(r.get(c)) for c in cols] for r in records]
+        return cls(title=title, columns=cols, rows=rows, note=note)
+
+    def records(self) -> list[dict[str, Scalar]]:
+        """Rows as dicts keyed by column name."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class Chart(BaseModel):
+    """A figure described as data. The renderer draws it (matplotlib -> SVG).
+
+    ``kind`` is "barh" (one bar per label, optional CI whiskers), "bar", or
+    "line" (``x`` against ``values``; several series via ``series``).
+    ``reference`` draws a vertical/horizontal line (e.g. the 0.8 threshold).
+    """
+
+    id: str
+    title: str
+    kind: Literal["barh", "bar", "line"] = "barh"
+    labels: list[str] = Field(default_factory=list)
+    values: list[float | None] = Field(default_factory=list)
+    ci_low: list[float | None] | None = None
+    ci_high: list[float | None] | None = None
+    x: list[float] | None = None
+    series: dict[str, list[float | None]] | None = None
+    xlabel: str = ""
+    ylabel: str = ""
+    reference: float | None = None
+    reference_label: str | None = None
+
+
+class EvidenceStatus(str, Enum):
+    """Whether a check produced its evidence."""
+
+    OK = "ok"
+    NOT_ASSESSED = "not_assessed"
+
+
+class Evidence(BaseModel):
+    """What one check measured, how, and within which limits."""
+
+    id: str  # stable name rules refer to, e.g. "fairness.selection_rate"
+    check: str  # the check module that produced it, e.g. "fairness"
+    title: str
+    status: EvidenceStatus = EvidenceStatus.OK
+    reason: str | None = None  # why not assessed
+    summary: str = ""  # one or two plain-language sentences for the report
+    metrics: dict[str, Scalar] = Field(default_factory=dict)
+    tables: list[Table] = Field(default_factory=list)
+    charts: list[Chart] = Field(default_factory=list)
+    method: str = ""
+    limits: list[str] = Field(default_factory=list)
+    params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    seconds: float | None = None
+
+    @classmethod
+    def not_assessed(cls, id: str, check: str, title: str, reason: str) -> Evidence:
+        """Evidence for a check whose needs are not met (e.g. no model access)."""
+        return cls(id=id, check=check, title=title, status=EvidenceStatus.NOT_ASSESSED, reason=reason,
+                   summary=f"Not assessed: {reason}.")
+
+
+class Status(str, Enum):
+    """Status of one requirement."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    REVIEW = "REVIEW"
+    NA = "N/A"
+
+
+class Attestation(BaseModel):
+    """A person's answer to a question only a person can answer."""
+
+    question: str
+    document: str | None = None  # the document expected as support
+    answer: Literal["yes", "no"] | None = None
+    by: str | None = None
+    date: str | None = None
+    reference: str | None = None  # where the supporting document lives
+    comment: str | None = None
+
+
+class RuleOutcome(BaseModel):
+    """One evidence rule of a requirement, evaluated."""
+
+    evidence: str
+    metric: str
+    op: str
+    threshold: float | None
+    threshold_source: str
+    observed: Scalar = None
+    status: Status
+    note: str = ""
+
+
+class Finding(BaseModel):
+    """One requirement, evaluated against the evidence."""
+
+    id: str
+    pack: str
+    title: str
+    citation: str
+    obligation: str
+    bearer: str
+    status: Status
+    reason: str
+    applies_from: str | None = None
+    in_force: bool = True
+    rules: list[RuleOutcome] = Field(default_factory=list)
+    attestation: Attestation | None = None
+    evidence_ids: list[str] = Field(default_factory=list)
+
+
+class AuditResult(BaseModel):
+    """Everything the report shows. Written as audit.json; the renderer reads only this."""
+
+    schema_version: str = SCHEMA_VERSION
+    tool: dict[str, str]
+    generated_at: str
+    audit_date: str
+    system: dict[str, Any]
+    subject: dict[str, Any]
+    evidence: list[Evidence]
+    findings: list[Finding]
+    verdict: Status
+    counts: dict[str, int]
+    run: dict[str, Any] = Field(default_factory=dict)
+
+    def evidence_by_id(self) -> dict[str, Evidence]:
+        """Evidence keyed by id."""
+        return {e.id: e for e in self.evidence}
+
+
+def write_audit_json(result: AuditResult, path: Path) -> None:
+    """Write the result as indented, key-stable JSON."""
+    path.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+
+
+def read_audit_json(path: Path) -> AuditResult:
+    """Read an audit.json written by :func:`write_audit_json`."""
+    return AuditResult.model_validate(json.loads(path.read_text(encoding="utf-8")))

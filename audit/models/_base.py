@@ -1,0 +1,49 @@
+"""The one small protocol every model adapter follows, and the shared prediction record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ModelAdapter", "ModelKind", "Predictions"]
+
+ModelKind = Literal["tree", "linear", "neural", "other"]
+
+
+@runtime_checkable
+class ModelAdapter(Protocol):
+    """What checks may ask of a model: scores and decisions on the user's own columns.
+
+    ``feature_names`` are columns of the user's data, in the order the model takes
+    them. ``predict_score`` is the probability of the positive decision;
+    ``decide`` turns those scores into the decision the model itself would make
+    (for scikit-learn classifiers: its arg-max rule, ties included), so one
+    scoring pass gives both.
+    """
+
+    format: str
+    kind: ModelKind
+    feature_names: list[str]
+    estimator: Any
+
+    def predict_score(self, X: pd.DataFrame) -> np.ndarray: ...
+
+    def decide(self, score: np.ndarray) -> np.ndarray: ...
+
+    def predict_decision(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Decisions (and scores, when known) for every row, computed once and shared by all checks.
+
+    ``source`` says where they come from: "model" (re-predicted by this audit) or
+    "data" (a predictions-only audit read them from the dataset).
+    """
+
+    decision: np.ndarray  # bool, one per row: True = positive decision
+    score: np.ndarray | None  # float probability/score of the positive decision, or None
+    source: Literal["model", "data"]

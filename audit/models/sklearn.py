@@ -1,0 +1,124 @@
+"""scikit-learn models: skops by default; pickle/joblib only when the user trusts the file."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import (
+    MODEL_LOAD_FAILED,
+    SPEC_INVALID,
+    UNTRUSTED_PICKLE,
+    UNTRUSTED_SKOPS_TYPES,
+    AuditInputError,
+)
+from audit.models._base import ModelKind
+
+__all__ = ["SklearnAdapter", "load_skops", "load_pickle", "TRUSTED_MODULE_PREFIXES", "model_kind"]
+
+# skops refuses these by default although they are plain scikit-learn/numpy/xgboost/lightgbm
+# internals (STACK.md): we trust types from these modules, and show the user everything else.
+TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "xgboost.", "lightgbm.", "collections.OrderedDict")
+
+_TREE_NAMES = ("Forest", "Trees", "GradientBoosting", "DecisionTree", "XGB", "LGBM", "Booster")
+_LINEAR_NAMES = ("LogisticRegression", "LinearSVC", "SGDClassifier", "RidgeClassifier", "Perceptron")
+
+
+def model_kind(final_estimator: Any) -> ModelKind:
+    """Which explainer family fits this estimator."""
+    name = type(final_estimator).__name__
+    if any(t in name for t in _TREE_NAMES):
+        return "tree"
+    if any(t in name for t in _LINEAR_NAMES):
+        return "linear"
+    if "MLP" in name:
+        return "neural"
+    return "other"
+
+
+class SklearnAdapter:
+    """Any fitted scikit-learn-style classifier with ``predict_proba`` and ``classes_``."""
+
+    def __init__(self, estimator: Any, *, path: Path, fmt: str, positive_class: Any, data_columns: list[str]) -> None:
+        self.estimator = estimator
+        self.format = fmt
+        final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        self.final_estimator = final
+        self.kind: ModelKind = model_kind(final)
+        names = getattr(estimator, "feature_names_in_", None)
+        self.feature_names = [str(n) for n in names] if names is not None else list(data_columns)
+        classes = list(getattr(estimator, "classes_", []))
+        if len(classes) != 2:
+            raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt=fmt, problem=f"a binary classifier is needed, classes are {classes}")
+        self.classes = classes
+        self.positive_index = _positive_index(classes, positive_class, path=path)
+
+    def predict_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Probability of the positive decision."""
+        return np.asarray(self.estimator.predict_proba(X[self.feature_names]), dtype=float)[:, self.positive_index]
+
+    def decide(self, score: np.ndarray) -> np.ndarray:
+        """The model's own decision rule (arg-max of the two probabilities, ties to the first class)."""
+        return decision_from_score(score, self.positive_index)
+
+    def predict_decision(self, X: pd.DataFrame) -> np.ndarray:
+        """The decision the model makes for each row."""
+        return self.decide(self.predict_score(X))
+
+
+def decision_from_score(score: np.ndarray, positive_index: int) -> np.ndarray:
+    """scikit-learn's binary predict: arg-max of [1 - p, p] with ties going to class 0."""
+    return score > 0.5 if positive_index == 1 else score >= 0.5
+
+
+def _positive_index(classes: list[Any], positive: Any, *, path: Path) -> int:
+    as_text = [str(c) for c in classes]
+    if positive is not None and str(positive) in as_text:
+        return as_text.index(str(positive))
+    if set(as_text) in ({"0", "1"}, {"False", "True"}):
+        return as_text.index("1") if "1" in as_text else as_text.index("True")
+    raise AuditInputError(
+        SPEC_INVALID, path=path, field="model.positive_class",
+        problem=f"cannot tell which of the model's classes {classes} is positive; set model.positive_class",
+    )
+
+
+def load_skops(path: Path, *, trust: bool) -> Any:
+    """Load a skops file, trusting scikit-learn internals and refusing other types unless trusted."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises many types on a corrupt file
+        raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt="skops", problem=_one_line(exc)) from None
+    unknown = [t for t in untrusted if not t.startswith(TRUSTED_MODULE_PREFIXES)]
+    if unknown and not trust:
+        raise AuditInputError(UNTRUSTED_SKOPS_TYPES, path=path, types=", ".join(unknown))
+    try:
+        return sio.load(path, trusted=untrusted)
+    except Exception as exc:
+        raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt="skops", problem=_one_line(exc)) from None
+
+
+def load_pickle(path: Path, *, fmt: str, trust: bool) -> Any:
+    """Load a pickle or joblib file, only when the user has said they trust it."""
+    if not trust:
+        raise AuditInputError(UNTRUSTED_PICKLE, path=path, fmt=fmt)
+    try:
+        if fmt == "joblib":
+            import joblib
+
+            return joblib.load(path)
+        with path.open("rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - the user explicitly trusted this file
+    except Exception as exc:
+        raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt=fmt, problem=_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

@@ -1,0 +1,225 @@
+"""The flow of an audit (DESIGN.md), and nothing else.
+
+spec -> Subject -> checks -> Evidence -> policies -> Findings -> AuditResult ->
+audit.json, decisions.parquet, metrics.csv, report.html/pdf -> signatures.
+The bundle is written to a hidden temporary folder beside its final place and
+renamed into place in one step, so an interrupted run never leaves a bundle
+that looks complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import platform
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit.checks import CHECK_MODULES, CheckContext, Progress
+from audit.errors import FILE_NOT_FOUND, UNSUPPORTED_FORMAT, AuditInputError
+from audit.evidence import AuditResult, Evidence, write_audit_json
+from audit.spec import AuditSpec, load_spec
+from audit.subject import Subject, load_subject
+
+__all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version"]
+
+TOOL_NAME = "audit"
+LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "shap", "lime", "fairlearn", "aif360", "lightgbm",
+             "xgboost", "skops", "torch", "jinja2", "weasyprint", "matplotlib", "pyhanko", "cryptography",
+             "pydantic", "dask", "pyarrow")
+
+
+@dataclass
+class RunOutcome:
+    """What `audit run` produced: the bundle folder, the result, and stage timings (seconds)."""
+
+    bundle_dir: Path
+    result: AuditResult
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def tool_version() -> str:
+    """Installed version of this tool."""
+    try:
+        return metadata.version(TOOL_NAME)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose numbers the audit relies on."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "system"
+
+
+def _check_inputs_before_work(spec: AuditSpec, spec_path: Path) -> None:
+    """Fail fast on problems that would otherwise surface after minutes of computation."""
+    from audit.policies import available_packs
+
+    known = available_packs()
+    for name in spec.policies:
+        if name not in known:
+            raise AuditInputError(UNSUPPORTED_FORMAT, path=spec_path, what="policy pack", value=name, supported=", ".join(known))
+    if spec.signing is not None:
+        for what, path in (("signing key", spec.signing.key), ("signing certificate", spec.signing.certificate)):
+            if not spec.resolve(path).is_file():
+                raise AuditInputError(FILE_NOT_FOUND, what=what, path=spec.resolve(path),
+                                      hint="create a test key with `audit keygen`, or fix signing in the spec")
+
+
+def _run_checks(subject: Subject, ctx: CheckContext, timings: dict[str, float]) -> list[Evidence]:
+    evidence: list[Evidence] = []
+    for module_name in CHECK_MODULES:
+        name = module_name.rsplit(".", 1)[-1]
+        ctx.progress(f"check: {name}", 0, 1)
+        start = time.perf_counter()
+        produced = importlib.import_module(module_name).run(subject, ctx)
+        seconds = time.perf_counter() - start
+        timings[f"check.{name}"] = round(seconds, 3)
+        for item in produced:
+            if item.seconds is None:
+                item.seconds = round(seconds / len(produced), 3)
+        evidence.extend(produced)
+        ctx.progress(f"check: {name}", 1, 1)
+    return evidence
+
+
+def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
+    columns: dict[str, Any] = {"id": subject.ids, "decision": subject.predictions.decision}
+    columns["score"] = subject.predictions.score if subject.predictions.score is not None else [None] * subject.n
+    columns.update(ctx.decision_columns)
+    return pd.DataFrame(columns)
+
+
+def _subject_summary(subject: Subject) -> dict[str, Any]:
+    from audit.signing import hash_file
+
+    spec = subject.spec
+    summary: dict[str, Any] = {
+        "data_file": subject.data_path.name,
+        "data_sha256": hash_file(subject.data_path),
+        "rows": subject.n,
+        "features": list(subject.X.columns),
+        "protected": list(subject.groups.columns),
+        "target": spec.data.target,
+        "positive_label": None if spec.data.positive_label is None else str(spec.data.positive_label),
+        "decision_source": subject.predictions.source,
+        "model_format": spec.model.format.value,
+        "model_kind": subject.model.kind if subject.model is not None else None,
+        "model_file": subject.model_path.name if subject.model_path else None,
+        "model_sha256": hash_file(subject.model_path) if subject.model_path else None,
+        "model_trusted_explicitly": spec.model.trust,
+    }
+    return summary
+
+
+def run_audit(
+    spec_path: Path,
+    *,
+    trust_model: bool = False,
+    scheduler: str | None = None,
+    output: Path | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> RunOutcome:
+    """Run one audit end to end and return the sealed bundle's folder and result."""
+    from audit import policies
+    from audit.report import render_report
+    from audit.signing import seal_bundle, sign_pdf, write_manifest
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    spec = load_spec(spec_path)
+    _check_inputs_before_work(spec, spec_path)
+    now = now or dt.datetime.now(dt.UTC)
+    audit_date = spec.audit_date or now.date()
+    subject = load_subject(spec, trust_model=trust_model)
+    timings["load"] = round(time.perf_counter() - start, 3)
+
+    ctx = CheckContext(spec=spec, seed=spec.seed, scheduler=scheduler or spec.explanations.scheduler)
+    if progress is not None:
+        ctx.progress = progress
+    evidence = _run_checks(subject, ctx, timings)
+
+    t = time.perf_counter()
+    findings = policies.evaluate(spec, evidence, audit_date=audit_date)
+    verdict, counts = policies.verdict(findings)
+    timings["policies"] = round(time.perf_counter() - t, 3)
+
+    versions = library_versions()
+    result = AuditResult(
+        tool={"name": TOOL_NAME, "version": tool_version()},
+        generated_at=now.isoformat(timespec="seconds"),
+        audit_date=audit_date.isoformat(),
+        system=spec.system.model_dump(mode="json"),
+        subject=_subject_summary(subject),
+        evidence=evidence,
+        findings=findings,
+        verdict=verdict,
+        counts=counts,
+        run={"seed": spec.seed, "libraries": versions, "timings": dict(timings), "policies": spec.policies,
+             "spec_file": spec_path.name, "python": platform.python_version()},
+    )
+
+    root = (output or spec.output) / _slug(spec.system.name)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    final = root / stamp
+    suffix = 1
+    while final.exists():
+        suffix += 1
+        final = root / f"{stamp}-{suffix}"
+    work = root / f".{final.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        t = time.perf_counter()
+        write_audit_json(result, work / "audit.json")
+        _decisions_frame(subject, ctx).to_parquet(work / "decisions.parquet", index=False)
+        from audit.fairness import write_metrics_csv
+
+        write_metrics_csv(evidence, work / "metrics.csv")
+        timings["write"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        render_report(result, out_dir=work)
+        timings["report"] = round(time.perf_counter() - t, 3)
+        manifest_info = {
+            "tool": result.tool, "libraries": versions, "seed": spec.seed, "audit_date": result.audit_date,
+            "generated_at": result.generated_at, "data_sha256": result.subject["data_sha256"],
+            "model_sha256": result.subject["model_sha256"], "verdict": verdict.value, "timings": timings}
+        if spec.signing is None:  # hashes still recorded; nothing vouches for them
+            timings["total"] = round(time.perf_counter() - start, 3)
+            write_manifest(bundle_dir=work, info={**manifest_info, "signed": False})
+        else:
+            t = time.perf_counter()
+            key, cert = spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate)
+            unsigned = work / "report.unsigned.pdf"
+            (work / "report.pdf").rename(unsigned)
+            sign_pdf(pdf_in=unsigned, pdf_out=work / "report.pdf", key_path=key, cert_path=cert,
+                     reason=f"Audit report of {spec.system.name} {spec.system.version}")
+            unsigned.unlink()
+            timings["sign"] = round(time.perf_counter() - t, 3)
+            timings["total"] = round(time.perf_counter() - start, 3)
+            seal_bundle(bundle_dir=work, key_path=key, cert_path=cert, info=manifest_info)
+        work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    timings.setdefault("total", round(time.perf_counter() - start, 3))
+    return RunOutcome(bundle_dir=final, result=result, timings=timings)

@@ -1,0 +1,158 @@
+"""Draw a :class:`~audit.evidence.Chart` as an SVG string with matplotlib.
+
+The chart is drawn from its data only (checks never render). Text stays text
+(``svg.fonttype='none'``) so that it can be searched and extracted from the
+PDF, and the font is DejaVu Sans, the only family WeasyPrint can rely on here.
+Figures are sized for the text width of an A4 page (about 170 mm), so that
+9 pt labels print at 9 pt. The output is deterministic: no date in the
+metadata, and ids salted with the chart id, so two charts inlined in one HTML
+page never share an element id.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from html import escape
+
+from audit.evidence import Chart
+
+__all__ = ["chart_svg", "FIGURE_WIDTH_IN"]
+
+#: Text width of an A4 page with 20 mm margins, in inches.
+FIGURE_WIDTH_IN = 6.7
+
+_INK = "#1f2933"
+_BAR = "#3e6482"
+_WHISKER = "#1f2933"
+_REFERENCE = "#a3261b"
+_GRID = "#d5d9de"
+_SERIES = ["#3e6482", "#c07a2c", "#5b8c5a", "#8a5a9b", "#6b7280", "#a3261b"]
+
+_RC = {
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "legend.fontsize": 8.5,
+    "axes.edgecolor": "#8a939c",
+    "axes.labelcolor": _INK,
+    "xtick.color": _INK,
+    "ytick.color": _INK,
+    "text.color": _INK,
+    "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "svg.image_inline": True,
+}
+
+
+def _nan(values: list[float | None] | None) -> list[float]:
+    return [math.nan if v is None else float(v) for v in (values or [])]
+
+
+def _height(chart: Chart) -> float:
+    if chart.kind == "barh":
+        return min(9.0, max(2.0, 0.27 * len(chart.labels) + 1.0))
+    return 3.0
+
+
+def _draw_barh(ax, chart: Chart) -> None:
+    values = _nan(chart.values)
+    positions = list(range(len(values)))
+    xerr = None
+    if chart.ci_low is not None and chart.ci_high is not None:
+        low, high = _nan(chart.ci_low), _nan(chart.ci_high)
+        xerr = [
+            [max(v - lo, 0.0) if not (math.isnan(v) or math.isnan(lo)) else 0.0 for v, lo in zip(values, low)],
+            [max(hi - v, 0.0) if not (math.isnan(v) or math.isnan(hi)) else 0.0 for v, hi in zip(values, high)],
+        ]
+    ax.barh(positions, values, height=0.6, color=_BAR, zorder=2,
+            xerr=xerr, error_kw={"ecolor": _WHISKER, "elinewidth": 0.9, "capsize": 2.5, "capthick": 0.9})
+    ax.set_yticks(positions, labels=chart.labels)
+    ax.invert_yaxis()
+    ax.set_ylim(len(values) - 0.5, -0.5)
+    ax.grid(axis="x", color=_GRID, linewidth=0.6, zorder=0)
+    if chart.reference is not None:
+        ax.axvline(chart.reference, color=_REFERENCE, linestyle=(0, (4, 2)), linewidth=1.2, zorder=3,
+                   label=chart.reference_label or f"reference {chart.reference:g}")
+
+
+def _draw_bar(ax, chart: Chart) -> None:
+    values = _nan(chart.values)
+    positions = list(range(len(values)))
+    yerr = None
+    if chart.ci_low is not None and chart.ci_high is not None:
+        low, high = _nan(chart.ci_low), _nan(chart.ci_high)
+        yerr = [
+            [max(v - lo, 0.0) if not (math.isnan(v) or math.isnan(lo)) else 0.0 for v, lo in zip(values, low)],
+            [max(hi - v, 0.0) if not (math.isnan(v) or math.isnan(hi)) else 0.0 for v, hi in zip(values, high)],
+        ]
+    ax.bar(positions, values, width=0.6, color=_BAR, zorder=2,
+           yerr=yerr, error_kw={"ecolor": _WHISKER, "elinewidth": 0.9, "capsize": 2.5, "capthick": 0.9})
+    rotate = len(chart.labels) > 6 or max((len(s) for s in chart.labels), default=0) > 12
+    ax.set_xticks(positions, labels=chart.labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    ax.grid(axis="y", color=_GRID, linewidth=0.6, zorder=0)
+    if chart.reference is not None:
+        ax.axhline(chart.reference, color=_REFERENCE, linestyle=(0, (4, 2)), linewidth=1.2, zorder=3,
+                   label=chart.reference_label or f"reference {chart.reference:g}")
+
+
+def _draw_line(ax, chart: Chart) -> None:
+    x = [float(v) for v in (chart.x or range(len(chart.values)))]
+    series = dict(chart.series or {})
+    if chart.values:
+        series = {chart.ylabel or chart.title: chart.values, **series}
+    for i, (name, values) in enumerate(series.items()):
+        ax.plot(x[: len(values)], _nan(values), color=_SERIES[i % len(_SERIES)], linewidth=1.4,
+                marker="o", markersize=3, label=name, zorder=2)
+    ax.grid(color=_GRID, linewidth=0.6, zorder=0)
+    if chart.reference is not None:
+        ax.axhline(chart.reference, color=_REFERENCE, linestyle=(0, (4, 2)), linewidth=1.2, zorder=3,
+                   label=chart.reference_label or f"reference {chart.reference:g}")
+
+
+_DRAW = {"barh": _draw_barh, "bar": _draw_bar, "line": _draw_line}
+
+
+def _scope_ids(svg: str, prefix: str) -> str:
+    """Prefix every element id (and every reference to it) so inlined charts never collide."""
+    ids = set(re.findall(r'\sid="([^"]+)"', svg))
+    if not ids:
+        return svg
+    pattern = re.compile(r'(\sid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len,
+                                                                                           reverse=True)) + r')(?=[")])')
+    return pattern.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+
+
+def chart_svg(chart: Chart) -> str:
+    """Draw ``chart`` and return a standalone SVG document (XML declaration included)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", chart.id) + "-"
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": chart.id}):
+        fig = Figure(figsize=(FIGURE_WIDTH_IN, _height(chart)))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        _DRAW[chart.kind](ax, chart)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        if chart.xlabel:
+            ax.set_xlabel(chart.xlabel)
+        if chart.ylabel:
+            ax.set_ylabel(chart.ylabel)
+        handles, _ = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3,
+                      ncol=min(len(handles), 4), frameon=False)
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
+    svg = _scope_ids(buffer.getvalue(), prefix)
+    return re.sub(r"(<svg\b[^>]*>)", lambda m: f"{m.group(1)}\n <title>{escape(chart.title)}</title>", svg, count=1)

@@ -1,0 +1,289 @@
+"""AuditSpec: the audit.yaml a user writes, validated, with one-line errors.
+
+The spec says what is audited (system), with what (model, data), against which
+rules (policy packs, threshold overrides) and with which human answers
+(attestations). Paths in the spec are relative to the spec file's folder.
+`audit schema` prints the JSON Schema of this model for editors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from audit.errors import FILE_NOT_FOUND, SPEC_INVALID, YAML_MALFORMED, AuditInputError
+
+__all__ = [
+    "AuditSpec",
+    "SystemSpec",
+    "ModelSpec",
+    "DataSpec",
+    "ProtectedSpec",
+    "DecisionSpec",
+    "FairnessSpec",
+    "ExplanationSpec",
+    "CounterfactualSpec",
+    "RobustnessSpec",
+    "ThresholdOverride",
+    "AttestationAnswer",
+    "SigningSpec",
+    "ModelFormat",
+    "load_spec",
+    "spec_json_schema",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelFormat(str, Enum):
+    """How the model file is stored (or that there is none)."""
+
+    SKOPS = "skops"
+    PICKLE = "pickle"
+    JOBLIB = "joblib"
+    XGBOOST = "xgboost"
+    LIGHTGBM = "lightgbm"
+    NONE = "none"  # predictions-only: decisions are columns of the data
+
+
+AnnexIIIArea = Literal[
+    "none", "1", "2", "3a", "3b", "3c", "3d", "4a", "4b", "5a", "5b", "5c", "5d", "6", "7", "8",
+]
+
+
+class SystemSpec(_Strict):
+    """The system under audit, as the law sees it."""
+
+    name: str = Field(description="Name of the AI system, used in the report and the bundle folder.")
+    version: str = Field(description="Version of the system or model audited.")
+    provider: str = Field(description="Who develops the system or places it on the market.")
+    intended_purpose: str = Field(description="What the system is for, in the provider's words (AI Act Art. 3(12)).")
+    role: Literal["provider", "deployer"] = Field(description="Whether the organisation running this audit provides or deploys the system.")
+    jurisdictions: list[Literal["EU", "US-NYC", "US", "US-CO"]] = Field(
+        default_factory=lambda: ["EU"], description="Where the system is used: EU, US (federal), US-NYC, US-CO."
+    )
+    annex_iii_area: AnnexIIIArea = Field(
+        default="none", description="EU AI Act Annex III point the use falls in (e.g. 5b credit scoring, 4a recruitment), or none."
+    )
+    profiling: bool = Field(default=True, description="Whether the system profiles natural persons (Art. 6(3): then always high-risk).")
+    use: Literal["classification", "scoring"] = Field(
+        default="classification",
+        description="Whether the tool selects/classifies people or only scores them (NYC LL144 distinguishes the two).",
+    )
+
+
+class ModelSpec(_Strict):
+    """Where the model is and how it is stored."""
+
+    path: Path | None = Field(default=None, description="Model file, relative to this spec. Omit for predictions-only audits.")
+    format: ModelFormat = Field(default=ModelFormat.SKOPS, description="skops (default, safe), pickle/joblib (needs trust), xgboost, lightgbm, none.")
+    trust: bool = Field(default=False, description="Load pickle/joblib or skops files with non-default types. Only for models whose origin you trust.")
+    positive_class: str | int | bool | None = Field(
+        default=None, description="The model's class meaning the positive decision, if it differs from data.positive_label."
+    )
+
+    @model_validator(mode="after")
+    def _path_unless_none(self) -> ModelSpec:
+        if self.format is not ModelFormat.NONE and self.path is None:
+            raise ValueError("a model path is needed unless format is none (predictions-only)")
+        return self
+
+
+class ProtectedSpec(_Strict):
+    """A protected attribute: a column, optionally binned into groups (e.g. age bands)."""
+
+    column: str
+    bins: list[float] | None = Field(default=None, description="Bin edges for a numeric attribute, e.g. [0, 25, 120].")
+    labels: list[str] | None = Field(default=None, description="Group names for the bins (one fewer than the edges).")
+    reference: str | None = Field(default=None, description="Reference group; default: the most-selected group.")
+
+    @model_validator(mode="after")
+    def _labels_match_bins(self) -> ProtectedSpec:
+        if self.labels is not None and (self.bins is None or len(self.labels) != len(self.bins) - 1):
+            raise ValueError("labels need bins, one label fewer than bin edges")
+        return self
+
+
+class DecisionSpec(_Strict):
+    """Predictions-only audits: where the decisions already are in the data."""
+
+    column: str | None = Field(default=None, description="Column holding the decision.")
+    positive_values: list[str | int | bool] = Field(default_factory=list, description="Values of that column meaning the positive decision.")
+    score_column: str | None = Field(default=None, description="Column holding a score (higher = more likely positive).")
+    cutoff: float | None = Field(default=None, description="Score at or above which the decision is positive, if there is no decision column.")
+
+    @model_validator(mode="after")
+    def _something_to_decide(self) -> DecisionSpec:
+        if self.column is None and (self.score_column is None or self.cutoff is None):
+            raise ValueError("give a decision column, or a score_column with a cutoff")
+        if self.column is not None and not self.positive_values:
+            raise ValueError("positive_values must list the decision values that mean the positive decision")
+        return self
+
+
+class DataSpec(_Strict):
+    """The dataset the audit runs on."""
+
+    path: Path = Field(description="CSV or Parquet file, relative to this spec.")
+    target: str | None = Field(default=None, description="Ground-truth label column (optional for predictions-only audits).")
+    positive_label: str | int | bool | None = Field(default=None, description="Value of the target that is the positive (favourable) outcome.")
+    id_column: str | None = Field(default=None, description="Column identifying each decision (default: row number).")
+    protected: list[Annotated[ProtectedSpec, Field()] | str] = Field(
+        default_factory=list, description="Protected attributes: column names, or {column, bins, labels}."
+    )
+    feature_types: dict[str, Literal["numeric", "categorical"]] = Field(
+        default_factory=dict, description="Declared types; undeclared features are inferred from the data."
+    )
+    immutable: list[str] = Field(default_factory=list, description="Features a person cannot change (protected attributes always are).")
+    increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")
+    decision: DecisionSpec | None = Field(default=None, description="For predictions-only audits: where the decisions are.")
+
+    @field_validator("protected")
+    @classmethod
+    def _as_objects(cls, value: list[ProtectedSpec | str]) -> list[ProtectedSpec | str]:
+        return [ProtectedSpec(column=v) if isinstance(v, str) else v for v in value]
+
+    def protected_specs(self) -> list[ProtectedSpec]:
+        """Protected attributes, all as ProtectedSpec."""
+        return [p if isinstance(p, ProtectedSpec) else ProtectedSpec(column=p) for p in self.protected]
+
+
+class FairnessSpec(_Strict):
+    """How fairness is measured and which metric decides."""
+
+    intersections: list[list[str]] | Literal["all-pairs"] = Field(default="all-pairs", description="Which protected attributes to cross.")
+    min_group_size: int = Field(default=30, ge=1, description="Groups smaller than this are excluded from ratios (shown with reason).")
+    min_group_share: float = Field(default=0.02, ge=0, le=1, description="Groups under this share of the data are excluded from ratios (NYC LL144: 2 %).")
+    bootstrap: int = Field(default=1000, ge=0, description="Bootstrap resamples for confidence intervals (0 = none).")
+    decision_nature: Literal["assistive", "punitive"] | None = Field(
+        default=None, description="assistive: a positive decision grants a benefit (loan); punitive: it harms (fraud flag)."
+    )
+    primary_metric: str | None = Field(default=None, description="The fairness metric that decides (overrides decision_nature).")
+    justification: str | None = Field(default=None, description="Why the primary metric was chosen, by whom.")
+
+
+class ExplanationSpec(_Strict):
+    """Per-decision explanations."""
+
+    lime_sample: int = Field(default=200, ge=0, description="Decisions explained with LIME (adverse and borderline first).")
+    lime_repeats: int = Field(default=3, ge=2, description="LIME reruns with different seeds to measure stability.")
+    top_k: int = Field(default=4, ge=1, le=10, description="Reasons per decision (Regulation B: at most four).")
+    scheduler: str | None = Field(default=None, description="Dask scheduler address; default: local processes.")
+
+
+class CounterfactualSpec(_Strict):
+    """Flip test and recourse."""
+
+    proxies: dict[str, list[str]] | None = Field(default=None, description="Proxies per protected attribute (default: from the proxy screen).")
+    max_changes: int = Field(default=3, ge=1, description="Most features a recourse may change.")
+
+
+class RobustnessSpec(_Strict):
+    """Perturbation tests (AI Act Art. 15(4))."""
+
+    noise_levels: list[float] = Field(default_factory=lambda: [0.01, 0.05, 0.1], description="Gaussian noise as a share of each numeric feature's standard deviation.")
+    missing_rate: float = Field(default=0.1, ge=0, le=1, description="Share of values set missing in the missing-value test.")
+
+
+class ThresholdOverride(_Strict):
+    """The organisation's own threshold for a rule, with who set it."""
+
+    value: float
+    set_by: str = Field(description="Who set this value and where it is recorded, e.g. 'Model risk committee, minutes 2026-10-01'.")
+
+
+class AttestationAnswer(_Strict):
+    """A person's answer to a requirement's attestation question."""
+
+    answer: Literal["yes", "no"]
+    by: str
+    date: dt.date
+    document: str | None = Field(default=None, description="Where the supporting document is.")
+    comment: str | None = None
+
+
+class SigningSpec(_Strict):
+    """Key and certificate used to seal the bundle."""
+
+    key: Path = Field(description="PEM private key (relative to this spec).")
+    certificate: Path = Field(description="PEM X.509 certificate of that key.")
+
+
+class AuditSpec(_Strict):
+    """Everything `audit run` needs. Write it as audit.yaml."""
+
+    system: SystemSpec
+    model: ModelSpec = Field(default_factory=lambda: ModelSpec(format=ModelFormat.NONE))
+    data: DataSpec
+    policies: list[str] = Field(default_factory=lambda: ["eu-ai-act", "gdpr"], description="Policy packs to apply (see `audit policies`).")
+    thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict, description="Threshold overrides by threshold id.")
+    attestations: dict[str, AttestationAnswer] = Field(default_factory=dict, description="Answers by requirement id.")
+    attestations_file: Path | None = Field(default=None, description="YAML file with more attestations (same shape).")
+    fairness: FairnessSpec = Field(default_factory=FairnessSpec)
+    explanations: ExplanationSpec = Field(default_factory=ExplanationSpec)
+    counterfactuals: CounterfactualSpec = Field(default_factory=CounterfactualSpec)
+    robustness: RobustnessSpec = Field(default_factory=RobustnessSpec)
+    seed: int = Field(default=0, description="Seed of every random step; the same inputs give the same audit.json.")
+    audit_date: dt.date | None = Field(default=None, description="Date the audit is as of (default: today); decides which law is in force.")
+    signing: SigningSpec | None = None
+    output: Path = Field(default=Path("reports"), description="Folder under which bundles are written (relative to the current directory).")
+
+    # Set by load_spec: the folder paths are relative to, and the spec's own file.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the spec, relative to the spec file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top level)"
+
+
+def load_spec(path: Path) -> AuditSpec:
+    """Read and validate audit.yaml; raise AuditInputError with a one-line message on any problem."""
+    if not path.is_file():
+        raise AuditInputError(FILE_NOT_FOUND, what="audit spec", path=path, hint="give the path of your audit.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else "?"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise AuditInputError(YAML_MALFORMED, path=path, line=line, problem=problem) from None
+    if not isinstance(raw, dict):
+        raise AuditInputError(SPEC_INVALID, path=path, field="(top level)", problem="expected a mapping of fields")
+    raw = {**raw, "base_dir": path.resolve().parent, "source": path.resolve()}
+    if raw.get("attestations_file"):
+        raw["attestations"] = {**_read_attestations(path, raw), **(raw.get("attestations") or {})}
+    try:
+        return AuditSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise AuditInputError(SPEC_INVALID, path=path, field=_field_path(first["loc"]), problem=first["msg"]) from None
+
+
+def _read_attestations(spec_path: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    file = Path(raw["attestations_file"])
+    file = file if file.is_absolute() else spec_path.resolve().parent / file
+    if not file.is_file():
+        raise AuditInputError(FILE_NOT_FOUND, what="attestations file", path=file, hint="fix attestations_file in the spec")
+    try:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise AuditInputError(YAML_MALFORMED, path=file, line=mark.line + 1 if mark else "?", problem=str(exc).splitlines()[0]) from None
+    return loaded.get("attestations", loaded)
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """JSON Schema of audit.yaml, for editors."""
+    return AuditSpec.model_json_schema()

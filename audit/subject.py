@@ -1,0 +1,214 @@
+"""The Subject of an audit: the dataset, its schema, the model, and predictions computed once.
+
+Every check is a function of the Subject (and its own settings). The Subject
+validates the data against the spec with one-line errors naming the column,
+and computes the model's scores and decisions exactly once so that every check
+sees the same predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import (
+    COLUMN_NOT_FOUND,
+    DATA_EMPTY,
+    DATA_READ_FAILED,
+    FILE_NOT_FOUND,
+    MODEL_FEATURES_MISSING,
+    POSITIVE_LABEL_NOT_FOUND,
+    SPEC_INVALID,
+    TARGET_ONE_CLASS,
+    UNSUPPORTED_FORMAT,
+    AuditInputError,
+)
+from audit.models import ModelAdapter, Predictions, load_model
+from audit.spec import AuditSpec, ProtectedSpec
+
+__all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
+
+FeatureType = Literal["numeric", "categorical"]
+MISSING_GROUP = "unknown"
+
+
+@dataclass
+class Subject:
+    """Dataset + model + predictions: what every check looks at.
+
+    - ``frame``: the user's data as read (all columns).
+    - ``X``: the model's input columns (or, without a model, every column that is
+      not the id, target, decision or a protected attribute).
+    - ``y``: True where the ground truth is the positive label, or None without labels.
+    - ``groups``: one column per protected attribute holding group labels (text;
+      binned for numeric attributes; missing values as "unknown").
+    """
+
+    spec: AuditSpec
+    data_path: Path
+    frame: pd.DataFrame
+    ids: np.ndarray
+    X: pd.DataFrame
+    y: np.ndarray | None
+    groups: pd.DataFrame
+    protected: list[ProtectedSpec]
+    feature_types: dict[str, FeatureType]
+    model: ModelAdapter | None
+    predictions: Predictions
+    model_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of decisions audited."""
+        return len(self.frame)
+
+    @property
+    def has_model(self) -> bool:
+        """Whether checks can re-predict (False for predictions-only audits)."""
+        return self.model is not None
+
+    @property
+    def immutable(self) -> list[str]:
+        """Features a person cannot change: declared ones plus protected attributes."""
+        protected = [p.column for p in self.protected]
+        return [c for c in self.X.columns if c in set(self.spec.data.immutable) | set(protected)]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read CSV or Parquet; one-line errors for a missing or unreadable file."""
+    if not path.is_file():
+        raise AuditInputError(FILE_NOT_FOUND, what="data file", path=path, hint="fix data.path in the spec")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return pd.read_csv(path, skipinitialspace=True)
+    except Exception as exc:
+        raise AuditInputError(DATA_READ_FAILED, path=path, problem=str(exc).splitlines()[0]) from None
+    raise AuditInputError(UNSUPPORTED_FORMAT, path=path, what="data file type", value=suffix, supported=".csv, .parquet")
+
+
+def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
+    """Read and validate the data, load the model, compute predictions once."""
+    data_spec = spec.data
+    path = spec.resolve(data_spec.path)
+    frame = read_table(path)
+    if frame.empty:
+        raise AuditInputError(DATA_EMPTY, path=path)
+    columns = [str(c) for c in frame.columns]
+
+    def need(column: str | None, field_name: str) -> None:
+        if column is not None and column not in frame.columns:
+            shown = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
+            raise AuditInputError(COLUMN_NOT_FOUND, path=path, column=column, field=field_name, available=shown)
+
+    need(data_spec.target, "data.target")
+    need(data_spec.id_column, "data.id_column")
+    protected = data_spec.protected_specs()
+    for p in protected:
+        need(p.column, "data.protected")
+    for column in data_spec.immutable:
+        need(column, "data.immutable")
+    if data_spec.decision is not None:
+        need(data_spec.decision.column, "data.decision.column")
+        need(data_spec.decision.score_column, "data.decision.score_column")
+
+    y = _labels(frame, spec, path)
+    model = load_model(spec, data_columns=_default_features(frame, spec), trust=trust_model)
+    if model is not None:
+        for column in model.feature_names:
+            if column not in frame.columns:
+                raise AuditInputError(MODEL_FEATURES_MISSING, path=spec.resolve(spec.model.path or Path()), column=column, data_path=path)
+        X = frame[model.feature_names]
+    else:
+        if data_spec.decision is None:
+            raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.decision",
+                                  problem="a predictions-only audit (model.format: none) needs data.decision")
+        X = frame[_default_features(frame, spec)]
+    ids = frame[data_spec.id_column].astype(str).to_numpy() if data_spec.id_column else np.arange(len(frame)).astype(str)
+    predictions = _predictions(frame, X, model, spec)
+    return Subject(
+        spec=spec,
+        data_path=path,
+        frame=frame,
+        ids=ids,
+        X=X,
+        y=y,
+        groups=_groups(frame, protected, path),
+        protected=protected,
+        feature_types=_feature_types(X, data_spec.feature_types),
+        model=model,
+        predictions=predictions,
+        model_path=spec.resolve(spec.model.path) if spec.model.path else None,
+    )
+
+
+def _default_features(frame: pd.DataFrame, spec: AuditSpec) -> list[str]:
+    d = spec.data
+    skip = {d.target, d.id_column} | {p.column for p in d.protected_specs()}
+    if d.decision is not None:
+        skip |= {d.decision.column, d.decision.score_column}
+    return [str(c) for c in frame.columns if c not in skip]
+
+
+def _labels(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray | None:
+    d = spec.data
+    if d.target is None:
+        return None
+    target = frame[d.target]
+    values = target.dropna().unique()
+    if len(values) < 2:
+        raise AuditInputError(TARGET_ONE_CLASS, path=path, column=d.target, value=values[0] if len(values) else None)
+    if d.positive_label is None:
+        raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.positive_label",
+                              problem=f"say which value of '{d.target}' is the positive outcome (values: {sorted(map(str, values))[:6]})")
+    as_text = target.astype(str)
+    if str(d.positive_label) not in set(as_text):
+        raise AuditInputError(POSITIVE_LABEL_NOT_FOUND, path=path, label=d.positive_label, column=d.target,
+                              available=", ".join(sorted(set(as_text))[:8]))
+    return (as_text == str(d.positive_label)).to_numpy()
+
+
+def _groups(frame: pd.DataFrame, protected: list[ProtectedSpec], path: Path) -> pd.DataFrame:
+    out = {}
+    for p in protected:
+        column = frame[p.column]
+        if p.bins is not None:
+            if not pd.api.types.is_numeric_dtype(column):
+                raise AuditInputError(SPEC_INVALID, path=path, field=f"data.protected.{p.column}.bins",
+                                      problem="bins need a numeric column")
+            labels = p.labels or [f"{lo:g}–{hi:g}" for lo, hi in zip(p.bins[:-1], p.bins[1:], strict=True)]
+            binned = pd.cut(column, bins=p.bins, labels=labels, right=False)
+            out[p.column] = binned.astype(object).where(binned.notna(), MISSING_GROUP).astype(str)
+        else:
+            out[p.column] = column.astype(object).where(column.notna(), MISSING_GROUP).astype(str)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _feature_types(X: pd.DataFrame, declared: dict[str, FeatureType]) -> dict[str, FeatureType]:
+    return {
+        str(c): declared.get(str(c), "numeric" if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c]) else "categorical")
+        for c in X.columns
+    }
+
+
+def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | None, spec: AuditSpec) -> Predictions:
+    if model is not None:
+        score = model.predict_score(X)
+        return Predictions(decision=np.asarray(model.decide(score), dtype=bool), score=score, source="model")
+    d = spec.data.decision
+    if d is None:  # load_subject rejects this earlier; kept so the function stands alone
+        raise ValueError("a predictions-only subject needs data.decision")
+    score = frame[d.score_column].astype(float).to_numpy() if d.score_column else None
+    if d.column is not None:
+        wanted = {str(v) for v in d.positive_values}
+        decision = frame[d.column].astype(str).isin(wanted).to_numpy()
+    else:
+        decision = score >= float(d.cutoff)  # type: ignore[operator, arg-type]
+    return Predictions(decision=decision, score=score, source="data")
