@@ -29,6 +29,13 @@ __all__ = [
     "BUNDLE_NOT_FOUND",
     "KEY_EXISTS",
     "PDF_SIGN_FAILED",
+    "FAIRNESS_NO_PROTECTED",
+    "FAIRNESS_NO_LABELS",
+    "FAIRNESS_NO_SCORES",
+    "FAIRNESS_NO_FEATURES",
+    "FAIRNESS_INTERSECTION_UNKNOWN",
+    "FAIRNESS_PRIMARY_UNDECIDED",
+    "FAIRNESS_PRIMARY_UNKNOWN",
 ]
 
 FILE_NOT_FOUND = "{what} not found: {path} ({hint})"
@@ -58,6 +65,17 @@ KEY_LOAD_FAILED = "{path}: could not load the signing {what}: {problem}"
 BUNDLE_NOT_FOUND = "{path}: not an audit bundle (no manifest.json); give the folder audit run wrote"
 KEY_EXISTS = "{path}: a signing {what} already exists there; choose another path, or allow overwriting it"
 PDF_SIGN_FAILED = "{path}: could not sign the PDF: {problem}"
+# Fairness check: reasons shown as "not assessed: ..." and a spec problem found against the data.
+FAIRNESS_NO_PROTECTED = "no protected attribute is named in the spec (data.protected)"
+FAIRNESS_NO_LABELS = "no ground-truth labels in the data (data.target)"
+FAIRNESS_NO_SCORES = "no scores (the decisions come without a score)"
+FAIRNESS_NO_FEATURES = "no feature columns besides the protected attributes"
+FAIRNESS_INTERSECTION_UNKNOWN = "'{column}' is not a protected attribute (protected: {available})"
+FAIRNESS_PRIMARY_UNDECIDED = (
+    "not decided: the spec must say whether a positive decision grants a benefit or harms "
+    "(fairness.decision_nature: assistive or punitive), or name fairness.primary_metric with a justification"
+)
+FAIRNESS_PRIMARY_UNKNOWN = "not decided: fairness.primary_metric '{name}' is not a known metric (known: {known})"
 
 
 class AuditInputError(Exception):

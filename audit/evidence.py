@@ -183,6 +183,8 @@ class Finding(BaseModel):
     status: Status
     reason: str
     applies_from: str | None = None
+    applies_from_note: str | None = None  # e.g. "2027-12-02 (originally 2026-08-02; changed by ...)"
+    status_note: str | None = None  # legal-status caveat, e.g. guidance withdrawn, law repealed
     in_force: bool = True
     rules: list[RuleOutcome] = Field(default_factory=list)
     attestation: Attestation | None = None

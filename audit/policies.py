@@ -12,17 +12,30 @@ evidence is missing or not assessed or any attestation is unanswered, PASS only
 when every rule passes and every attestation is answered "yes". A requirement
 with neither rules nor an attestation is REVIEW: nothing can PASS without
 evidence.
+
+Applicability is decided from the spec's ``system`` block and has three
+outcomes: it applies, it does not (N/A with the reason), or the spec does not
+say enough to decide (e.g. whether a deployer is a public body, for the AI Act
+Art. 27 FRIA). An undecided requirement is evaluated as if it applied and can
+be at best REVIEW, with the open question in its reason.
+
+Dates: a requirement may carry the original date of application and the date
+after an amendment; the audit date decides which is in force
+(:meth:`AppliesFrom.in_force_date`). A requirement whose date has not come yet
+is still evaluated (readiness) and marked ``in_force=False``; a repealed one is
+N/A from the repeal date on, naming what replaced it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from audit.errors import SPEC_INVALID, UNSUPPORTED_FORMAT, AuditInputError
 from audit.evidence import Attestation, Evidence, EvidenceStatus, Finding, RuleOutcome, Scalar, Status
@@ -30,13 +43,19 @@ from audit.spec import AuditSpec
 
 __all__ = [
     "POLICY_DIR",
+    "ANNEX_III_NAMES",
     "Pack",
     "Requirement",
     "Rule",
+    "Applicability",
+    "AppliesFrom",
+    "AttestationQuestion",
+    "Repeal",
     "ThresholdDefault",
     "available_packs",
     "load_pack",
     "load_thresholds",
+    "iter_requirements",
     "evaluate",
     "verdict",
     "is_high_risk",
@@ -45,6 +64,31 @@ __all__ = [
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 
 Op = Literal[">=", ">", "<=", "<", "==", "is_true", "is_false", "present"]
+_COMPARISONS = {">=", ">", "<=", "<", "=="}
+
+# Reader-facing names of the Annex III points (AI Act, Regulation (EU) 2024/1689), for reasons.
+ANNEX_III_NAMES: dict[str, str] = {
+    "none": "no Annex III point",
+    "1": "1 (biometrics)",
+    "2": "2 (critical infrastructure)",
+    "3a": "3(a) (education: access, admission or assignment)",
+    "3b": "3(b) (education: evaluating learning outcomes)",
+    "3c": "3(c) (education: level of education a person will get)",
+    "3d": "3(d) (education: detecting cheating in tests)",
+    "4a": "4(a) (employment: recruitment or selection)",
+    "4b": "4(b) (employment: work terms, promotion, termination, monitoring)",
+    "5a": "5(a) (public benefits and services)",
+    "5b": "5(b) (creditworthiness or credit scoring of natural persons)",
+    "5c": "5(c) (risk assessment and pricing in life and health insurance)",
+    "5d": "5(d) (emergency-call triage)",
+    "6": "6 (law enforcement)",
+    "7": "7 (migration, asylum, border control)",
+    "8": "8 (administration of justice and democratic processes)",
+}
+
+# A system used in New York City or Colorado is also used in the United States (federal law applies).
+_JURISDICTION_INCLUDES: dict[str, set[str]] = {"US-NYC": {"US"}, "US-CO": {"US"}}
+_JURISDICTION_NAMES = {"EU": "the EU", "US": "the United States", "US-NYC": "New York City", "US-CO": "Colorado"}
 
 
 class _Strict(BaseModel):
@@ -59,7 +103,11 @@ class ThresholdDefault(_Strict):
 
 
 class Rule(_Strict):
-    """One comparison of an evidence metric, e.g. fairness.selection_rate.min_impact_ratio >= impact_ratio."""
+    """One comparison of an evidence metric, e.g. fairness.selection_rate.min_impact_ratio >= impact_ratio.
+
+    ``present`` means "the evidence was produced and the metric computed": it
+    never fails, it is REVIEW when the evidence or metric is missing.
+    """
 
     evidence: str
     metric: str
@@ -67,24 +115,42 @@ class Rule(_Strict):
     threshold: float | str | None = Field(default=None, description="A number, or a threshold id from thresholds.yaml.")
     source: str | None = Field(default=None, description="Source of a literal threshold.")
     describes: str = Field(default="", description="What the rule shows, in a reader's words.")
+    if_missing: str | None = Field(default=None, description="Why the metric may be missing, shown when it is (REVIEW).")
+
+    @model_validator(mode="after")
+    def _threshold_fits_op(self) -> Rule:
+        if self.op in _COMPARISONS and self.threshold is None:
+            raise ValueError(f"rule on {self.evidence}.{self.metric}: '{self.op}' needs a threshold")
+        if self.op not in _COMPARISONS and self.threshold is not None:
+            raise ValueError(f"rule on {self.evidence}.{self.metric}: '{self.op}' takes no threshold")
+        if isinstance(self.threshold, (int, float)) and not self.source:
+            raise ValueError(f"rule on {self.evidence}.{self.metric}: a literal threshold needs its source")
+        return self
 
 
 class AttestationQuestion(_Strict):
-    """What only a person can confirm, and the document that supports it."""
+    """What only a person can confirm, and the document that supports it. "yes" must mean compliant."""
 
     question: str
     document: str
 
 
 class Applicability(_Strict):
-    """When a requirement applies. Every given condition must hold."""
+    """When a requirement applies. Every given condition must hold (and one branch of ``any_of``)."""
 
-    jurisdictions: list[str] | None = None  # any of these among system.jurisdictions
+    jurisdictions: list[str] | None = None  # any of these among system.jurisdictions (US-NYC and US-CO imply US)
     high_risk: bool | None = None  # True: only for high-risk (Annex III) systems
     annex_iii: list[str] | None = None  # the system's Annex III point is one of these
     roles: list[Literal["provider", "deployer"]] | None = None
     use: list[Literal["classification", "scoring"]] | None = None
     profiling: bool | None = None
+    public_body: bool | None = Field(
+        default=None,
+        description="Deployer is a body governed by public law or a private entity providing public services "
+        "(AI Act Art. 27(1)). Read from system.public_body; undecided while the spec does not say.",
+    )
+    any_of: list[Applicability] | None = Field(default=None, description="At least one of these must hold.")
+    note: str | None = Field(default=None, description="Context added to the reason when it does not apply.")
 
 
 class AppliesFrom(_Strict):
@@ -95,11 +161,36 @@ class AppliesFrom(_Strict):
     amended_by: str | None = None
     amendment_in_force: dt.date | None = None
 
+    @model_validator(mode="after")
+    def _amendment_complete(self) -> AppliesFrom:
+        if (self.amended is None) != (self.amendment_in_force is None) or (self.amended and not self.amended_by):
+            raise ValueError("an amended date needs amended_by and amendment_in_force")
+        return self
+
     def in_force_date(self, audit_date: dt.date) -> dt.date:
         """The date of application in force on the audit date."""
         if self.amended and self.amendment_in_force and audit_date >= self.amendment_in_force:
             return self.amended
         return self.original
+
+    def describe(self, audit_date: dt.date) -> str:
+        """The date in force, with the other date and the amendment, for a reader."""
+        start = self.in_force_date(audit_date)
+        if not self.amended or not self.amendment_in_force:
+            return start.isoformat()
+        if start == self.amended:
+            return (f"{start.isoformat()} (originally {self.original.isoformat()}; changed by {self.amended_by}, "
+                    f"in force since {self.amendment_in_force.isoformat()})")
+        return (f"{start.isoformat()} ({self.amended_by}, in force from {self.amendment_in_force.isoformat()}, "
+                f"changes it to {self.amended.isoformat()})")
+
+
+class Repeal(_Strict):
+    """A requirement that no longer applies from a date, and what replaced it."""
+
+    date: dt.date
+    by: str
+    replaced_by: list[str] = Field(default_factory=list, description="Ids of the requirements that replace it.")
 
 
 class Requirement(_Strict):
@@ -112,6 +203,7 @@ class Requirement(_Strict):
     bearer: str
     applies: Applicability = Field(default_factory=Applicability)
     applies_from: AppliesFrom | None = None
+    repealed: Repeal | None = None
     rules: list[Rule] = Field(default_factory=list)
     attestation: AttestationQuestion | None = None
     status_note: str | None = Field(default=None, description="Legal status caveat (e.g. guidance withdrawn).")
@@ -125,6 +217,15 @@ class Pack(_Strict):
     regime: str
     source: str
     requirements: list[Requirement]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Pack:
+        seen: set[str] = set()
+        for req in self.requirements:
+            if req.id in seen:
+                raise ValueError(f"requirement id {req.id} appears twice")
+            seen.add(req.id)
+        return self
 
 
 def available_packs() -> list[str]:
@@ -140,9 +241,21 @@ def load_pack(name: str) -> Pack:
         raise AuditInputError(UNSUPPORTED_FORMAT, path="audit.yaml", what="policy pack", value=name,
                               supported=", ".join(available_packs()))
     try:
-        return Pack.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(raw, dict):  # top-level "x-..." keys hold YAML anchors (shared dates), not pack fields
+            raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
+        pack = Pack.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
-        raise AuditInputError(SPEC_INVALID, path=path, field="requirements", problem=str(exc).splitlines()[0]) from None
+        problem = str(exc).splitlines()
+        detail = "; ".join(line.strip() for line in problem[1:3]) if isinstance(exc, ValidationError) else problem[0]
+        raise AuditInputError(SPEC_INVALID, path=path, field="requirements", problem=detail) from None
+    known = load_thresholds()
+    for req in pack.requirements:
+        for rule in req.rules:
+            if isinstance(rule.threshold, str) and rule.threshold not in known:
+                raise AuditInputError(SPEC_INVALID, path=path, field=f"{req.id}.rules",
+                                      problem=f"threshold id '{rule.threshold}' is not in thresholds.yaml")
+    return pack
 
 
 @cache
@@ -150,6 +263,14 @@ def load_thresholds() -> dict[str, ThresholdDefault]:
     """Default thresholds by id, each with its source."""
     raw = yaml.safe_load((POLICY_DIR / "thresholds.yaml").read_text(encoding="utf-8"))
     return {key: ThresholdDefault.model_validate(value) for key, value in raw.items()}
+
+
+def iter_requirements(packs: list[str] | None = None) -> Iterator[tuple[Pack, Requirement]]:
+    """Every requirement of the given packs (default: all), with its pack."""
+    for name in packs or available_packs():
+        pack = load_pack(name)
+        for req in pack.requirements:
+            yield pack, req
 
 
 def is_high_risk(spec: AuditSpec) -> bool:
@@ -162,22 +283,67 @@ def is_high_risk(spec: AuditSpec) -> bool:
     return spec.system.annex_iii_area != "none"
 
 
-def _not_applicable(req: Requirement, spec: AuditSpec) -> str | None:
-    """Why the requirement does not apply to this system, or None if it does."""
-    a, system = req.applies, spec.system
-    if a.jurisdictions is not None and not set(a.jurisdictions) & set(system.jurisdictions):
-        return f"applies in {', '.join(a.jurisdictions)}; the system is used in {', '.join(system.jurisdictions)}"
+# ----------------------------------------------------------------------------------------- applicability
+
+_Decision = tuple[Literal["yes", "no", "unknown"], str | None]
+
+
+def _system_jurisdictions(spec: AuditSpec) -> set[str]:
+    own = set(spec.system.jurisdictions)
+    return own.union(*(_JURISDICTION_INCLUDES.get(j, set()) for j in own))
+
+
+def _system_roles(spec: AuditSpec) -> set[str]:
+    """The organisation's roles. An in-house system (provider that also deploys) holds both."""
+    role = str(spec.system.role)
+    if role in ("provider-deployer", "both"):
+        return {"provider", "deployer"}
+    return {role}
+
+
+def _names(items: list[str], names: dict[str, str]) -> str:
+    return ", ".join(names.get(i, i) for i in items)
+
+
+def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
+    """Whether the conditions hold for this system: yes, no (with why) or unknown (with what is missing)."""
+    system = spec.system
+    if a.jurisdictions is not None and not set(a.jurisdictions) & _system_jurisdictions(spec):
+        return "no", (f"applies to use in {_names(a.jurisdictions, _JURISDICTION_NAMES)}; the system is used in "
+                      f"{_names(list(system.jurisdictions), _JURISDICTION_NAMES)}")
     if a.high_risk and not is_high_risk(spec):
-        return "applies to high-risk systems; the intended purpose falls under no Annex III point"
+        return "no", "applies to high-risk systems; the intended purpose falls under no Annex III point"
     if a.annex_iii is not None and system.annex_iii_area not in a.annex_iii:
-        return f"applies to uses in Annex III point(s) {', '.join(a.annex_iii)}; this system's is {system.annex_iii_area}"
-    if a.roles is not None and system.role not in a.roles:
-        return f"a duty of the {' or '.join(a.roles)}; this audit's organisation is the {system.role}"
+        return "no", (f"applies to uses in Annex III point {_names(a.annex_iii, ANNEX_III_NAMES)}; this system's use "
+                      f"is {ANNEX_III_NAMES.get(system.annex_iii_area, system.annex_iii_area)}")
+    roles = _system_roles(spec)
+    if a.roles is not None and not roles & set(a.roles):
+        return "no", f"a duty of the {' or '.join(a.roles)}; this audit's organisation is the {system.role}"
     if a.use is not None and system.use not in a.use:
-        return f"applies to {' or '.join(a.use)} tools; this one is a {system.use} tool"
+        return "no", f"applies to {' or '.join(a.use)} tools; this one is a {system.use} tool"
     if a.profiling is not None and system.profiling != a.profiling:
-        return "applies only where the system profiles natural persons" if a.profiling else "applies only without profiling"
-    return None
+        return "no", ("applies only where the system profiles natural persons" if a.profiling
+                      else "applies only to systems that do not profile natural persons; this one does")
+    if a.public_body is not None:
+        stated = getattr(system, "public_body", None)
+        if stated is None:
+            return "unknown", ("the spec does not say whether the deployer is a body governed by public law or a "
+                               "private entity providing public services (system.public_body)")
+        if bool(stated) != a.public_body:
+            return "no", ("applies to deployers that are public bodies or provide public services" if a.public_body
+                          else "applies to deployers that are not public bodies")
+    if a.any_of:
+        branches = [_decide(branch, spec) for branch in a.any_of]
+        if any(d == "yes" for d, _ in branches):
+            return "yes", None
+        unknown = [why for d, why in branches if d == "unknown"]
+        if unknown:
+            return "unknown", unknown[0]
+        return "no", "none of its cases holds: " + "; ".join(why or "" for _, why in branches)
+    return "yes", None
+
+
+# ----------------------------------------------------------------------------------------- rules
 
 
 def _threshold(rule: Rule, spec: AuditSpec) -> tuple[float | None, str]:
@@ -196,8 +362,12 @@ def _compare(op: Op, observed: Scalar, threshold: float | None) -> bool:
     if op == "present":
         return observed is not None
     if op == "is_true":
+        if not isinstance(observed, bool):
+            raise TypeError(f"expected yes/no, got {observed!r}")
         return observed is True
     if op == "is_false":
+        if not isinstance(observed, bool):
+            raise TypeError(f"expected yes/no, got {observed!r}")
         return observed is False
     if isinstance(observed, bool) or not isinstance(observed, (int, float)) or threshold is None:
         raise TypeError(f"cannot compare {observed!r} {op} {threshold!r}")
@@ -214,8 +384,9 @@ def _evaluate_rule(rule: Rule, spec: AuditSpec, evidence: dict[str, Evidence]) -
     if item.status is EvidenceStatus.NOT_ASSESSED:
         return RuleOutcome(**base, status=Status.REVIEW, note=f"not assessed: {item.reason}")
     observed = item.metrics.get(rule.metric)
-    if observed is None and rule.op != "present":
-        return RuleOutcome(**base, status=Status.REVIEW, note=f"'{rule.metric}' could not be computed")
+    if observed is None:
+        why = rule.if_missing or "it could not be computed"
+        return RuleOutcome(**base, status=Status.REVIEW, note=f"'{rule.metric}' is missing: {why}")
     try:
         ok = _compare(rule.op, observed, threshold)
     except TypeError as exc:
@@ -231,18 +402,32 @@ def _combine(statuses: list[Status]) -> Status:
     return Status.PASS
 
 
+# ----------------------------------------------------------------------------------------- one requirement
+
+_FINDING_FIELDS = set(Finding.model_fields)
+
+
 def _evaluate_one(req: Requirement, pack: Pack, spec: AuditSpec, evidence: dict[str, Evidence], audit_date: dt.date) -> Finding:
     base: dict[str, Any] = {"id": req.id, "pack": pack.pack, "title": req.title, "citation": req.citation,
                             "obligation": req.obligation, "bearer": req.bearer,
                             "evidence_ids": sorted({r.evidence for r in req.rules})}
+    # Optional Finding fields, passed only once evidence.py has them (older schema: dropped, not an error).
+    extra = {"status_note": req.status_note,
+             "applies_from_note": req.applies_from.describe(audit_date) if req.applies_from else None}
+    base.update({k: v for k, v in extra.items() if k in _FINDING_FIELDS and v is not None})
     in_force = True
     if req.applies_from is not None:
         start = req.applies_from.in_force_date(audit_date)
         base["applies_from"] = start.isoformat()
         in_force = audit_date >= start
-    why_not = _not_applicable(req, spec)
-    if why_not is not None:
-        return Finding(**base, status=Status.NA, reason=f"Not applicable: {why_not}.", in_force=in_force)
+    if req.repealed is not None and audit_date >= req.repealed.date:
+        replaced = f"; replaced by {', '.join(req.repealed.replaced_by)}" if req.repealed.replaced_by else ""
+        return Finding(**base, status=Status.NA, in_force=False,
+                       reason=f"Not applicable: repealed on {req.repealed.date.isoformat()} by {req.repealed.by}{replaced}.")
+    decision, why = _decide(req.applies, spec)
+    if decision == "no":
+        note = f" ({req.applies.note})" if req.applies.note else ""
+        return Finding(**base, status=Status.NA, reason=f"Not applicable: {why}{note}.", in_force=in_force)
     outcomes = [_evaluate_rule(rule, spec, evidence) for rule in req.rules]
     statuses = [o.status for o in outcomes]
     attestation = None
@@ -256,22 +441,33 @@ def _evaluate_one(req: Requirement, pack: Pack, spec: AuditSpec, evidence: dict[
                 "answer": given.answer, "by": given.by, "date": given.date.isoformat(),
                 "reference": given.document, "comment": given.comment})
             statuses.append(Status.PASS if given.answer == "yes" else Status.FAIL)
+    if decision == "unknown":
+        statuses.append(Status.REVIEW)
     status = _combine(statuses)
-    return Finding(**base, status=status, reason=_reason(status, outcomes, attestation, req), rules=outcomes,
-                   attestation=attestation, in_force=in_force)
+    reason = _reason(status, outcomes, attestation, req)
+    if decision == "unknown":
+        reason = f"Whether this applies is undecided: {why}. {reason}"
+    if not in_force:
+        reason = f"Not yet in force on the audit date (applies from {base['applies_from']}); assessed for readiness: {reason}"
+    return Finding(**base, status=status, reason=reason, rules=outcomes, attestation=attestation, in_force=in_force)
+
+
+def _shown(value: Scalar) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _reason(status: Status, outcomes: list[RuleOutcome], attestation: Attestation | None, req: Requirement) -> str:
     parts = []
     for o in outcomes:
         if o.status in (Status.FAIL, Status.REVIEW) or status is Status.PASS:
-            shown = f"{o.observed:.3g}" if isinstance(o.observed, float) else str(o.observed)
             if o.status is Status.REVIEW:
                 parts.append(f"{o.evidence}: {o.note}")
-            elif o.op in ("is_true", "is_false", "present"):
-                parts.append(f"{o.metric} = {shown} (required: {o.op.replace('_', ' ')})")
+            elif o.op in ("is_true", "is_false"):
+                parts.append(f"{o.metric} = {_shown(o.observed)} (required: {o.op.replace('_', ' ')})")
+            elif o.op == "present":
+                parts.append(f"{o.metric} = {_shown(o.observed)} (measured)")
             else:
-                parts.append(f"{o.metric} = {shown} (required {o.op} {o.threshold:g})")
+                parts.append(f"{o.metric} = {_shown(o.observed)} (required {o.op} {o.threshold:g})")
     if attestation is not None:
         if attestation.answer is None:
             parts.append(f"attestation needed: {attestation.question}")
@@ -281,14 +477,15 @@ def _reason(status: Status, outcomes: list[RuleOutcome], attestation: Attestatio
             parts.append(f"attested by {attestation.by} on {attestation.date}")
     if not req.rules and req.attestation is None:
         parts.append("no evidence rule or attestation defined: a person must review it")
-    return "; ".join(parts) + "."
+    text = "; ".join(parts)
+    return text if text.endswith((".", "?")) else text + "."
 
 
 def evaluate(spec: AuditSpec, evidence: list[Evidence], *, audit_date: dt.date) -> list[Finding]:
-    """One finding per requirement of every pack the spec names."""
+    """One finding per requirement of every pack the spec names (each pack once)."""
     by_id = {e.id: e for e in evidence}
     return [_evaluate_one(req, pack, spec, by_id, audit_date)
-            for pack in (load_pack(name) for name in spec.policies) for req in pack.requirements]
+            for pack in (load_pack(name) for name in dict.fromkeys(spec.policies)) for req in pack.requirements]
 
 
 def verdict(findings: list[Finding]) -> tuple[Status, dict[str, int]]:

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -590,7 +591,9 @@ def _verify_manifest_signature(
     problems = report.problems
     try:
         content_info, signed_data, signer_cert = _parse_cms(signature)
-        cms_cert = x509.load_der_x509_certificate(signer_cert.dump())
+        with warnings.catch_warnings():  # e.g. a damaged serial number: reported below, not warned about
+            warnings.simplefilter("ignore")
+            cms_cert = x509.load_der_x509_certificate(signer_cert.dump())
         report.signer = describe_certificate(cms_cert)  # parses the subject, which cryptography defers
         canonical = _is_canonical(content_info, signature, cms_cert)
     except Exception as exc:  # noqa: BLE001 - asn1crypto and cryptography parse lazily, raising many types

@@ -65,7 +65,14 @@ class SystemSpec(_Strict):
     version: str = Field(description="Version of the system or model audited.")
     provider: str = Field(description="Who develops the system or places it on the market.")
     intended_purpose: str = Field(description="What the system is for, in the provider's words (AI Act Art. 3(12)).")
-    role: Literal["provider", "deployer"] = Field(description="Whether the organisation running this audit provides or deploys the system.")
+    role: Literal["provider", "deployer", "provider-deployer"] = Field(
+        description="Whether the organisation running this audit provides the system, deploys it, or both (an in-house system)."
+    )
+    public_body: bool | None = Field(
+        default=None,
+        description="The deployer is a body governed by public law or a private entity providing public services "
+                    "(AI Act Art. 27(1)); leave empty if not stated.",
+    )
     jurisdictions: list[Literal["EU", "US-NYC", "US", "US-CO"]] = Field(
         default_factory=lambda: ["EU"], description="Where the system is used: EU, US (federal), US-NYC, US-CO."
     )
@@ -103,6 +110,11 @@ class ProtectedSpec(_Strict):
     bins: list[float] | None = Field(default=None, description="Bin edges for a numeric attribute, e.g. [0, 25, 120].")
     labels: list[str] | None = Field(default=None, description="Group names for the bins (one fewer than the edges).")
     reference: str | None = Field(default=None, description="Reference group; default: the most-selected group.")
+    special_category: bool = Field(
+        default=False,
+        description="A special category of personal data under GDPR Art. 9(1) (racial or ethnic origin, religion, "
+                    "health, sexual orientation, ...). Sex and age are protected but not special categories.",
+    )
 
     @model_validator(mode="after")
     def _labels_match_bins(self) -> ProtectedSpec:

@@ -18,11 +18,34 @@ from audit.errors import (
 )
 from audit.models._base import ModelKind
 
-__all__ = ["SklearnAdapter", "load_skops", "load_pickle", "TRUSTED_MODULE_PREFIXES", "model_kind"]
+__all__ = ["SklearnAdapter", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind"]
 
-# skops refuses these by default although they are plain scikit-learn/numpy/xgboost/lightgbm
-# internals (STACK.md): we trust types from these modules, and show the user everything else.
-TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "xgboost.", "lightgbm.", "collections.OrderedDict")
+# skops refuses these by default although they are plain model internals (STACK.md). We trust
+# them, and scikit-learn's own classes (e.g. its Tree and TreePredictor); every function and
+# every other type is shown to the user, who must trust the file explicitly.
+TRUSTED_TYPES = frozenset({
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+})
+
+
+def is_trusted_type(name: str) -> bool:
+    """Whether a type skops reports as untrusted is one we trust by default."""
+    if name in TRUSTED_TYPES:
+        return True
+    if not name.startswith("sklearn."):
+        return False
+    import importlib
+
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(found, type)  # a scikit-learn class, not a function
 
 _TREE_NAMES = ("Forest", "Trees", "GradientBoosting", "DecisionTree", "XGB", "LGBM", "Booster")
 _LINEAR_NAMES = ("LogisticRegression", "LinearSVC", "SGDClassifier", "RidgeClassifier", "Perceptron")
@@ -95,7 +118,7 @@ def load_skops(path: Path, *, trust: bool) -> Any:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises many types on a corrupt file
         raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt="skops", problem=_one_line(exc)) from None
-    unknown = [t for t in untrusted if not t.startswith(TRUSTED_MODULE_PREFIXES)]
+    unknown = [t for t in untrusted if not is_trusted_type(t)]
     if unknown and not trust:
         raise AuditInputError(UNTRUSTED_SKOPS_TYPES, path=path, types=", ".join(unknown))
     try:

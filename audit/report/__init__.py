@@ -21,6 +21,7 @@ from audit.report.pdf import write_pdf
 __all__ = [
     "ReportFiles",
     "render_report",
+    "figure_name",
     "render_html",
     "chart_svg",
     "write_pdf",

@@ -68,8 +68,8 @@ def _draw_barh(ax, chart: Chart) -> None:
     if chart.ci_low is not None and chart.ci_high is not None:
         low, high = _nan(chart.ci_low), _nan(chart.ci_high)
         xerr = [
-            [max(v - lo, 0.0) if not (math.isnan(v) or math.isnan(lo)) else 0.0 for v, lo in zip(values, low)],
-            [max(hi - v, 0.0) if not (math.isnan(v) or math.isnan(hi)) else 0.0 for v, hi in zip(values, high)],
+            [max(v - lo, 0.0) if not (math.isnan(v) or math.isnan(lo)) else 0.0 for v, lo in zip(values, low, strict=True)],
+            [max(hi - v, 0.0) if not (math.isnan(v) or math.isnan(hi)) else 0.0 for v, hi in zip(values, high, strict=True)],
         ]
     ax.barh(positions, values, height=0.6, color=_BAR, zorder=2,
             xerr=xerr, error_kw={"ecolor": _WHISKER, "elinewidth": 0.9, "capsize": 2.5, "capthick": 0.9})
@@ -89,8 +89,8 @@ def _draw_bar(ax, chart: Chart) -> None:
     if chart.ci_low is not None and chart.ci_high is not None:
         low, high = _nan(chart.ci_low), _nan(chart.ci_high)
         yerr = [
-            [max(v - lo, 0.0) if not (math.isnan(v) or math.isnan(lo)) else 0.0 for v, lo in zip(values, low)],
-            [max(hi - v, 0.0) if not (math.isnan(v) or math.isnan(hi)) else 0.0 for v, hi in zip(values, high)],
+            [max(v - lo, 0.0) if not (math.isnan(v) or math.isnan(lo)) else 0.0 for v, lo in zip(values, low, strict=True)],
+            [max(hi - v, 0.0) if not (math.isnan(v) or math.isnan(hi)) else 0.0 for v, hi in zip(values, high, strict=True)],
         ]
     ax.bar(positions, values, width=0.6, color=_BAR, zorder=2,
            yerr=yerr, error_kw={"ecolor": _WHISKER, "elinewidth": 0.9, "capsize": 2.5, "capthick": 0.9})
@@ -140,7 +140,12 @@ def chart_svg(chart: Chart) -> str:
         fig = Figure(figsize=(FIGURE_WIDTH_IN, _height(chart)))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        _DRAW[chart.kind](ax, chart)
+        if chart.values or chart.series:
+            _DRAW[chart.kind](ax, chart)
+        else:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color=_INK)
+            ax.set_xticks([])
+            ax.set_yticks([])
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         if chart.xlabel:

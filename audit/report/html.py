@@ -207,7 +207,8 @@ def _pick(mapping: Any, *keys: str) -> Any:
 
 
 def _cover(result: AuditResult) -> dict[str, Any]:
-    """The cover's fields, looked up under the names the pipeline may use."""
+    """The cover's fields. The pipeline writes flat subject keys (``data_file``, ``data_sha256``, ``rows``,
+    ``model_format``...); nested ``data``/``model`` mappings are read too, for older or hand-made results."""
     system, subject = result.system, result.subject
     data = _pick(subject, "data", "dataset") or {}
     model = _pick(subject, "model") or {}
@@ -216,12 +217,12 @@ def _cover(result: AuditResult) -> dict[str, Any]:
         "version": _pick(system, "version"),
         "provider": _pick(system, "provider", "organisation", "organization"),
         "purpose": _pick(system, "intended_purpose", "purpose", "description"),
-        "data_file": _pick(data, "file", "path", "name"),
-        "data_rows": _pick(data, "rows", "n_rows") if data else _pick(subject, "rows", "n_rows"),
-        "data_sha256": _pick(data, "sha256", "hash"),
-        "model_format": _pick(model, "format", "kind"),
-        "model_file": _pick(model, "file", "path", "name"),
-        "model_sha256": _pick(model, "sha256", "hash"),
+        "data_file": _pick(subject, "data_file") or _pick(data, "file", "path", "name"),
+        "data_rows": _pick(subject, "rows", "n_rows") or _pick(data, "rows", "n_rows"),
+        "data_sha256": _pick(subject, "data_sha256") or _pick(data, "sha256", "hash"),
+        "model_format": _pick(subject, "model_format") or _pick(model, "format", "kind"),
+        "model_file": _pick(subject, "model_file") or _pick(model, "file", "path", "name"),
+        "model_sha256": _pick(subject, "model_sha256") or _pick(model, "sha256", "hash"),
         "tool_name": _pick(result.tool, "name") or "audit",
         "tool_version": _pick(result.tool, "version"),
     }

@@ -1,0 +1,22 @@
+"""Counterfactual evidence: the flip test (disparate treatment) and recourse for adverse decisions.
+
+Produces ``counterfactual.flip`` and ``counterfactual.recourse``; writes the
+per-decision columns ``recourse`` and ``recourse_cost``. Reads
+``ctx.shared["proxies"]`` (from the fairness check) for the flip test's proxy
+variant. Needs model access; the computation lives in ``audit.counterfactual``.
+"""
+
+from __future__ import annotations
+
+from audit.checks._base import CheckContext
+from audit.evidence import Evidence
+from audit.subject import Subject
+
+__all__ = ["run"]
+
+
+def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
+    """The flip test and the recourse search, each as one Evidence."""
+    from audit.counterfactual import flip_evidence, recourse_evidence
+
+    return [flip_evidence(subject, ctx), recourse_evidence(subject, ctx)]

@@ -1,0 +1,21 @@
+"""Fairness evidence (EU AI Act Art. 10(2)(f)(g), GDPR Art. 5(1)(a), NYC LL144, 29 CFR 1607.4(D)).
+
+Produces ``fairness.selection_rate`` (works from decisions alone),
+``fairness.error_rates`` (needs labels), ``data.bias`` and ``data.proxies``;
+writes ``ctx.shared["proxies"]``. The statistics live in ``audit.fairness``.
+"""
+
+from __future__ import annotations
+
+from audit.checks._base import CheckContext
+from audit.evidence import Evidence
+from audit.subject import Subject
+
+__all__ = ["run"]
+
+
+def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
+    """Every fairness and data-bias evidence item for the Subject."""
+    from audit.fairness import fairness_evidence
+
+    return fairness_evidence(subject, ctx)

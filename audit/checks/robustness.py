@@ -1,0 +1,20 @@
+"""Robustness evidence (AI Act Art. 15(4)): decision flip rates under noise and missing values.
+
+Produces ``robustness.perturbation``. Needs model access; the computation lives
+in ``audit.counterfactual.robustness``.
+"""
+
+from __future__ import annotations
+
+from audit.checks._base import CheckContext
+from audit.evidence import Evidence
+from audit.subject import Subject
+
+__all__ = ["run"]
+
+
+def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
+    """The perturbation tests as one Evidence."""
+    from audit.counterfactual import robustness_evidence
+
+    return [robustness_evidence(subject, ctx)]

@@ -1,0 +1,195 @@
+"""Flip test: does the decision change when only the protected attribute (and its proxies) change?
+
+For each protected attribute that is a model input, every row is moved to each
+other group (a category's own value; for a binned number such as age, the
+median of the target band) and re-predicted: one frame and one predict call per
+target group. The share of decisions that flip, per (from → to) pair, measures
+disparate treatment directly. The *with proxies* variant also replaces the
+attribute's proxy features by those of a random member of the target group
+(whole proxy rows, so their joint distribution is kept). An attribute that is
+not a model input cannot flip a decision by itself (0 by construction); only the
+proxy variant can show an effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audit.counterfactual._bootstrap import mean_cis, proportion_ci
+from audit.counterfactual._frames import Predictor, RowSource
+from audit.spec import ProtectedSpec
+from audit.subject import MISSING_GROUP
+
+__all__ = ["FlipPair", "FlipResult", "flip_test", "DIRECT", "WITH_PROXIES"]
+
+DIRECT = "direct"
+WITH_PROXIES = "with proxies"
+
+
+@dataclass
+class FlipPair:
+    """Flip statistics of one attribute, variant and (from → to) group pair."""
+
+    attribute: str
+    variant: str
+    source: str
+    target: str
+    n: int
+    flips: int
+    flip_rate: float
+    flip_ci: tuple[float | None, float | None]
+    mean_score_change: float | None
+    score_ci: tuple[float | None, float | None]
+    note: str = ""
+
+
+@dataclass
+class FlipResult:
+    """All pairs, a few real flipped decisions, and notes on what could not be tested."""
+
+    pairs: list[FlipPair] = field(default_factory=list)
+    examples: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    proxies_used: dict[str, list[str]] = field(default_factory=dict)
+    n_predicted: int = 0
+
+    def max_rate(self, variant: str) -> float | None:
+        """Highest flip rate of a variant over attributes and pairs (None when nothing was tested)."""
+        rates = [p.flip_rate for p in self.pairs if p.variant == variant]
+        return max(rates) if rates else None
+
+
+def _targets(column: pd.Series, groups: np.ndarray, spec: ProtectedSpec) -> dict[str, object]:
+    """The value each row takes when moved into a group: the group's value, or a binned band's median."""
+    out: dict[str, object] = {}
+    for g in pd.unique(groups):
+        if g == MISSING_GROUP:
+            continue
+        members = column[groups == g]
+        if spec.bins is not None:
+            out[str(g)] = members.quantile(0.5, interpolation="nearest")  # an observed value
+        else:
+            out[str(g)] = members.iloc[0]
+    return out
+
+
+def _rescore(source: RowSource, cols: dict[str, np.ndarray], rows: np.ndarray, score: np.ndarray,
+             attr: list[str], proxies: list[str], predictor: Predictor) -> np.ndarray:
+    """Scores of the modified rows; rows left identical (a donor with the same proxy values) keep their score."""
+    differs = np.zeros(rows.size, dtype=bool)
+    for c in attr + proxies:
+        old, new = source.arrays[c][rows], cols[c]
+        differs |= ~(np.asarray(old == new, dtype=bool) | (pd.isna(old) & pd.isna(new)))
+    out = score[rows].astype(float)
+    if differs.any():
+        idx = np.flatnonzero(differs)
+        out[idx] = predictor.score(source.to_frame({c: a[idx] for c, a in cols.items()}))
+    return out
+
+
+def flip_test(
+    *,
+    X: pd.DataFrame,
+    groups: pd.DataFrame,
+    protected: list[ProtectedSpec],
+    model: object,
+    score: np.ndarray,
+    decision: np.ndarray,
+    ids: np.ndarray,
+    proxies: dict[str, list[str]] | None,
+    rng: np.random.Generator,
+    n_boot: int,
+    max_examples: int = 5,
+) -> FlipResult:
+    """Run the direct and with-proxies flip tests for every protected attribute.
+
+    ``score``/``decision`` are the model's outputs on ``X`` (computed once by the
+    Subject); ``proxies`` maps attributes to proxy features (None: unknown).
+    """
+    source = RowSource(X)
+    predictor = Predictor(model)
+    result = FlipResult()
+    examples: list[tuple[bool, float, dict[str, object]]] = []
+    for spec in protected:
+        attr = spec.column
+        g = groups[attr].to_numpy(dtype=object)
+        is_input = attr in X.columns
+        listed = (proxies or {}).get(attr) or []
+        known = [p for p in listed if p in X.columns and p != attr]
+        if listed and not known:
+            result.notes.append(f"{attr}: its proxies ({', '.join(listed)}) are not model inputs; nothing more to change")
+        if known:
+            result.proxies_used[attr] = known
+        targets = _targets(X[attr] if is_input else pd.Series(np.zeros(len(X))), g, spec)
+        if len(targets) < 2:
+            result.notes.append(f"{attr}: fewer than two known groups; nothing to flip")
+            continue
+        if not is_input:
+            result.pairs.append(FlipPair(attr, DIRECT, "all", "all", int(np.sum(g != MISSING_GROUP)), 0, 0.0,
+                                         (0.0, 0.0), 0.0, (0.0, 0.0), note="not a model input: 0 by construction"))
+        for variant in ([DIRECT] if is_input else []) + ([WITH_PROXIES] if known else []):
+            new_score = _variant_scores(source, g, attr if is_input else None, targets,
+                                        known if variant == WITH_PROXIES else [], score, predictor, rng)
+            flipped = predictor.decide(np.nan_to_num(new_score)) != decision[:, None]
+            flipped &= ~np.isnan(new_score)
+            note = "" if is_input else "proxies only (not a model input)"
+            result.pairs += _pairs(attr, variant, g, list(targets), flipped, new_score - score[:, None], rng=rng,
+                                   n_boot=n_boot, note=note)
+            examples += _examples(attr, variant, g, list(targets), flipped, new_score, score, decision, ids,
+                                  max_examples)
+    examples.sort(key=lambda item: (item[0], -item[1]))
+    result.examples = [e[2] for e in examples[:max_examples]]
+    result.n_predicted = predictor.n_predicted
+    return result
+
+
+def _variant_scores(source: RowSource, g: np.ndarray, attr: str | None, targets: dict[str, object],
+                    proxies: list[str], score: np.ndarray, predictor: Predictor,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(rows, targets) scores after moving each row to each other group; NaN for a row's own group."""
+    out = np.full((g.size, len(targets)), np.nan)
+    for t, (target, value) in enumerate(targets.items()):
+        rows = np.flatnonzero((g != target) & (g != MISSING_GROUP))
+        cols = source.gather(rows)
+        if attr is not None:
+            cols[attr] = np.full(rows.size, value, dtype=cols[attr].dtype)
+        if proxies:
+            donors = rng.choice(np.flatnonzero(g == target), size=rows.size, replace=True)
+            for p in proxies:
+                cols[p] = source.arrays[p][donors]
+        out[rows, t] = _rescore(source, cols, rows, score, [attr] if attr else [], proxies, predictor)
+    return out
+
+
+def _pairs(attr: str, variant: str, g: np.ndarray, targets: list[str], flipped: np.ndarray, delta: np.ndarray, *,
+           rng: np.random.Generator, n_boot: int, note: str) -> list[FlipPair]:
+    """Statistics per (from → to) pair; score-change intervals share one resampling of each origin group."""
+    out = []
+    for origin in pd.unique(g):
+        if origin == MISSING_GROUP:
+            continue
+        m = g == origin
+        others = [t for t, name in enumerate(targets) if name != origin]
+        cis = mean_cis(delta[np.ix_(m, others)], rng=rng, n_boot=n_boot)
+        for t, ci in zip(others, cis, strict=True):
+            k, n = int(flipped[m, t].sum()), int(m.sum())
+            out.append(FlipPair(attr, variant, str(origin), targets[t], n, k, k / n,
+                                proportion_ci(k, n, rng=rng, n_boot=n_boot), float(delta[m, t].mean()), ci, note=note))
+    return out
+
+
+def _examples(attr: str, variant: str, g: np.ndarray, targets: list[str], flipped: np.ndarray, new_score: np.ndarray,
+              score: np.ndarray, decision: np.ndarray, ids: np.ndarray,
+              limit: int) -> list[tuple[bool, float, dict[str, object]]]:
+    """The flipped decisions with the largest score change (real rows), direct variant ranked first."""
+    rows, cols = np.nonzero(flipped)
+    change = np.abs(new_score[rows, cols] - score[rows])
+    top = np.argsort(-change, kind="stable")[:limit]
+    return [(variant != DIRECT, float(change[i]), {
+        "id": str(ids[rows[i]]), "attribute": attr, "variant": variant, "from": str(g[rows[i]]),
+        "to": targets[cols[i]], "score_before": float(score[rows[i]]), "score_after": float(new_score[rows[i], cols[i]]),
+        "decision_before": bool(decision[rows[i]]), "decision_after": not bool(decision[rows[i]]),
+    }) for i in top]

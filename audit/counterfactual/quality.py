@@ -1,0 +1,135 @@
+"""How good are the counterfactuals, and does one group need more change than another?
+
+- Plausibility: the distance of each counterfactual to its nearest *real* row
+  with a favourable decision, in the recourse cost's units (numeric |Δ| / robust
+  spread, 1 per differing category), next to the same distance for real
+  favourable rows (the reference: how far real people are from each other).
+- Recourse gap: mean recourse cost by group of each protected attribute; the
+  gap is the largest group mean minus the smallest, with a bootstrap interval
+  (groups resampled independently).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audit.counterfactual._bootstrap import ALPHA, bootstrap_means, mean_ci
+from audit.counterfactual._common import sample_rows
+from audit.counterfactual.actionability import Actionability
+from audit.subject import MISSING_GROUP
+
+__all__ = ["Plausibility", "plausibility", "GapResult", "recourse_gap"]
+
+_CHUNK = 256
+
+
+@dataclass
+class Plausibility:
+    """Mean nearest-favourable-row distance of counterfactuals and, for reference, of real favourable rows."""
+
+    counterfactual: float | None
+    reference: float | None
+    n_queries: int
+    n_reference: int
+
+
+def _encoder(X: pd.DataFrame, action: Actionability, max_categories: int = 50):  # noqa: ANN202 - closure
+    """A function mapping rows to a numeric matrix whose L1 distance is the recourse cost."""
+    numeric = [c for c in X.columns if c in action.scales]
+    centre = {c: float(np.nanmedian(X[c].to_numpy(dtype=float))) if X[c].notna().any() else 0.0 for c in numeric}
+    cats = {c: list(X[c].dropna().value_counts().index[:max_categories]) for c in X.columns if c not in numeric}
+
+    def encode(frame: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for c in numeric:
+            x = frame[c].to_numpy(dtype=float)
+            parts.append(np.nan_to_num((x - centre[c]) / action.scales[c])[:, None])
+            parts.append(np.isnan(x)[:, None].astype(float))  # missing vs present costs 1
+        for c, values in cats.items():
+            col = frame[c].to_numpy(dtype=object)
+            parts.append(0.5 * (col[:, None] == np.asarray(values, dtype=object)[None, :]).astype(float))
+        return np.hstack(parts) if parts else np.zeros((len(frame), 0))
+
+    return encode
+
+
+def _nearest(queries: np.ndarray, reference: np.ndarray, *, exclude_self: bool = False) -> np.ndarray:
+    """L1 distance of each query to its nearest reference row (chunked)."""
+    from scipy.spatial.distance import cdist
+
+    out = np.empty(len(queries))
+    for s in range(0, len(queries), _CHUNK):
+        d = cdist(queries[s:s + _CHUNK], reference, metric="cityblock")
+        if exclude_self:
+            d[np.arange(d.shape[0]), np.arange(s, s + d.shape[0])] = np.inf
+        out[s:s + _CHUNK] = d.min(axis=1)
+    return out
+
+
+def plausibility(*, X: pd.DataFrame, favourable: np.ndarray, counterfactuals: pd.DataFrame, action: Actionability,
+                 rng: np.random.Generator, max_queries: int = 1000, max_reference: int = 3000) -> Plausibility:
+    """Distances to the nearest real favourable row, on seeded samples (sizes returned)."""
+    fav = np.flatnonzero(favourable)
+    if fav.size < 2 or len(counterfactuals) == 0:
+        return Plausibility(None, None, 0, int(fav.size))
+    encode = _encoder(X, action)
+    ref_idx = fav[sample_rows(fav.size, max_reference, rng)]
+    reference = encode(X.iloc[ref_idx])
+    queries = counterfactuals.iloc[sample_rows(len(counterfactuals), max_queries, rng)]
+    cf_dist = _nearest(encode(queries), reference)
+    rest = np.setdiff1d(fav, ref_idx)
+    if rest.size:
+        real = encode(X.iloc[rest[sample_rows(rest.size, max_queries, rng)]])
+        real_dist = _nearest(real, reference)
+    else:  # every favourable row is in the reference: leave each one out of its own search
+        real_dist = _nearest(reference[:max_queries], reference, exclude_self=True)
+    return Plausibility(float(cf_dist.mean()), float(real_dist.mean()), len(queries), len(ref_idx))
+
+
+@dataclass
+class GapResult:
+    """Recourse cost by group, and the largest gap per attribute with its interval."""
+
+    rows: list[dict[str, object]]
+    gaps: dict[str, dict[str, object]]
+
+
+def recourse_gap(*, groups: pd.DataFrame, cost: np.ndarray, min_group_size: int, rng: np.random.Generator,
+                 n_boot: int) -> GapResult:
+    """Mean cost per group (rows with a recourse) and max − min gap per attribute over groups large enough.
+
+    ``groups`` and ``cost`` are aligned with the adverse decisions; NaN cost = no recourse found.
+    """
+    rows: list[dict[str, object]] = []
+    gaps: dict[str, dict[str, object]] = {}
+    found = ~np.isnan(cost)
+    for attr in groups.columns:
+        labels = groups[attr].to_numpy(dtype=object)
+        means: dict[str, float] = {}
+        boots: dict[str, np.ndarray] = {}
+        for g in sorted(pd.unique(labels), key=str):
+            m = labels == g
+            values = cost[m & found]
+            eligible = g != MISSING_GROUP and values.size >= min_group_size
+            lo, hi = mean_ci(values, rng=rng, n_boot=n_boot) if values.size else (None, None)
+            rows.append({"attribute": attr, "group": str(g), "n_adverse": int(m.sum()), "n_with_recourse": int(values.size),
+                         "coverage": float(values.size / m.sum()), "mean_cost": float(values.mean()) if values.size else None,
+                         "ci_low": lo, "ci_high": hi, "in_gap": bool(eligible)})
+            if eligible:
+                means[str(g)] = float(values.mean())
+                if n_boot > 0:
+                    boots[str(g)] = bootstrap_means(values, rng=rng, n_boot=n_boot)
+        if len(means) < 2:
+            continue
+        high, low = max(means, key=means.__getitem__), min(means, key=means.__getitem__)
+        ci: tuple[float | None, float | None] = (None, None)
+        if boots:
+            stacked = np.stack(list(boots.values()), axis=1)
+            q = np.quantile(stacked.max(axis=1) - stacked.min(axis=1), [ALPHA / 2, 1 - ALPHA / 2])
+            ci = (float(q[0]), float(q[1]))
+        gaps[str(attr)] = {"gap": means[high] - means[low], "ci_low": ci[0], "ci_high": ci[1], "highest": high,
+                           "lowest": low}
+    return GapResult(rows=rows, gaps=gaps)

@@ -1,0 +1,195 @@
+"""Evidence ``counterfactual.recourse`` and the per-decision ``recourse`` / ``recourse_cost`` columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit.checks._base import CheckContext
+from audit.counterfactual._common import NO_MODEL, SALT, pct
+from audit.counterfactual.actionability import Actionability, build_actionability
+from audit.counterfactual.quality import GapResult, plausibility, recourse_gap
+from audit.counterfactual.recourse import RecourseResult, find_recourse
+from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.subject import Subject
+
+__all__ = ["recourse_evidence", "RECOURSE_ID", "RECOURSE_TITLE", "constraint_violations"]
+
+RECOURSE_ID = "counterfactual.recourse"
+RECOURSE_TITLE = "Recourse: what would change an adverse decision"
+N_EXAMPLES = 10
+METHOD = (
+    "For every adverse decision, a search over actionable changes (our own, vectorised across all rows and "
+    "model-agnostic): candidate values are observed categories and a grid of observed numeric values "
+    "(quantiles of rows and of distinct values); immutable features (protected attributes and data.immutable) "
+    "never change, increase-only features never decrease, numbers stay within the observed range. Columns "
+    "that always agree in the data change together as one unit. Cost = sum over changed units of "
+    "|Δ| / robust spread (MAD, else IQR, else standard deviation) for numbers and 1 per category. All single "
+    "changes are scored in one batch; rows still adverse keep a beam of their most promising states and add "
+    "one more change, up to max_changes. Fewest changes first, then lowest cost. Found changes are then "
+    "polished (drop a change that is not needed; move numbers back towards the original while the decision "
+    "stays favourable) and every counterfactual is re-predicted by the model in one final batch: only those "
+    "it decides favourably are reported."
+)
+LIMITS = [
+    "The search is heuristic (beam search on a value grid): a cheaper change, or one with fewer features, may "
+    "exist; 'no recourse found' means none within the grid and max_changes, not that none exists.",
+    "Feasibility is judged only by the declared rules (immutable, increase-only, observed values): a change "
+    "can be within the data's range yet hard or impossible for a person (e.g. a new occupation).",
+    "Features are changed independently of one another except linked columns; causal effects (more education "
+    "takes years, so age rises too) are not modelled.",
+    "Features that stand in for a protected attribute (proxies) may still be changed unless data.immutable "
+    "lists them.",
+    "Cost units depend on each feature's spread; for a feature where most rows share one value (e.g. capital "
+    "gains, mostly 0) the spread of the other values is used, and the model may still make such a change the "
+    "cheapest one. Read 'What the recourses ask to change' before showing recourse to people.",
+]
+
+
+def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
+    """Search recourse for every adverse decision, write the per-decision columns, describe the result."""
+    if not subject.has_model:
+        return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, NO_MODEL)
+    spec = ctx.spec
+    max_changes = spec.counterfactuals.max_changes
+    action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
+                                 increase_only=spec.data.increase_only)
+    decision = subject.predictions.decision
+    adverse = np.flatnonzero(~decision)
+    result = find_recourse(X=subject.X, rows=adverse, model=subject.model, action=action,
+                           score_before=subject.predictions.score[adverse], max_changes=max_changes,
+                           progress=ctx.progress)
+    _write_columns(subject, ctx, result)
+    violations = constraint_violations(result, action)
+    cf_found = result.counterfactual[result.found]
+    plaus = plausibility(X=subject.X, favourable=decision, counterfactuals=cf_found, action=action,
+                         rng=ctx.rng(SALT["plausibility"]))
+    gap = recourse_gap(groups=subject.groups.iloc[adverse].reset_index(drop=True), cost=result.cost,
+                       min_group_size=spec.fairness.min_group_size, rng=ctx.rng(SALT["gap"]),
+                       n_boot=spec.fairness.bootstrap)
+    worst = max(gap.gaps.items(), key=lambda kv: kv[1]["gap"]) if gap.gaps else None  # type: ignore[arg-type, return-value]
+    n_adverse = int(adverse.size)
+    coverage = float(result.found.mean()) if n_adverse else None
+    return Evidence(
+        id=RECOURSE_ID, check="counterfactual", title=RECOURSE_TITLE,
+        summary=_summary(n_adverse, coverage, result, worst),
+        metrics={
+            "n_adverse": n_adverse,
+            "coverage": clean_number(coverage),
+            "n_no_recourse": int((~result.found).sum()),
+            "validity": clean_number(result.validity),
+            "n_withdrawn": result.n_withdrawn,
+            "immutable_violations": violations["immutable"],
+            "increase_only_violations": violations["increase_only"],
+            "outside_observed_values": violations["outside_observed"],
+            "mean_features_changed": clean_number(result.n_changes[result.found].mean()) if result.found.any() else None,
+            "mean_cost": clean_number(np.nanmean(result.cost)) if result.found.any() else None,
+            "plausibility": clean_number(plaus.counterfactual),
+            "plausibility_reference": clean_number(plaus.reference),
+            "recourse_gap_max": clean_number(worst[1]["gap"]) if worst else None,
+            "recourse_gap_attribute": worst[0] if worst else None,
+            "seconds": round(result.seconds, 2),
+        },
+        tables=[_gap_table(gap), _examples_table(subject, ctx, result), _usage_table(result)],
+        charts=_charts(gap),
+        method=METHOD,
+        limits=LIMITS + action.notes,
+        params={"seed": ctx.seed, "rng_salts": [SALT["plausibility"], SALT["gap"]], "max_changes": max_changes,
+                "beam": 3, "bootstrap": spec.fairness.bootstrap, "min_group_size": spec.fairness.min_group_size,
+                "immutable": list(action.immutable), "increase_only": list(action.increase_only),
+                "actionable_units": [u.name for u in action.units], "plausibility_queries": plaus.n_queries,
+                "plausibility_reference_rows": plaus.n_reference, "rows_predicted": result.n_predicted},
+        seconds=result.seconds,
+    )
+
+
+def constraint_violations(result: RecourseResult, action: Actionability) -> dict[str, int]:
+    """Counterfactuals that break a rule, counted independently of the search (all should be 0)."""
+    orig, cf = result.original[result.found], result.counterfactual[result.found]
+    immutable = np.zeros(len(orig), dtype=bool)
+    for c in action.immutable:
+        same = (orig[c] == cf[c]).fillna(False).to_numpy(dtype=bool) | (orig[c].isna() & cf[c].isna()).to_numpy()
+        immutable |= ~same
+    up = np.zeros(len(orig), dtype=bool)
+    for c in action.increase_only:
+        a, b = orig[c].to_numpy(dtype=float), cf[c].to_numpy(dtype=float)
+        up |= (b < a) | (np.isnan(b) & ~np.isnan(a))
+    outside = np.zeros(len(orig), dtype=bool)
+    for c in action.actionable:
+        if c in action.ranges:
+            lo, hi = action.ranges[c]
+            v = cf[c].to_numpy(dtype=float)
+            outside |= (v < lo) | (v > hi)
+        else:
+            values = cf[c]
+            outside |= (values.notna() & ~values.astype(object).isin(action.categories[c])).to_numpy()
+    return {"immutable": int(immutable.sum()), "increase_only": int(up.sum()), "outside_observed": int(outside.sum())}
+
+
+def _write_columns(subject: Subject, ctx: CheckContext, result: RecourseResult) -> None:
+    """``recourse`` (text, None for favourable decisions) and ``recourse_cost`` (NaN where none) per decision."""
+    text = np.full(subject.n, None, dtype=object)
+    text[result.rows] = np.asarray(result.texts(), dtype=object)
+    cost = np.full(subject.n, np.nan)
+    cost[result.rows] = result.cost
+    ctx.decision_columns["recourse"] = text.tolist()
+    ctx.decision_columns["recourse_cost"] = cost
+
+
+def _summary(n_adverse: int, coverage: float | None, result: RecourseResult,
+             worst: tuple[str, dict[str, object]] | None) -> str:
+    if n_adverse == 0:
+        return "No decision is adverse, so no recourse is needed."
+    text = (f"{pct(coverage)} of the {n_adverse:,} adverse decisions have a recourse within "
+            f"{result.max_changes} changes; each one shown was re-predicted by the model as favourable "
+            f"(validity {pct(result.validity)}).")
+    if worst is not None:
+        attr, g = worst
+        text += (f" The largest recourse gap is for {attr}: '{g['highest']}' needs on average {g['gap']:.2f} cost "
+                 f"units more change than '{g['lowest']}'.")
+    return text
+
+
+def _gap_table(gap: GapResult) -> Table:
+    columns = ["attribute", "group", "n_adverse", "n_with_recourse", "coverage", "mean_cost", "ci_low", "ci_high",
+               "in_gap"]
+    notes = "; ".join(f"{a}: gap {g['gap']:.2f} (95 % CI {_num(g['ci_low'])} to {_num(g['ci_high'])})"
+                      for a, g in gap.gaps.items())
+    return Table.from_records("Recourse cost by group", gap.rows, columns=columns,
+                              note=(notes + ". " if notes else "") + "Groups below the minimum size are shown but "
+                              "left out of the gap (in_gap = false).")
+
+
+def _num(value: object) -> str:
+    return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
+
+
+def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult) -> Table:
+    n = len(result.rows)
+    pick = np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False)) if n else []
+    texts = result.texts()
+    records = [{"id": str(subject.ids[result.rows[i]]), "recourse": texts[i], "features_changed": int(result.n_changes[i]),
+                "cost": clean_number(result.cost[i]), "score_before": float(result.score_before[i]),
+                "score_after": clean_number(result.score_after[i])} for i in pick]
+    return Table.from_records("Examples of recourse (random adverse decisions)", records,
+                              columns=["id", "recourse", "features_changed", "cost", "score_before", "score_after"])
+
+
+def _usage_table(result: RecourseResult) -> Table:
+    found = max(int(result.found.sum()), 1)
+    counts = result.changed[result.found].sum(axis=0)
+    records = [{"feature": u.name, "share_of_recourses": float(k / found), "n": int(k)}
+               for u, k in sorted(zip(result.units, counts, strict=True), key=lambda t: -t[1]) if k]
+    return Table.from_records("What the recourses ask to change", records, columns=["feature", "share_of_recourses", "n"])
+
+
+def _charts(gap: GapResult) -> list[Chart]:
+    rows = [r for r in gap.rows if r["in_gap"]]
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    return [Chart(id="counterfactual-recourse-gap", title="Mean recourse cost by group", kind="barh",
+                  labels=[f"{a} = {g}" for a, g in zip(frame["attribute"], frame["group"], strict=True)],
+                  values=[float(v) for v in frame["mean_cost"]],
+                  ci_low=[clean_number(v) for v in frame["ci_low"]], ci_high=[clean_number(v) for v in frame["ci_high"]],
+                  xlabel="mean cost of the nearest recourse (cost units)")]

@@ -1,0 +1,484 @@
+"""SHAP contributions for every decision, with the explainer chosen by model kind, in the user's columns.
+
+Which explainer (and why):
+
+- LightGBM / XGBoost final estimator: the library's own TreeSHAP (``pred_contrib`` /
+  ``pred_contribs``), exact. For LightGBM on a numeric matrix the work is shared between
+  rows that no tree can tell apart (see :func:`_lightgbm_contribs`): same numbers, fewer
+  evaluations.
+- other tree ensembles (scikit-learn gradient boosting, random forests, histogram boosting):
+  ``shap.TreeExplainer`` (exact, path-dependent TreeSHAP).
+- linear models: ``shap.LinearExplainer``, interventional, background = the data mean, so
+  a contribution is ``coef * (x - mean)`` in the model's log-odds.
+- neural networks (torch modules; scikit-learn MLPs are copied into torch): ``shap.DeepExplainer``.
+- anything else: KernelSHAP on the user's own columns with a summarised background.
+
+Contributions of encoded columns are folded onto the user's columns (:mod:`.folding`);
+chunks of rows are computed through one executor (:mod:`.executor`). The model's own
+output (its "margin": log-odds, or probability for random forests and model-agnostic
+explanations) is computed separately for every row, so additivity
+(``sum(contributions) + base = margin``) is a real check, not an identity.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.explain.codec import Codec
+from audit.explain.executor import DEFAULT_WORKERS, make_executor, row_chunks
+from audit.explain.folding import FoldingError, fold_map, fold_values
+
+__all__ = ["ShapResult", "ExplainPlan", "plan_explanation", "explain", "import_shap"]
+
+Progress = Callable[[str, int, int], None]
+
+AGNOSTIC_BACKGROUND_ROWS = 30
+AGNOSTIC_KMEANS = 10
+DEEP_BACKGROUND_ROWS = 100
+# Relative tolerance of the built-in additivity guard of the LightGBM shortcut (rows failing it are redone natively).
+_GUARD_TOL = 1e-9
+
+
+def _quiet(task: str, done: int, total: int) -> None:
+    return None
+
+
+def import_shap() -> Any:
+    """Import shap without the deprecation warnings its import emits (matplotlib, numba)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import shap
+    return shap
+
+
+@dataclass
+class ShapResult:
+    """Per-decision SHAP contributions in the user's columns (rows in the Subject's order).
+
+    ``margin`` is the model's own output per row, computed independently of the
+    explainer; ``values.sum(1) + base_value`` should equal it (see ``additivity_error``).
+    """
+
+    values: np.ndarray  # rows x features, folded, columns in ``feature_names`` order
+    feature_names: list[str]
+    base_value: float
+    output_space: str  # "log-odds" or "probability"
+    method: str
+    margin: np.ndarray
+    seconds: float = 0.0
+    executor: str = ""
+    n_chunks: int = 1
+    chunk_rows: int = 0
+    encoded_features: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def additivity_error(self) -> np.ndarray:
+        """|sum of contributions + base value - model output| per row."""
+        return np.abs(self.values.sum(axis=1) + self.base_value - self.margin)
+
+
+@dataclass
+class ExplainPlan:
+    """Everything a worker needs to explain a chunk of rows (picklable, built once in the main process)."""
+
+    explainer: str  # "lightgbm", "xgboost", "tree", "linear", "deep", "kernel"
+    method: str
+    output_space: str
+    feature_names: list[str]
+    estimator: Any  # the object explained (booster, final estimator, torch module, or the adapter)
+    preprocessor: Any = None  # fitted steps before the estimator, or None
+    mapping: np.ndarray | None = None  # encoded column -> user column index
+    sign: float = 1.0  # -1 when the model's positive decision is its class 0
+    positive_index: int = 1
+    background: Any = None  # linear: data mean (1 x F); deep: sample; kernel: summary
+    lgb_trees: list[Any] | None = None
+    codec: Any = None  # kernel: how user columns are coded as numbers
+    seed: int = 0
+    categorical_input: bool = False  # native booster fed with pandas categoricals
+    nsamples: int = 0
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
+    """Choose the explainer for ``model`` and prepare what it needs from the whole dataset ``X``."""
+    estimator = model.estimator
+    final = getattr(model, "final_estimator", estimator)
+    names = [str(c) for c in model.feature_names]
+    sign = -1.0 if getattr(model, "positive_index", 1) == 0 else 1.0
+    pos = int(getattr(model, "positive_index", 1))
+    preprocessor = estimator[:-1] if hasattr(estimator, "steps") and len(estimator.steps) > 1 else None
+    try:
+        mapping = fold_map(preprocessor, n_inputs=len(names)) if preprocessor is not None else np.arange(len(names))
+    except FoldingError:
+        return _kernel_plan(model=model, X=X, seed=seed, note="preprocessing mixes columns")
+    common = dict(feature_names=names, preprocessor=preprocessor, mapping=mapping, sign=sign, positive_index=pos, seed=seed)
+    family = _family(final)
+    if family == "lightgbm":
+        booster = final.booster_ if hasattr(final, "booster_") else final
+        categorical = preprocessor is None and model.format == "lightgbm"
+        trees = None if categorical else _lightgbm_trees(booster)
+        return ExplainPlan(explainer="lightgbm", method="TreeSHAP (LightGBM native)", output_space="log-odds",
+                           estimator=booster, lgb_trees=trees, categorical_input=categorical, **common)
+    if family == "xgboost":
+        booster = final.get_booster() if hasattr(final, "get_booster") else final
+        return ExplainPlan(explainer="xgboost", method="TreeSHAP (XGBoost native)", output_space="log-odds",
+                           estimator=booster, categorical_input=preprocessor is None and model.format == "xgboost", **common)
+    if model.kind == "tree" and _family(final) == "sklearn":
+        space = "log-odds" if hasattr(final, "decision_function") else "probability"
+        return ExplainPlan(explainer="tree", method="TreeSHAP (shap.TreeExplainer, path-dependent)", output_space=space,
+                           estimator=final, **common)
+    if model.kind == "linear" and hasattr(final, "coef_") and hasattr(final, "decision_function"):
+        Z = _transform(preprocessor, X[names])
+        mean = np.asarray(Z, dtype=float).mean(axis=0, keepdims=True)
+        return ExplainPlan(explainer="linear", method="Linear SHAP (shap.LinearExplainer, interventional, background = data mean)",
+                           output_space="log-odds", estimator=final, background=mean, **common)
+    module = _as_torch(final)
+    if module is not None:
+        Z = np.asarray(_transform(preprocessor, X[names]), dtype=float)
+        rows = np.random.default_rng([seed, 17]).choice(len(Z), size=min(DEEP_BACKGROUND_ROWS, len(Z)), replace=False)
+        return ExplainPlan(explainer="deep", method="DeepSHAP (shap.DeepExplainer, torch)", output_space="log-odds",
+                           estimator=module, background=Z[np.sort(rows)], **common)
+    return _kernel_plan(model=model, X=X, seed=seed, note="")
+
+
+def _kernel_plan(*, model: Any, X: pd.DataFrame, seed: int, note: str) -> ExplainPlan:
+    names = [str(c) for c in model.feature_names]
+    codec = Codec.fit(X[names])
+    M = codec.encode(X[names])
+    rng = np.random.default_rng([seed, 29])
+    if not codec.categorical:
+        shap = import_shap()
+        background: Any = shap.kmeans(M, min(AGNOSTIC_KMEANS, len(M)))
+        summary = f"k-means summary of {min(AGNOSTIC_KMEANS, len(M))} centres"
+    else:
+        rows = np.sort(rng.choice(len(M), size=min(AGNOSTIC_BACKGROUND_ROWS, len(M)), replace=False))
+        background = M[rows]
+        summary = f"seeded sample of {len(rows)} rows"
+    nsamples = min(2 * len(names) + 512, 2 ** len(names) + 2)
+    method = f"KernelSHAP (model-agnostic; background: {summary}; {nsamples} coalitions per row)"
+    if note:
+        method += f" — {note}"
+    return ExplainPlan(explainer="kernel", method=method, output_space="probability", estimator=model,
+                       feature_names=names, mapping=np.arange(len(names)), background=background, codec=codec,
+                       seed=seed, nsamples=nsamples)
+
+
+def _family(final: Any) -> str:
+    module = type(final).__module__
+    if module.startswith("lightgbm"):
+        return "lightgbm"
+    if module.startswith("xgboost"):
+        return "xgboost"
+    if module.startswith("sklearn"):
+        return "sklearn"
+    return module.split(".")[0]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def explain(*, model: Any, X: pd.DataFrame, seed: int, scheduler: str | None = None, chunk_rows: int | None = None,
+            workers: int = DEFAULT_WORKERS, progress: Progress = _quiet, plan: ExplainPlan | None = None) -> ShapResult:
+    """SHAP contributions for every row of ``X`` (the user's columns), folded to those columns.
+
+    Rows are cut into fixed chunks (``chunk_rows``; by default sized for the
+    explainer and independent of where chunks run) and mapped through the
+    executor: the Dask scheduler at ``scheduler`` when given, else ``workers``
+    local processes when the job is big enough to repay starting them, else
+    in-process. The numbers do not depend on that choice.
+    """
+    started = time.perf_counter()
+    plan = plan or plan_explanation(model=model, X=X, seed=seed)
+    size = chunk_rows or _CHUNK_ROWS[plan.explainer]
+    chunks = row_chunks(len(X), size=size)
+    items = [(c.start, X.iloc[c]) for c in chunks]
+    worth = len(X) >= _MIN_ROWS_FOR_PROCESSES[plan.explainer]
+    executor = make_executor(scheduler=scheduler, n_chunks=len(chunks), workers=workers if worth else 1)
+    parts = executor.map(explain_chunk, plan, items, task="explaining decisions (SHAP)", progress=progress)
+    values = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(plan.feature_names)))
+    margin = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    bases = np.array([p[1] for p in parts])
+    base = float(bases[0]) if len(bases) else 0.0
+    notes = []
+    if len(bases) and np.ptp(bases) > 1e-9:
+        notes.append(f"base values differ between chunks by up to {np.ptp(bases):.2e}")
+    encoded = len(plan.mapping) if plan.mapping is not None else len(plan.feature_names)
+    return ShapResult(values=values, feature_names=list(plan.feature_names), base_value=base,
+                      output_space=plan.output_space, method=plan.method, margin=margin,
+                      seconds=time.perf_counter() - started, executor=executor.name, n_chunks=len(chunks),
+                      chunk_rows=size, encoded_features=encoded, notes=notes)
+
+
+# Per explainer: rows per chunk, and the fewest rows worth starting worker processes for (starting
+# them costs a few seconds). The LightGBM shortcut shares work between the rows of a chunk, so its
+# chunks are large; KernelSHAP is slow per row, so its chunks are small and it parallelises early.
+_CHUNK_ROWS = {"lightgbm": 50_000, "xgboost": 10_000, "tree": 10_000, "linear": 50_000, "deep": 5_000, "kernel": 100}
+_MIN_ROWS_FOR_PROCESSES = {"lightgbm": 100_000, "xgboost": 20_000, "tree": 20_000, "linear": 500_000, "deep": 20_000,
+                           "kernel": 200}
+
+
+def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np.ndarray, float, np.ndarray]:
+    """Folded contributions, base value and model output for one chunk of rows (runs in a worker)."""
+    start, X = item
+    X = X[plan.feature_names]
+    if plan.explainer == "kernel":
+        return _kernel_chunk(plan, start, X)
+    if plan.categorical_input:
+        from audit.models.boosters import _categorical
+
+        Z: Any = _categorical(X)
+    else:
+        Z = _transform(plan.preprocessor, X)
+    runner = {"lightgbm": _lightgbm_chunk, "xgboost": _xgboost_chunk, "tree": _tree_chunk,
+              "linear": _linear_chunk, "deep": _deep_chunk}[plan.explainer]
+    values, base, margin = runner(plan, Z)
+    folded = fold_values(values * plan.sign, plan.mapping, n_features=len(plan.feature_names))
+    return folded, float(base * plan.sign), np.asarray(margin, dtype=float) * plan.sign
+
+
+def _transform(preprocessor: Any, X: pd.DataFrame) -> Any:
+    if preprocessor is None:
+        return X.to_numpy(dtype=float)
+    Z = preprocessor.transform(X)
+    if hasattr(Z, "toarray"):
+        Z = Z.toarray()
+    return Z
+
+
+# --------------------------------------------------------------------------- LightGBM
+
+
+@dataclass(frozen=True)
+class _TreeSplits:
+    """The features one tree splits on, with that tree's sorted thresholds per feature (None: categorical)."""
+
+    features: tuple[int, ...]
+    thresholds: tuple[np.ndarray | None, ...]
+
+
+def _lightgbm_trees(booster: Any) -> list[_TreeSplits] | None:
+    """Split thresholds per tree, or None when the shortcut does not apply (multiclass, linear trees)."""
+    dump = booster.dump_model()
+    if dump.get("num_tree_per_iteration", 1) != 1 or any(t.get("tree_structure", {}).get("leaf_coeff") for t in dump["tree_info"]):
+        return None
+    trees = []
+    for info in dump["tree_info"]:
+        splits: dict[int, set[float] | None] = {}
+        stack = [info["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" not in node:
+                continue
+            f = int(node["split_feature"])
+            if node.get("decision_type", "<=") != "<=":
+                splits[f] = None
+            elif splits.get(f, set()) is not None:
+                splits.setdefault(f, set()).add(float(node["threshold"]))  # type: ignore[union-attr]
+            stack += [node["left_child"], node["right_child"]]
+        feats = tuple(sorted(splits))
+        trees.append(_TreeSplits(feats, tuple(None if splits[f] is None else np.array(sorted(splits[f])) for f in feats)))
+    return trees
+
+
+def _value_index(Z: np.ndarray, features: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per used feature: its distinct values and each row's position among them (computed once per chunk)."""
+    out = {}
+    for f in sorted(features):
+        unique, inverse = np.unique(Z[:, f], return_inverse=True)  # NaN sorts last and is kept once
+        out[f] = (unique, inverse.reshape(-1))
+    return out
+
+
+def _pattern_key(tree: _TreeSplits, index: dict[int, tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """An integer per row that is equal for two rows only if every split of ``tree`` treats them alike.
+
+    Each used feature is coded by the interval its value falls in between the tree's
+    thresholds (``x <= t`` is decided by that interval), with NaN and zero (LightGBM's
+    missing-value conventions) as codes of their own; categorical features by value.
+    Codes are computed on the feature's distinct values and looked up per row.
+    """
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for f, thr in zip(tree.features, tree.thresholds, strict=True):
+        unique, inverse = index[f]
+        if thr is None:
+            table = np.arange(len(unique))
+            k = max(len(unique), 1)
+        else:
+            table = np.searchsorted(thr, unique, side="left")
+            table[np.isnan(unique)] = len(thr) + 1
+            table[np.abs(unique) <= 1e-35] = len(thr) + 2
+            k = len(thr) + 3
+        if size * k >= 2**62:  # re-number the patterns seen so far to keep the key in 64 bits
+            _, key = np.unique(key, return_inverse=True)
+            key = key.reshape(-1)
+            size = int(key.max()) + 1
+        key = key * k + table[inverse]
+        size *= k
+    return key
+
+
+def _lightgbm_contribs(booster: Any, Z: np.ndarray, trees: list[_TreeSplits]) -> np.ndarray:
+    """LightGBM's TreeSHAP, tree by tree, on one representative row per split pattern.
+
+    TreeSHAP for one tree depends on a row only through which way it goes at each
+    of that tree's splits, so rows with the same pattern get the same values. Each
+    tree is evaluated natively (``pred_contrib``, ``start_iteration=t``) on one row per
+    pattern and the result is given to every row with that pattern. SHAP values add
+    up over trees, so the sum is exactly LightGBM's own result (up to rounding).
+    """
+    n, width = Z.shape
+    out = np.zeros((n, width + 1))
+    index = _value_index(Z, {f for tree in trees for f in tree.features})
+    for t, tree in enumerate(trees):
+        if not tree.features:  # a single leaf: only the bias moves
+            out[:, -1] += booster.predict(Z[:1], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)[0, -1]
+            continue
+        _, first, inverse = np.unique(_pattern_key(tree, index, n), return_index=True, return_inverse=True)
+        contrib = booster.predict(Z[first], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)
+        cols = np.array([*tree.features, width])
+        out[:, cols] += contrib[:, cols][inverse.reshape(-1)]
+    return out
+
+
+def _lightgbm_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
+    booster = plan.estimator
+    margin = np.asarray(booster.predict(Z, raw_score=True, num_threads=1), dtype=float)
+    if plan.lgb_trees is None or plan.categorical_input:
+        contrib = np.asarray(booster.predict(Z, pred_contrib=True, num_threads=1), dtype=float)
+    else:
+        Z = np.ascontiguousarray(Z, dtype=float)
+        contrib = _lightgbm_contribs(booster, Z, plan.lgb_trees)
+        # Guard: a row whose total misses the model's own output is recomputed natively.
+        bad = np.abs(contrib.sum(axis=1) - margin) > _GUARD_TOL * (1 + np.abs(margin))
+        if bad.any():
+            contrib[bad] = booster.predict(Z[bad], pred_contrib=True, num_threads=1)
+    return contrib[:, :-1], float(contrib[0, -1]) if len(contrib) else 0.0, margin
+
+
+# --------------------------------------------------------------------------- XGBoost
+
+
+def _xgboost_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
+    import xgboost as xgb
+
+    booster = plan.estimator
+    booster.set_param({"nthread": 1})
+    matrix = xgb.DMatrix(Z, enable_categorical=plan.categorical_input)
+    contrib = np.asarray(booster.predict(matrix, pred_contribs=True), dtype=float)
+    margin = np.asarray(booster.predict(matrix, output_margin=True), dtype=float)
+    return contrib[:, :-1], float(contrib[0, -1]) if len(contrib) else 0.0, margin
+
+
+# --------------------------------------------------------------------------- shap explainers
+
+
+def _tree_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
+    shap = import_shap()
+    final = plan.estimator
+    explainer = shap.TreeExplainer(final)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = explainer.shap_values(Z, check_additivity=False)
+    expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
+    values, base = _positive_output(raw, expected, plan)
+    if plan.output_space == "log-odds":
+        margin = np.asarray(final.decision_function(Z), dtype=float).reshape(-1)
+    else:  # probabilities of the positive class: already signed, undo the caller's sign flip
+        margin = np.asarray(final.predict_proba(Z), dtype=float)[:, plan.positive_index] * plan.sign
+    return values, base, margin
+
+
+def _positive_output(raw: Any, expected: np.ndarray, plan: ExplainPlan) -> tuple[np.ndarray, float]:
+    """Contributions to the output the sign convention expects (classes_[1] log-odds, or positive-class probability)."""
+    if isinstance(raw, list):
+        raw = np.stack(raw, axis=-1)
+    raw = np.asarray(raw, dtype=float)
+    if raw.ndim == 2:
+        return raw, float(expected[0])
+    # One output per class: take the positive class and pre-apply the sign so the caller's flip cancels.
+    pos = plan.positive_index
+    return raw[:, :, pos] * plan.sign, float(expected[pos]) * plan.sign
+
+
+def _linear_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
+    shap = import_shap()
+    explainer = shap.LinearExplainer(plan.estimator, plan.background)
+    values = np.asarray(explainer.shap_values(np.asarray(Z, dtype=float)), dtype=float)
+    base = float(np.atleast_1d(explainer.expected_value)[0])
+    margin = np.asarray(plan.estimator.decision_function(Z), dtype=float).reshape(-1)
+    return values.reshape(len(Z), -1), base, margin
+
+
+def _deep_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
+    import torch
+
+    shap = import_shap()
+    torch.set_num_threads(1)
+    module = plan.estimator.eval()
+    dtype = next(module.parameters()).dtype
+    background = torch.as_tensor(np.asarray(plan.background), dtype=dtype)
+    inputs = torch.as_tensor(np.asarray(Z, dtype=float), dtype=dtype)
+    explainer = shap.DeepExplainer(module, background)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.asarray(explainer.shap_values(inputs, check_additivity=False), dtype=float).reshape(len(inputs), -1)
+    with torch.no_grad():
+        margin = module(inputs).detach().cpu().numpy().astype(float).reshape(-1)
+    base = float(np.atleast_1d(explainer.expected_value)[0])
+    return values, base, margin
+
+
+def _as_torch(final: Any) -> Any:
+    """A torch module to explain: the estimator itself, or a scikit-learn MLP copied into torch (logit output)."""
+    if type(final).__module__.startswith("torch"):
+        return final
+    if type(final).__name__ != "MLPClassifier" or getattr(final, "n_outputs_", 1) != 1:
+        return None
+    import torch
+
+    activations = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "logistic": torch.nn.Sigmoid, "identity": torch.nn.Identity}
+    layers: list[Any] = []
+    for i, (w, b) in enumerate(zip(final.coefs_, final.intercepts_, strict=True)):
+        linear = torch.nn.Linear(w.shape[0], w.shape[1]).double()
+        with torch.no_grad():
+            linear.weight.copy_(torch.as_tensor(w.T))
+            linear.bias.copy_(torch.as_tensor(b))
+        layers.append(linear)
+        if i < len(final.coefs_) - 1:
+            layers.append(activations[final.activation]())
+    return torch.nn.Sequential(*layers).double().eval()
+
+
+# --------------------------------------------------------------------------- model-agnostic
+
+
+def _kernel_chunk(plan: ExplainPlan, start: int, X: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
+    shap = import_shap()
+    model, codec = plan.estimator, plan.codec
+
+    def score(M: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_score(codec.decode(np.atleast_2d(M))), dtype=float)
+
+    explainer = shap.KernelExplainer(score, plan.background)
+    state = np.random.get_state()  # KernelExplainer samples from numpy's global generator: seed it per chunk
+    np.random.seed(np.random.SeedSequence([plan.seed, start]).generate_state(1)[0])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = explainer.shap_values(codec.encode(X), nsamples=plan.nsamples, l1_reg=False, silent=True)
+    finally:
+        np.random.set_state(state)
+    margin = np.asarray(model.predict_score(X), dtype=float)
+    base = float(np.atleast_1d(explainer.expected_value)[0])
+    return np.asarray(values, dtype=float).reshape(len(X), -1), base, margin

@@ -1,0 +1,309 @@
+"""Evidence ``fairness.selection_rate``: selection (or scoring) rates and impact ratios, as NYC LL144 defines them.
+
+- Selection rate: people selected in a category / people in that category.
+- Scoring rate (scoring tools): share of a category scoring above the full-sample median.
+- Impact ratio: a category's rate / the rate of the most selected category (per breakdown).
+- Categories under 2 % of the data, or under the minimum size, are left out of the
+  ratios; their count and rate are still shown with the reason. People whose
+  category is unknown are counted and left out.
+
+Works from decisions alone: no model and no labels are needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.checks._base import CheckContext
+from audit.errors import FAIRNESS_NO_SCORES
+from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.fairness.choice import IMPACT_RATIO_SOURCE, IMPACT_RATIO_THRESHOLD, resolve_threshold
+from audit.fairness.compare import Comparison, compare
+from audit.fairness.groups import Breakdown
+from audit.fairness.longform import fmt_ci, long_row, long_table
+from audit.fairness.significance import holm
+from audit.subject import MISSING_GROUP, Subject
+
+__all__ = ["selection_evidence", "selection_indicator", "SALT", "EVIDENCE_ID", "TITLE"]
+
+SALT = 4101
+EVIDENCE_ID = "fairness.selection_rate"
+TITLE = "Selection rates and impact ratios"
+
+
+def selection_indicator(subject: Subject) -> tuple[np.ndarray, str, float | None]:
+    """What counts as "selected": the decision, or (scoring tools) a score above the full-sample median."""
+    score = subject.predictions.score
+    if subject.spec.system.use == "scoring" and score is not None:
+        median = float(np.median(score))
+        return np.asarray(score > median, dtype=bool), "scoring", median
+    return np.asarray(subject.predictions.decision, dtype=bool), "selection", None
+
+
+def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Breakdown]) -> Evidence:
+    """Rates, impact ratios with intervals and tests, LL144 tables and the impact-ratio chart."""
+    fairness = ctx.spec.fairness
+    selected, kind, median = selection_indicator(subject)
+    rng = ctx.rng(SALT)
+    comparisons = [
+        compare(
+            b,
+            decision=selected,
+            y=None,
+            resamples=fairness.bootstrap,
+            rng=rng,
+            min_size=fairness.min_group_size,
+            min_share=fairness.min_group_share,
+        )
+        for b in breakdowns
+    ]
+    rows = [row for c in comparisons for row in _group_rows(c)]
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        row["p_value_holm"] = adjusted
+    threshold, source = resolve_threshold(
+        ctx.spec, key="impact_ratio", default=IMPACT_RATIO_THRESHOLD, source=IMPACT_RATIO_SOURCE
+    )
+    compared = [r for r in rows if r["excluded"] is None and not r["is_reference"] and r["impact_ratio"] is not None]
+    worst = min(compared, key=lambda r: r["impact_ratio"]) if compared else None
+    unknown = int((subject.groups == MISSING_GROUP).any(axis=1).sum())
+    metrics = {
+        "min_impact_ratio": worst["impact_ratio"] if worst else None,
+        "min_impact_ratio_group": worst["key"] if worst else None,
+        "min_impact_ratio_ci_high": worst["ratio_ci_high"] if worst else None,
+        "min_impact_ratio_p_value": worst["p_value"] if worst else None,
+        "n_groups_below_threshold": sum(r["impact_ratio"] < threshold for r in compared),
+        "n_groups_excluded": sum(r["excluded"] is not None for r in rows),
+        "unknown_count": unknown,
+        "threshold": threshold,
+        "threshold_source": source,
+        "rate_kind": kind,
+    }
+    if median is not None:
+        metrics["median_score"] = median
+    return Evidence(
+        id=EVIDENCE_ID,
+        check="fairness",
+        title=TITLE,
+        summary=_summary(worst, threshold, source, kind, metrics),
+        metrics={k: clean_number(v) for k, v in metrics.items()},
+        tables=[
+            *(_ll144_table(c, rows, kind) for c in comparisons),
+            _detail_table(rows, kind),
+            long_table(_long(rows, comparisons, kind)),
+        ],
+        charts=[_chart(rows, threshold, source)],
+        method=_method(kind, fairness.bootstrap),
+        limits=_limits(len(compared), kind, scoring_declared=ctx.spec.system.use == "scoring"),
+        params={
+            "seed": ctx.seed,
+            "salt": SALT,
+            "bootstrap_resamples": fairness.bootstrap,
+            "confidence": 0.95,
+            "min_group_size": fairness.min_group_size,
+            "min_group_share": fairness.min_group_share,
+            "breakdowns": [b.name for b in breakdowns],
+            "decisions_from": subject.predictions.source,
+        },
+    )
+
+
+def _group_rows(c: Comparison) -> list[dict]:
+    b = c.breakdown
+    rate = c.rate("selection_rate")
+    low, high = c.rate_interval("selection_rate")
+    reference = c.most("selection_rate")
+    n_total = len(b.codes)
+    if reference is not None and rate[reference] > 0:
+        ratio, ratio_low, ratio_high = c.ratio_to("selection_rate", reference)
+        tests = c.test_to("selection_rate", reference)
+    else:
+        ratio = ratio_low = ratio_high = np.full(b.n_groups, np.nan)
+        tests = [(None, None)] * b.n_groups
+    rows = []
+    for g in range(b.n_groups):
+        eligible = c.reasons[g] is None
+        rows.append(
+            {
+                "breakdown": b.name,
+                "category": b.labels[g],
+                "key": b.key(g),
+                "n": int(c.sizes[g]),
+                "share": c.sizes[g] / n_total,
+                "selected": int(c.cells[g, 1]),
+                "rate": rate[g],
+                "rate_ci_low": low[g],
+                "rate_ci_high": high[g],
+                "is_reference": g == reference,
+                "impact_ratio": clean_number(ratio[g]) if eligible else None,
+                "ratio_ci_low": clean_number(ratio_low[g]) if eligible else None,
+                "ratio_ci_high": clean_number(ratio_high[g]) if eligible else None,
+                "p_value": tests[g][0] if eligible else None,
+                "test": tests[g][1] if eligible else None,
+                "excluded": c.reasons[g],
+            }
+        )
+    return rows
+
+
+def _ll144_table(c: Comparison, rows: list[dict], kind: str) -> Table:
+    b = c.breakdown
+    counted = "Number scoring above median" if kind == "scoring" else "Number selected"
+    rate_name = "Scoring rate" if kind == "scoring" else "Selection rate"
+    records = [
+        {
+            "Category": r["category"],
+            "Number of applicants": r["n"],
+            counted: r["selected"],
+            rate_name: r["rate"],
+            "Impact ratio": r["impact_ratio"],
+            "Excluded from impact ratio (why)": r["excluded"] or "",
+        }
+        for r in rows
+        if r["breakdown"] == b.name
+    ]
+    reference = c.most("selection_rate")
+    note = (
+        f"Impact ratio = the category's {rate_name.lower()} ÷ that of the most selected category"
+        f" ({b.labels[reference] if reference is not None else 'none eligible'}). "
+        f"{b.unknown_count:,} people whose {b.name} is unknown are not counted in this table."
+    )
+    return Table.from_records(f"LL144 summary: {b.name}", records, note=note)
+
+
+def _detail_table(rows: list[dict], kind: str) -> Table:
+    records = [
+        {
+            "breakdown": r["breakdown"],
+            "group": r["category"],
+            "people": r["n"],
+            "share": r["share"],
+            f"{kind} rate": r["rate"],
+            "95 % CI": fmt_ci(r["rate_ci_low"], r["rate_ci_high"]),
+            "impact ratio": r["impact_ratio"],
+            "ratio 95 % CI": fmt_ci(r["ratio_ci_low"], r["ratio_ci_high"]),
+            "p-value": r["p_value"],
+            "p (Holm)": r["p_value_holm"],
+            "test": r["test"] or "",
+            "reference": "most selected" if r["is_reference"] else "",
+        }
+        for r in rows
+    ]
+    return Table.from_records(
+        "Rates and impact ratios with 95 % intervals and tests",
+        records,
+        note="p-value: two-sided test of the group's rate against the most selected group's; "
+        "p (Holm): adjusted for the number of tests in this table.",
+    )
+
+
+def _long(rows: list[dict], comparisons: list[Comparison], kind: str) -> list[dict]:
+    out = []
+    for r in rows:
+        common = {"check": EVIDENCE_ID, "attribute": r["breakdown"], "group": r["category"], "n": r["n"]}
+        out.append(long_row(metric="share", value=r["share"], **common))
+        out.append(
+            long_row(
+                metric=f"{kind}_rate", value=r["rate"], ci_low=r["rate_ci_low"], ci_high=r["rate_ci_high"], **common
+            )
+        )
+        out.append(
+            long_row(
+                metric="impact_ratio",
+                value=r["impact_ratio"],
+                ci_low=r["ratio_ci_low"],
+                ci_high=r["ratio_ci_high"],
+                p_value=r["p_value"],
+                **common,
+            )
+        )
+    for c in comparisons:
+        out.append(
+            long_row(
+                check=EVIDENCE_ID,
+                metric="unknown_count",
+                attribute=c.breakdown.name,
+                group=MISSING_GROUP,
+                value=c.breakdown.unknown_count,
+            )
+        )
+    return out
+
+
+def _chart(rows: list[dict], threshold: float, source: str) -> Chart:
+    shown = [r for r in rows if r["impact_ratio"] is not None]
+    return Chart(
+        id="fairness-impact-ratio",
+        title="Impact ratio by group (95 % interval)",
+        kind="barh",
+        labels=[r["key"] for r in shown],
+        values=[r["impact_ratio"] for r in shown],
+        ci_low=[r["ratio_ci_low"] for r in shown],
+        ci_high=[r["ratio_ci_high"] for r in shown],
+        xlabel="impact ratio (group's rate ÷ most selected group's rate)",
+        reference=threshold,
+        reference_label=f"threshold {threshold:g} ({source})",
+    )
+
+
+def _summary(worst: dict | None, threshold: float, source: str, kind: str, metrics: dict) -> str:
+    verb = "scored above the median" if kind == "scoring" else "were selected"
+    if worst is None:
+        return (
+            "No impact ratio could be computed: fewer than two groups are large enough to compare, or nobody "
+            f"in the most selected group {verb.replace('were ', 'was ')}; "
+            f"{metrics['n_groups_excluded']} small groups are shown with their counts and rates."
+        )
+    p = worst["p_value"]
+    chance = (
+        "a gap this large would be very unlikely if the rates were really equal"
+        if p is not None and p < 0.001
+        else f"the chance of a gap this large if the rates were really equal is p = {p:.3g}"
+        if p is not None
+        else "no test was possible"
+    )
+    return (
+        f"People in {worst['key']} {verb} at {worst['impact_ratio']:.2f} times the rate of the most selected group "
+        f"of the same breakdown ({chance}). {metrics['n_groups_below_threshold']} groups are below the threshold "
+        f"of {threshold:g} ({source}); {metrics['n_groups_excluded']} small groups are shown but not compared."
+    )
+
+
+def _method(kind: str, resamples: int) -> str:
+    rate = (
+        "scoring rate = share of the group scoring above the median score of the whole sample"
+        if kind == "scoring"
+        else "selection rate = people selected in the group ÷ people in the group"
+    )
+    return (
+        f"For each protected attribute and each configured intersection: {rate}; impact ratio = the group's rate ÷ "
+        "the rate of the most selected eligible group of the same breakdown (NYC LL144, 6 RCNY 5-300). "
+        f"95 % intervals: stratified bootstrap with {resamples} resamples (each group resampled with its own size, "
+        "drawn as multinomial cell counts), percentile method; the reference group is the observed most selected "
+        "group. p-values: two-sided two-proportion z-test against the most selected group, or Fisher's exact "
+        "test when an expected cell count is under 5; Holm-adjusted p-values are shown alongside. Groups under "
+        "the minimum share (LL144: 2 %) or size are left out of ratios and shown with the reason; people with an "
+        "unknown category are counted and left out."
+    )
+
+
+def _limits(n_tests: int, kind: str, *, scoring_declared: bool) -> list[str]:
+    out = [
+        "The bootstrap treats people as independent draws from the population the data represents; intervals do "
+        "not cover errors in the data itself (mislabelled groups, a sample that is not representative).",
+        "Percentile intervals can be too narrow for small groups and for rates near 0 or 1; the observed most "
+        "selected group is held fixed as the reference in every resample.",
+        f"{n_tests} groups are tested against their reference; with many tests some small p-values arise by chance. "
+        "Read the Holm-adjusted p-values for the chance of any false alarm.",
+        "The four-fifths rule is a rule of thumb of US enforcement agencies, not a legal bright line; LL144 itself "
+        "sets no passing impact ratio.",
+        "Rates measure outcomes only; a gap may have causes outside the system (the applicant pool), and equal "
+        "rates do not show that individual decisions were fair.",
+    ]
+    if kind == "scoring":
+        out.append("The median score is taken from the whole sample and held fixed in the resamples.")
+    elif scoring_declared:
+        out.append(
+            f"The spec says the tool scores people, but scoring rates are not assessed: {FAIRNESS_NO_SCORES}; "
+            "selection rates of the decisions are shown instead."
+        )
+    return out

@@ -1,0 +1,154 @@
+"""Gate output: the findings as a JUnit XML report, one test case per requirement.
+
+CI systems (GitLab, Jenkins, GitHub test reporters, pytest-style consumers)
+display JUnit XML natively, so `audit run --junit FILE` lets a pipeline show
+which requirement passed, failed or needs a person, without reading the PDF.
+
+Status mapping (the exit code of `audit run` stays the gate: 1 on any FAIL):
+
+=========  ==========================================  =========================
+Finding    JUnit                                       Shown by CI as
+=========  ==========================================  =========================
+PASS       ``<testcase>`` with no child element        passed
+FAIL       ``<failure type="FAIL" message=reason>``    failed
+REVIEW     ``<skipped type="REVIEW" message=...>``     skipped (not passed, not failed)
+N/A        ``<skipped type="N/A" message=...>``        skipped
+=========  ==========================================  =========================
+
+REVIEW is *skipped*, not *failure*: it means "a person must answer or evidence
+is missing", which does not fail the sign-off gate (exit code 0 when there is no
+FAIL) and must not look like a failed test; it must not look like a pass
+either. The ``message`` of a skipped test starts with "REVIEW:" or "N/A:" so
+the two can be told apart in any viewer, and ``type`` carries the status.
+No ``<error>`` is ever written: an audit that cannot run writes no report.
+
+Each test case: ``classname`` = the pack (e.g. ``eu-ai-act``), ``name`` =
+"<requirement id> <title>"; ``<system-out>`` holds the citation, bearer,
+date of application, rule outcomes with thresholds and their sources, and the
+attestation, so the CI page is self-explanatory (for a FAIL these details are
+the ``<failure>`` text instead). There is one ``<testsuite>``
+per pack inside a ``<testsuites name=suite_name>`` root; the output has no
+timestamps, so the same findings give the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from audit.evidence import Finding, Status
+
+__all__ = ["junit_xml", "write_junit", "JUNIT_ELEMENT"]
+
+# Which JUnit child element each status becomes (None: a passing test case).
+JUNIT_ELEMENT: dict[Status, str | None] = {
+    Status.PASS: None,
+    Status.FAIL: "failure",
+    Status.REVIEW: "skipped",
+    Status.NA: "skipped",
+}
+
+# XML 1.0 forbids most control characters, even escaped.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_MESSAGE_MAX = 2000
+
+
+def _clean(text: object) -> str:
+    return _INVALID_XML.sub("", "" if text is None else str(text))
+
+
+def _message(text: str) -> str:
+    """One line for a message attribute (viewers show it as a title)."""
+    one_line = " ".join(_clean(text).split())
+    return one_line if len(one_line) <= _MESSAGE_MAX else one_line[: _MESSAGE_MAX - 1] + "…"
+
+
+def _details(f: Finding) -> str:
+    lines = [f"Status: {f.status.value}", f"Requirement: {f.id} {f.title}", f"Citation: {f.citation}",
+             f"Bearer: {f.bearer}"]
+    if f.applies_from:
+        lines.append(f"Applies from: {f.applies_from}" + ("" if f.in_force else " (not yet in force on the audit date)"))
+    note = getattr(f, "status_note", None)
+    if note:
+        lines.append(f"Legal status: {note}")
+    lines.append(f"Reason: {f.reason}")
+    for r in f.rules:
+        if r.op in ("present", "is_true", "is_false"):
+            rule = f"{r.evidence}.{r.metric} {r.op.replace('_', ' ')}"
+        else:
+            rule = f"{r.evidence}.{r.metric} {r.op} {r.threshold:g}" if r.threshold is not None else f"{r.evidence}.{r.metric}"
+        line = f"  [{r.status.value}] {rule}; observed: {r.observed!r}"
+        if r.threshold_source:
+            line += f"; threshold source: {r.threshold_source}"
+        if r.note:
+            line += f"; {r.note}"
+        lines.append(line)
+    if f.attestation is not None:
+        a = f.attestation
+        lines.append(f"Attestation: {a.question}")
+        if a.document:
+            lines.append(f"  Expected document: {a.document}")
+        if a.answer:
+            lines.append(f"  Answer: {a.answer} (by {a.by}, {a.date})" + (f"; document: {a.reference}" if a.reference else ""))
+        else:
+            lines.append("  Answer: not given")
+    return _clean("\n".join(lines))
+
+
+def _testcase(f: Finding) -> ET.Element:
+    case = ET.Element("testcase", {"classname": _clean(f.pack), "name": _clean(f"{f.id} {f.title}"), "time": "0"})
+    element = JUNIT_ELEMENT[f.status]
+    if element == "failure":
+        child = ET.SubElement(case, "failure", {"type": "FAIL", "message": _message(f.reason)})
+        child.text = _details(f)
+        return case  # the details are the failure's text
+    if element == "skipped":
+        ET.SubElement(case, "skipped", {"type": f.status.value, "message": _message(f"{f.status.value}: {f.reason}")})
+    out = ET.SubElement(case, "system-out")
+    out.text = _details(f)
+    return case
+
+
+def _counts(findings: list[Finding]) -> dict[str, str]:
+    return {"tests": str(len(findings)),
+            "failures": str(sum(f.status is Status.FAIL for f in findings)),
+            "errors": "0",
+            "skipped": str(sum(f.status in (Status.REVIEW, Status.NA) for f in findings)),
+            "time": "0"}
+
+
+def junit_xml(findings: list[Finding], *, suite_name: str, properties: dict[str, object] | None = None) -> str:
+    """The JUnit XML document for these findings, as text (UTF-8, with declaration)."""
+    packs: dict[str, list[Finding]] = {}
+    for f in findings:
+        packs.setdefault(f.pack, []).append(f)
+    root = ET.Element("testsuites", {"name": _clean(suite_name), **_counts(findings)})
+    for pack, items in packs.items():
+        suite = ET.SubElement(root, "testsuite", {"name": _clean(f"{suite_name}.{pack}"), **_counts(items)})
+        if properties:
+            props = ET.SubElement(suite, "properties")
+            for key, value in properties.items():
+                ET.SubElement(props, "property", {"name": _clean(key), "value": _clean(value)})
+        suite.extend(_testcase(f) for f in items)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(findings: list[Finding], path: Path, *, suite_name: str,
+                properties: dict[str, object] | None = None) -> Path:
+    """Write the JUnit XML report to ``path`` atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = junit_xml(findings, suite_name=suite_name, properties=properties)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

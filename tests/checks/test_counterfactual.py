@@ -1,0 +1,337 @@
+"""Flip test and recourse, checked against independent computation.
+
+Every reported counterfactual is rebuilt from the *text* written to the
+decisions (original row + the reported changes) and re-predicted with the
+estimator's own ``predict``; the flip test is recomputed by hand for one pair,
+and run on models that do and do not use the protected attribute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ADULT = ROOT / "examples" / "adult-hiring" / "adult.parquet"
+ARROW = " → "
+
+
+# ------------------------------------------------------------------ helpers (independent of the package)
+
+
+def parse_recourse(text: str, columns: list[str]) -> dict[str, tuple[str, str]]:
+    """{column: (before, after)} from "col: a → b; col2: c → d (linked: e → f)" using known column names."""
+    changes: dict[str, tuple[str, str]] = {}
+    for segment in text.split("; "):
+        extra = None
+        for c in columns:  # a linked column is appended as " (col: a → b)"
+            marker = f" ({c}: "
+            if marker in segment and segment.endswith(")"):
+                segment, extra = segment[: segment.index(marker)], segment[segment.index(marker) + 2: -1]
+        for part in [segment] + ([extra] if extra else []):
+            column = next(c for c in sorted(columns, key=len, reverse=True) if part.startswith(f"{c}: "))
+            before, after = part[len(column) + 2:].split(ARROW)
+            changes[column] = (before, after)
+    return changes
+
+
+def typed(value: str, like: pd.Series) -> object:
+    """A text value back in the column's type."""
+    if value == "missing":
+        return np.nan
+    if pd.api.types.is_integer_dtype(like):
+        return int(value)
+    if pd.api.types.is_numeric_dtype(like):
+        return float(value)
+    return value
+
+
+def rebuild(X: pd.DataFrame, positions: np.ndarray, texts: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    """The counterfactual rows rebuilt from the original rows and the reported changes."""
+    frame = X.iloc[positions].reset_index(drop=True).copy()
+    parsed = [parse_recourse(t, list(X.columns)) for t in texts]
+    for i, changes in enumerate(parsed):
+        for column, (before, after) in changes.items():
+            original = frame.at[i, column]
+            shown = "missing" if pd.isna(original) else (f"{original:.0f}" if isinstance(original, (int, np.integer))
+                                                          else str(original))
+            if not isinstance(original, (float, np.floating)):
+                assert before == shown, f"row {positions[i]}: text says {column} was {before!r}, data has {shown!r}"
+            frame.at[i, column] = typed(after, X[column])
+    return frame, parsed
+
+
+def check_counterfactuals(subject, texts_by_row: dict[int, str]) -> pd.DataFrame:
+    """Assert validity and every constraint for reported recourse texts; return the rebuilt frame."""
+    positions = np.array(sorted(texts_by_row))
+    cf, parsed = rebuild(subject.X, positions, [texts_by_row[p] for p in positions])
+    original = subject.X.iloc[positions].reset_index(drop=True)
+    estimator = subject.model.estimator
+    positive = str(subject.spec.data.positive_label)
+    predicted = np.asarray(estimator.predict(cf[subject.model.feature_names])).astype(str)
+    assert (predicted == positive).all(), f"{(predicted != positive).sum()} counterfactuals are not favourable"
+    assert (np.asarray(estimator.predict(original[subject.model.feature_names])).astype(str) != positive).all()
+    for column in subject.immutable:
+        assert all(column not in p for p in parsed), f"immutable {column} changed"
+        pd.testing.assert_series_equal(cf[column], original[column])
+    for column in subject.spec.data.increase_only:
+        if column in cf:
+            assert (cf[column].to_numpy(float) >= original[column].to_numpy(float)).all(), f"{column} decreased"
+    for column in cf.columns:
+        if subject.feature_types[column] == "numeric":
+            lo, hi = subject.X[column].min(), subject.X[column].max()
+            assert cf[column].dropna().between(lo, hi).all(), f"{column} outside observed range"
+        else:
+            assert set(cf[column].dropna()) <= set(subject.X[column].dropna()), f"{column}: unobserved category"
+    assert all(1 <= len(p) <= subject.spec.counterfactuals.max_changes for p in parsed)
+    return cf
+
+
+def adapter(estimator, X: pd.DataFrame):
+    """The project's scikit-learn adapter around a test model."""
+    from audit.models import SklearnAdapter
+
+    return SklearnAdapter(estimator, path=Path("test-model"), fmt="skops", positive_class=">50K",
+                          data_columns=list(X.columns))
+
+
+def logistic(features: list[str], X: pd.DataFrame):
+    """One-hot + scaled logistic regression that reads only ``features`` from the frame it is given."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(X[c])]
+    numeric = [c for c in features if c not in categorical]
+    encode = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+                                ("num", StandardScaler(), numeric)], remainder="drop")
+    return Pipeline([("encode", encode), ("model", LogisticRegression(max_iter=300))])
+
+
+@pytest.fixture(scope="module")
+def adult_sample():
+    """8,000 Adult rows (seeded) without missing values, split 4,000 to train and 4,000 to audit."""
+    data = pd.read_parquet(ADULT).dropna().sample(8000, random_state=11).reset_index(drop=True)
+    return data.iloc[:4000].reset_index(drop=True), data.iloc[4000:].reset_index(drop=True)
+
+
+def run_flip(model_features: list[str], adult_sample, proxies):
+    """Train a logistic model on ``model_features``, flip-test it on the audit half (X holds every column)."""
+    from audit.counterfactual import flip_test
+    from audit.spec import ProtectedSpec
+
+    train, audit = adult_sample
+    columns = [c for c in audit.columns if c not in ("person_id", "split", "income", "fnlwgt")]
+    X = audit[columns]
+    estimator = logistic(model_features, X).fit(train[columns], train["income"])
+    model = adapter(estimator, X)
+    score = model.predict_score(X)
+    decision = model.decide(score)
+    groups = pd.DataFrame({"sex": X["sex"].astype(str)})
+    result = flip_test(X=X, groups=groups, protected=[ProtectedSpec(column="sex")], model=model, score=score,
+                       decision=decision, ids=audit["person_id"].to_numpy(), proxies=proxies,
+                       rng=np.random.default_rng(3), n_boot=200)
+    return result, estimator, X, decision
+
+
+# ------------------------------------------------------------------ flip test
+
+BASE = ["age", "workclass", "education-num", "occupation", "capital-gain", "capital-loss", "hours-per-week"]
+PROXIES = {"sex": ["relationship", "marital-status"]}
+
+
+def test_flip_rate_is_zero_when_model_ignores_attribute_and_proxies(adult_sample):
+    """X contains sex and its proxies, so both variants really re-predict changed rows, yet nothing may flip."""
+    from audit.counterfactual import DIRECT, WITH_PROXIES
+
+    result, _, X, _ = run_flip(BASE, adult_sample, PROXIES)
+    variants = {p.variant for p in result.pairs}
+    assert variants == {DIRECT, WITH_PROXIES}
+    assert result.n_predicted > len(X)  # both variants predicted changed copies
+    assert result.max_rate(DIRECT) == 0.0
+    assert result.max_rate(WITH_PROXIES) == 0.0
+    assert all(p.mean_score_change == 0.0 for p in result.pairs)
+
+
+def test_flip_rate_is_positive_when_model_uses_attribute_and_matches_by_hand(adult_sample):
+    """A model reading sex directly flips decisions; the Male → Female rate equals a by-hand recomputation."""
+    from audit.counterfactual import DIRECT
+
+    result, estimator, X, decision = run_flip(BASE + ["sex", "relationship"], adult_sample, PROXIES)
+    assert result.max_rate(DIRECT) > 0.0
+    pair = next(p for p in result.pairs if p.variant == DIRECT and (p.source, p.target) == ("Male", "Female"))
+    males = X[X["sex"] == "Male"].copy()
+    before = estimator.predict(males)
+    males["sex"] = "Female"
+    after = estimator.predict(males)
+    assert pair.n == len(males)
+    assert pair.flips == int((before != after).sum())
+    assert pair.flip_rate == pytest.approx((before != after).mean(), abs=0)
+    by_hand = (estimator.predict_proba(males)[:, 1] - estimator.predict_proba(X[X["sex"] == "Male"])[:, 1]).mean()
+    assert pair.mean_score_change == pytest.approx(by_hand, rel=1e-9)
+    assert pair.flip_ci[0] <= pair.flip_rate <= pair.flip_ci[1]
+    assert pair.score_ci[0] <= pair.mean_score_change <= pair.score_ci[1]
+    assert all(e["attribute"] == "sex" for e in result.examples) and 0 < len(result.examples) <= 5
+    example = result.examples[0]
+    row = X[adult_sample[1]["person_id"] == example["id"]]
+    assert estimator.predict_proba(row)[0, 1] == pytest.approx(example["score_before"])
+
+
+def test_flip_evidence_on_german_credit(german_subject, make_ctx):
+    """sex is not a model input (0 by construction); foreign_worker's rate matches a by-hand recomputation."""
+    from audit.checks import counterfactual
+
+    ctx = make_ctx(german_subject)
+    ctx.shared["proxies"] = {"sex": ["personal_status"]}
+    flip, recourse = counterfactual.run(german_subject, ctx)
+    assert (flip.id, recourse.id) == ("counterfactual.flip", "counterfactual.recourse")
+    assert flip.title == "Flip test: does the decision change with the protected attribute alone?"
+    rows = flip.tables[0].records()
+    sex_direct = next(r for r in rows if r["attribute"] == "sex" and r["variant"] == "direct")
+    assert sex_direct["flip_rate"] == 0.0 and "not a model input" in sex_direct["note"]
+    assert any(r["attribute"] == "sex" and r["variant"] == "with proxies" for r in rows)
+    fw = next(r for r in rows if r["attribute"] == "foreign_worker" and (r["from"], r["to"]) == ("yes", "no"))
+    X = german_subject.X
+    changed = X[X["foreign_worker"] == "yes"].copy()
+    before = german_subject.model.estimator.predict(changed)
+    changed["foreign_worker"] = "no"
+    assert fw["flip_rate"] == pytest.approx((german_subject.model.estimator.predict(changed) != before).mean(), abs=0)
+    direct_rates = [r["flip_rate"] for r in rows if r["variant"] == "direct"]
+    assert flip.metrics["max_flip_rate"] == max(direct_rates)
+    assert flip.metrics["max_flip_rate_with_proxies"] is not None
+    assert flip.metrics["threshold"] == 0.01 and flip.metrics["n_rows"] == german_subject.n
+    assert "spec.thresholds['flip_rate']" in flip.params["threshold_source"]
+
+
+def test_checks_without_model_are_not_assessed(german_subject, make_ctx):
+    from audit.checks import counterfactual
+    from audit.evidence import EvidenceStatus
+
+    blind = dataclasses.replace(german_subject, model=None)
+    evidence = counterfactual.run(blind, make_ctx(blind))
+    assert [e.status for e in evidence] == [EvidenceStatus.NOT_ASSESSED] * 2
+    assert all("no model access" in (e.reason or "") for e in evidence)
+
+
+# ------------------------------------------------------------------ recourse
+
+
+def test_recourse_is_valid_and_actionable_on_german_credit(german_subject, make_ctx):
+    """Every recourse text, applied to its row and re-predicted by the estimator, obtains the favourable decision."""
+    from audit.checks import counterfactual
+
+    ctx = make_ctx(german_subject)
+    _, evidence = counterfactual.run(german_subject, ctx)
+    text, cost = ctx.decision_columns["recourse"], np.asarray(ctx.decision_columns["recourse_cost"])
+    decision = german_subject.predictions.decision
+    assert len(text) == len(cost) == german_subject.n
+    assert all(t is None for t, d in zip(text, decision, strict=True) if d)
+    assert np.isnan(cost[decision]).all()
+    reported = {i: t for i, t in enumerate(text) if t is not None and not t.startswith("no recourse")}
+    assert len(reported) > 0.8 * (~decision).sum()
+    check_counterfactuals(german_subject, reported)
+    m = evidence.metrics
+    assert m["n_adverse"] == int((~decision).sum())
+    assert m["coverage"] == pytest.approx(len(reported) / m["n_adverse"])
+    assert m["validity"] == 1.0 and m["immutable_violations"] == 0 and m["increase_only_violations"] == 0
+    assert np.isfinite(cost[list(reported)]).all() and (cost[list(reported)] > 0).all()
+    assert m["mean_cost"] == pytest.approx(np.nanmean(cost))
+    changes = [len(parse_recourse(t, list(german_subject.X.columns))) for t in reported.values()]
+    assert m["mean_features_changed"] == pytest.approx(np.mean(changes))
+    gap = evidence.tables[0].records()
+    for attribute in ("sex", "age", "foreign_worker"):
+        assert any(r["attribute"] == attribute for r in gap)
+    if m["recourse_gap_attribute"] is not None:
+        rows = [r for r in gap if r["attribute"] == m["recourse_gap_attribute"] and r["in_gap"]]
+        means = [r["mean_cost"] for r in rows]
+        assert m["recourse_gap_max"] == pytest.approx(max(means) - min(means))
+    assert len(evidence.tables[1].rows) == 10
+
+
+def test_recourse_on_adult_keeps_linked_columns_and_increase_only(adult_subject):
+    """The example model on 300 adverse Adult rows: valid, age never changes, education and its number agree."""
+    from audit.counterfactual import build_actionability, find_recourse
+
+    subject = adult_subject
+    adverse = np.flatnonzero(~subject.predictions.decision)[:300]
+    action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
+                                 increase_only=subject.spec.data.increase_only)
+    assert any(set(u.columns) == {"education", "education-num"} for u in action.units)
+    result = find_recourse(X=subject.X, rows=adverse, model=subject.model, action=action,
+                           score_before=subject.predictions.score[adverse], max_changes=2)
+    texts = result.texts()
+    reported = {int(p): t for p, t, f in zip(adverse, texts, result.found, strict=True) if f}
+    assert len(reported) > 250
+    assert all(t == "no recourse found within 2 changes" for t, f in zip(texts, result.found, strict=True) if not f)
+    cf = check_counterfactuals(subject, reported)
+    pairs = subject.X[["education", "education-num"]].drop_duplicates()
+    assert len(cf[["education", "education-num"]].merge(pairs, how="inner")) == len(cf)
+    assert result.validity == 1.0
+
+
+class Recording:
+    """A model adapter that remembers every frame it scores (to inspect what the flip test built)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.frames = inner, []
+
+    def predict_score(self, X: pd.DataFrame) -> np.ndarray:
+        self.frames.append(X.copy())
+        return self.inner.predict_score(X)
+
+    def decide(self, score: np.ndarray) -> np.ndarray:
+        return self.inner.decide(score)
+
+
+def test_proxy_values_come_from_the_target_group(adult_sample):
+    """Proxies are whole rows of target-group members: moving men to 'Female' brings wives, never husbands."""
+    from audit.counterfactual import WITH_PROXIES, flip_test
+    from audit.spec import ProtectedSpec
+
+    train, audit = adult_sample
+    X = audit[BASE + ["relationship", "marital-status"]]  # sex itself is not a model input here
+    model = Recording(adapter(logistic(BASE, X).fit(train[X.columns], train["income"]), X))
+    score = model.inner.predict_score(X)
+    result = flip_test(X=X, groups=pd.DataFrame({"sex": audit["sex"].astype(str)}), protected=[ProtectedSpec(column="sex")],
+                       model=model, score=score, decision=model.decide(score), ids=audit["person_id"].to_numpy(),
+                       proxies=PROXIES, rng=np.random.default_rng(0), n_boot=50)
+    assert {p.variant for p in result.pairs} == {"direct", WITH_PROXIES}
+    targets = list(pd.unique(audit["sex"]))  # one batch per target group, in order of first appearance
+    assert len(model.frames) == 2 and sorted(targets) == ["Female", "Male"]
+    frames = dict(zip(targets, model.frames, strict=True))
+    shares = {t: f["relationship"].value_counts(normalize=True) for t, f in frames.items()}
+    assert shares["Female"].get("Wife", 0) > 0.05 and shares["Female"].get("Husband", 0) < 0.002
+    assert shares["Male"].get("Husband", 0) > 0.3 and shares["Male"].get("Wife", 0) < 0.002
+    female = audit[audit["sex"] == "Female"]
+    female_pairs = set(map(tuple, female[["relationship", "marital-status"]].to_numpy()))
+    assert set(map(tuple, frames["Female"][["relationship", "marital-status"]].to_numpy())) <= female_pairs
+
+
+def test_recourse_that_fails_re_prediction_is_withdrawn():
+    """The final re-prediction, not the search, decides what is reported: an invalid counterfactual is withdrawn."""
+    from audit.counterfactual import build_actionability
+    from audit.counterfactual._frames import Predictor, RowSource
+    from audit.counterfactual.recourse import _verify
+
+    class Threshold:  # favourable when f > 0
+        def predict_score(self, X: pd.DataFrame) -> np.ndarray:
+            return 1 / (1 + np.exp(-10 * X["f"].to_numpy(float)))
+
+        def decide(self, score: np.ndarray) -> np.ndarray:
+            return score > 0.5
+
+    X = pd.DataFrame({"f": [-1.0, -2.0, -3.0, 2.0]})
+    action = build_actionability(X=X, feature_types={"f": "numeric"}, immutable=[], increase_only=[])
+    original = X.iloc[:3]
+    cf = pd.DataFrame({"f": [1.0, -1.5, -3.0]})  # valid, invalid, unchanged
+    result = _verify(RowSource(original), cf, rows=np.arange(3), action=action, predictor=Predictor(Threshold()),
+                     score_before=np.zeros(3), max_changes=1, started=0.0)
+    assert result.found.tolist() == [True, False, False]
+    assert result.n_withdrawn == 1 and result.validity == 0.5
+    assert result.counterfactual["f"].tolist() == [1.0, -2.0, -3.0]
+    assert result.texts() == ["f: -1 → 1", "no recourse found within 1 changes", "no recourse found within 1 changes"]

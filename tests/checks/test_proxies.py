@@ -1,0 +1,110 @@
+"""The proxy screen: finds relationship and marital status as proxies for sex in Adult; measures match scipy/sklearn."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.checks import CheckContext
+from audit.fairness.proxies import (
+    STRONG_PROXY_V,
+    cramers_v,
+    feature_codes,
+    normalized_mutual_info,
+    proxy_evidence,
+)
+
+
+@pytest.fixture(scope="module")
+def screen(adult_subject):
+    """The Adult proxy screen, computed once: (evidence, strong proxies per attribute)."""
+    ctx = CheckContext(spec=adult_subject.spec, seed=adult_subject.spec.seed)
+    return proxy_evidence(adult_subject, ctx)
+
+
+def test_relationship_and_marital_status_are_proxies_for_sex(screen):
+    evidence, found = screen
+    assert {"relationship", "marital-status"} <= set(found["sex"])
+    assert found["sex"][0] == "relationship"  # sorted by strength
+    assert evidence.metrics["strongest_proxy"] == "relationship for sex"
+    assert evidence.metrics["max_cramers_v"] >= STRONG_PROXY_V
+    assert evidence.metrics["proxy_auc_max"] > 0.85 and evidence.metrics["proxy_auc_max_attribute"] == "sex"
+    assert "our own threshold" in evidence.metrics["threshold_source"]
+    pairs = evidence.tables[0].records()
+    assert not any(p["attribute"] == "age" and p["feature"] == "age" for p in pairs)  # never compared with itself
+
+
+def test_protected_attribute_as_model_input_is_reported(screen):
+    evidence, _ = screen
+    assert evidence.metrics["protected_used_as_feature"] is True  # the Adult model takes age
+    assert "age" in evidence.summary
+    assert evidence.metrics["special_category_used_as_feature"] is False  # race (special) is not a model input
+
+
+def test_special_category_input_and_own_threshold(adult_subject):
+    from audit.spec import ProtectedSpec, ThresholdOverride
+
+    age = next(p for p in adult_subject.protected if p.column == "age")
+    spec = adult_subject.spec.model_copy(
+        update={"thresholds": {"proxy_strength": ThresholdOverride(value=0.4, set_by="DPO, 2026-09-01")}}
+    )
+    subject = dataclasses.replace(
+        adult_subject,
+        spec=spec,
+        groups=adult_subject.groups[["age"]],
+        protected=[ProtectedSpec(**{**age.model_dump(), "special_category": True})],
+    )
+    evidence, found = proxy_evidence(subject, CheckContext(spec=spec, seed=3))
+    assert evidence.metrics["special_category_used_as_feature"] is True
+    assert evidence.metrics["threshold"] == 0.4 and evidence.metrics["threshold_source"] == "set by DPO, 2026-09-01"
+    assert found["age"] == []  # marital status (V 0.375) and relationship (0.342) pass 0.3 but not 0.4
+
+
+def test_the_check_shares_proxies_for_the_counterfactual_check(adult_subject, screen):
+    from audit.fairness.run import fairness_evidence
+
+    # only the sharing is under test: one attribute, no intersections, no bootstrap keeps it quick
+    spec = adult_subject.spec
+    spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"intersections": [], "bootstrap": 0})})
+    small = dataclasses.replace(
+        adult_subject, spec=spec, groups=adult_subject.groups[["sex"]], protected=adult_subject.protected[:1]
+    )
+    ctx = CheckContext(spec=spec, seed=spec.seed)
+    fairness_evidence(small, ctx)
+    assert ctx.shared["proxies"] == {"sex": screen[1]["sex"]}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cramers_v_and_nmi_match_scipy_and_sklearn(adult_subject, seed):
+    from scipy.stats.contingency import association
+    from sklearn.metrics import normalized_mutual_info_score
+
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(adult_subject.n, size=5000, replace=False)
+    sex = pd.factorize(adult_subject.groups["sex"].to_numpy()[rows])[0]
+    for feature in ("relationship", "age", "capital-gain", "occupation"):
+        codes = feature_codes(adult_subject.X[feature], numeric=adult_subject.feature_types[feature] == "numeric")[rows]
+        table = pd.crosstab(codes, sex).to_numpy()
+        assert cramers_v(sex, codes) == pytest.approx(association(table, method="cramer"), abs=1e-12)
+        assert normalized_mutual_info(sex, codes) == pytest.approx(normalized_mutual_info_score(sex, codes), abs=1e-12)
+
+
+def test_feature_codes_bin_numerics_and_keep_missing_apart():
+    gains = pd.Series([0] * 90 + list(range(1, 11)), dtype=float)
+    codes = feature_codes(gains, numeric=True)
+    assert len(np.unique(codes)) >= 2 and len(np.unique(codes[:90])) == 1  # the mass at 0 is one bin
+    ages = pd.Series(np.arange(100, dtype=float))
+    assert len(np.unique(feature_codes(ages, numeric=True))) == 10
+    colours = pd.Series(["red", None, "blue", "red", None])
+    codes = feature_codes(colours, numeric=False)
+    assert codes[1] == codes[4] and len(set(codes)) == 3
+
+
+def test_independent_features_are_not_flagged():
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 2, 20_000), rng.integers(0, 5, 20_000)
+    assert cramers_v(a, b) < 0.05 and normalized_mutual_info(a, b) < 0.01
+    assert cramers_v(a, a) == pytest.approx(1.0)

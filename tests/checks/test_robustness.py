@@ -1,0 +1,109 @@
+"""Robustness flip rates, checked against independent computation on the German credit example."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def perturb(subject, **overrides):
+    from audit.counterfactual import perturbation_test
+
+    kwargs = {"X": subject.X, "feature_types": subject.feature_types, "model": subject.model,
+              "decision": subject.predictions.decision, "noise_levels": [0.0, 0.1], "missing_rate": 0.1,
+              "rng": np.random.default_rng(5), "n_boot": 200, "repeats": 2}
+    return perturbation_test(**{**kwargs, **overrides})
+
+
+def test_no_noise_flips_nothing_and_noise_flips_something(german_subject):
+    result = perturb(german_subject, noise_levels=[0.0, 0.5])
+    assert [r.label for r in result.noise] == ["0", "0.5"]
+    assert result.noise[0].rate == 0.0
+    assert result.noise[1].rate > 0.0
+    assert result.noise[1].ci[0] <= result.noise[1].rate <= result.noise[1].ci[1]
+    assert set(result.numeric) == {c for c, t in german_subject.feature_types.items() if t == "numeric"}
+
+
+def test_missing_rate_zero_flips_nothing(german_subject):
+    assert perturb(german_subject, missing_rate=0.0).missing.rate == 0.0
+
+
+def test_per_feature_missing_rates_match_by_hand(german_subject):
+    """A categorical column set missing, and a numeric one the model cannot take missing (imputed by the median)."""
+    subject = german_subject
+    estimator, X = subject.model.estimator, subject.X
+    result = perturb(subject)
+    by_feature = {r.label: r for r in result.per_feature}
+    before = estimator.predict(X)
+
+    blank = X.copy()
+    blank["checking_account"] = pd.Series(np.nan, index=X.index, dtype=X["checking_account"].dtype)  # text, all missing
+    assert by_feature["checking_account"].how == "missing"
+    assert by_feature["checking_account"].rate == pytest.approx((estimator.predict(blank) != before).mean(), abs=0)
+
+    with_nan = X.copy()
+    with_nan["duration_months"] = np.nan
+    try:  # the independent truth about whether this model takes NaN in a numeric column
+        estimator.predict(with_nan)
+        takes_nan = True
+    except ValueError:
+        takes_nan = False
+    assert ("duration_months" in result.imputed) is (not takes_nan)
+    filled = X.copy()
+    filled["duration_months"] = X["duration_months"].quantile(0.5, interpolation="nearest") if not takes_nan else np.nan
+    expected = (estimator.predict(filled) != before).mean()
+    assert by_feature["duration_months"].rate == pytest.approx(expected, abs=0)
+
+
+def test_robustness_evidence(german_subject, make_ctx):
+    from audit.checks import robustness
+    from audit.evidence import EvidenceStatus
+    from audit.spec import ThresholdOverride
+
+    spec = german_subject.spec.model_copy(update={
+        "thresholds": {"noise_flip_rate": ThresholdOverride(value=0.02, set_by="Model risk committee")}})
+    subject = dataclasses.replace(german_subject, spec=spec)
+    (evidence,) = robustness.run(subject, make_ctx(subject))
+    assert evidence.id == "robustness.perturbation" and evidence.check == "robustness"
+    assert evidence.title == "Robustness to noise and missing values (Art. 15(4))"
+    m = evidence.metrics
+    noise = evidence.tables[0].records()
+    assert [r["noise_level"] for r in noise] == list(spec.robustness.noise_levels)
+    assert m["flip_rate_noise_max"] == noise[-1]["flip_rate"]
+    assert m["threshold"] == 0.02 and "Model risk committee" in evidence.params["threshold_source"]
+    missing = evidence.tables[1].records()
+    per_feature = [r for r in missing if "for every row" in r["test"]]
+    assert len(per_feature) == len(subject.X.columns)
+    top = max(per_feature, key=lambda r: r["flip_rate"])
+    assert f"'{m['most_fragile_feature']}'" in top["test"]
+    assert 0.0 <= m["flip_rate_missing"] <= 1.0 and m["n_rows"] == subject.n
+    blind = dataclasses.replace(german_subject, model=None)
+    (none,) = robustness.run(blind, make_ctx(blind))
+    assert none.status is EvidenceStatus.NOT_ASSESSED
+
+
+def test_noise_flip_rate_matches_the_analytic_rate():
+    """Decision = (f > 0), f ~ N(0, 1): with noise σ the flip chance of a row is Φ(−|f| / σ), computed independently."""
+    import pandas as pd
+    from scipy.stats import norm
+
+    from audit.counterfactual import perturbation_test
+
+    class Sign:
+        def predict_score(self, X: pd.DataFrame) -> np.ndarray:
+            return 1 / (1 + np.exp(-50 * X["f"].to_numpy(float)))
+
+        def decide(self, score: np.ndarray) -> np.ndarray:
+            return score > 0.5
+
+    f = np.random.default_rng(1).normal(size=20_000)
+    X = pd.DataFrame({"f": f})
+    level = 0.1
+    result = perturbation_test(X=X, feature_types={"f": "numeric"}, model=Sign(), decision=f > 0,
+                               noise_levels=[level], missing_rate=0.0, rng=np.random.default_rng(2), n_boot=100,
+                               repeats=3)
+    expected = norm.cdf(-np.abs(f) / (level * f.std())).mean()
+    assert result.noise[0].rate == pytest.approx(expected, abs=0.004)

@@ -1,0 +1,171 @@
+"""The whole flow on the bundled German credit example: a signed bundle that verifies.
+
+One audit runs once per test session (module fixture); every test reads what it wrote.
+Independent checks: selection rates recomputed with pandas from the data and the model
+loaded directly with skops; signatures checked by openssl and pyHanko's own validator.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "german-credit"
+BUNDLE_FILES = {"report.html", "report.pdf", "audit.json", "manifest.json", "manifest.sig", "decisions.parquet", "metrics.csv"}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from audit.signing import generate_keypair
+
+    folder = tmp_path_factory.mktemp("keys")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    generate_keypair(key_path=key, cert_path=cert, common_name="audit test suite (TEST KEY)")
+    return key, cert
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Path:
+    """Run `audit run` on the example (the real CLI) with the test key; return the bundle folder."""
+    work = tmp_path_factory.mktemp("e2e")
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec["model"]["path"] = str(EXAMPLE / "model.skops")
+    spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["signing"] = {"key": str(keys[0]), "certificate": str(keys[1])}
+    spec["explanations"] = {"lime_sample": 40, "lime_repeats": 2}
+    spec["fairness"]["bootstrap"] = 300
+    (work / "audit.yaml").write_text(yaml.safe_dump(spec))
+    result = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports",
+                             "--junit", "junit.xml"], cwd=work, capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    bundles = [p for p in (work / "reports").glob("*/*") if p.is_dir()]
+    assert len(bundles) == 1 and not bundles[0].name.startswith(".")
+    return bundles[0]
+
+
+def test_bundle_holds_every_file(bundle: Path) -> None:
+    names = {p.name for p in bundle.iterdir()}
+    assert BUNDLE_FILES <= names
+    assert bundle.parent.name == "german-credit-scoring"
+    assert any((bundle / "figures").glob("*.svg"))
+    assert (bundle.parents[2] / "junit.xml").is_file()
+
+
+def test_audit_verify_accepts_the_bundle(bundle: Path, keys: tuple[Path, Path]) -> None:
+    result = subprocess.run([sys.executable, "-m", "audit", "verify", str(bundle), "--cert", str(keys[1])],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_openssl_accepts_the_manifest_signature(bundle: Path, keys: tuple[Path, Path]) -> None:
+    result = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(bundle / "manifest.sig"),
+                             "-content", str(bundle / "manifest.json"), "-CAfile", str(keys[1]), "-out", "/dev/null"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_pyhanko_reports_the_pdf_signature_intact(bundle: Path, keys: tuple[Path, Path]) -> None:
+    from asn1crypto import pem, x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    _, _, der = pem.unarmor(keys[1].read_bytes())
+    context = ValidationContext(trust_roots=[x509.Certificate.load(der)])
+    with (bundle / "report.pdf").open("rb") as handle:
+        signature = PdfFileReader(handle, strict=False).embedded_signatures[0]
+        status = validate_pdf_signature(signature, context)
+    assert status.intact and status.valid and status.trusted
+
+
+@pytest.mark.parametrize("name", ["report.html", "audit.json", "report.pdf"])
+def test_one_changed_byte_is_named(bundle: Path, tmp_path: Path, name: str) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    data = bytearray((copy / name).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / name).write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "audit", "verify", str(copy)], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert name in result.stdout
+
+
+def _independent_decisions() -> tuple[pd.DataFrame, np.ndarray]:
+    import skops.io as sio
+
+    data = pd.read_csv(EXAMPLE / "german_credit.csv")
+    path = EXAMPLE / "model.skops"
+    model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    features = [c for c in data.columns if c not in ("applicant_id", "sex", "credit_risk")]
+    return data, model.predict(data[features]) == "good"
+
+
+def test_selection_rates_equal_an_independent_pandas_computation(bundle: Path) -> None:
+    data, selected = _independent_decisions()
+    data = data.assign(selected=selected, age_band=np.where(data["age"] < 25, "under 25", "25 and over"))
+    result = json.loads((bundle / "audit.json").read_text())
+    evidence = {e["id"]: e for e in result["evidence"]}["fairness.selection_rate"]
+    tables = {t["title"]: t for t in evidence["tables"]}
+    for attribute, column in (("sex", "sex"), ("age", "age_band"), ("foreign_worker", "foreign_worker")):
+        by_hand = data.groupby(column)["selected"].agg(["size", "sum", "mean"])
+        eligible = by_hand[(by_hand["size"] >= 30) & (by_hand["size"] / len(data) >= 0.02)]
+        table = tables[f"LL144 summary: {attribute}"]
+        assert len(table["rows"]) == len(by_hand)
+        for row in table["rows"]:
+            record = dict(zip(table["columns"], row, strict=True))
+            group = record["Category"]
+            assert record["Number of applicants"] == by_hand.loc[group, "size"]
+            assert record["Number selected"] == by_hand.loc[group, "sum"]
+            assert abs(record["Selection rate"] - by_hand.loc[group, "mean"]) < 1e-12
+            if group in eligible.index:
+                assert abs(record["Impact ratio"] - by_hand.loc[group, "mean"] / eligible["mean"].max()) < 1e-12
+            else:
+                assert record["Excluded from impact ratio (why)"]
+    sex_ratio = data.groupby("sex")["selected"].mean()
+    assert evidence["metrics"]["min_impact_ratio"] <= sex_ratio.min() / sex_ratio.max() + 1e-12
+
+
+def test_decisions_parquet_has_one_row_per_decision(bundle: Path) -> None:
+    data, selected = _independent_decisions()
+    decisions = pd.read_parquet(bundle / "decisions.parquet")
+    assert len(decisions) == len(data)
+    assert list(decisions["id"]) == list(data["applicant_id"].astype(str))
+    assert np.array_equal(decisions["decision"].to_numpy(), selected)
+
+
+def test_pdf_has_page_numbers_and_extractable_text(bundle: Path) -> None:
+    from pypdf import PdfReader
+
+    reader = PdfReader(bundle / "report.pdf")
+    assert len(reader.pages) >= 5
+    second = reader.pages[1].extract_text()
+    assert f"of {len(reader.pages)}" in second
+    first = reader.pages[0].extract_text()
+    assert "German credit scoring" in first
+
+
+def test_audit_json_round_trips_and_rerenders(bundle: Path) -> None:
+    from audit.evidence import read_audit_json
+    from audit.report import render_html
+
+    result = read_audit_json(bundle / "audit.json")
+    assert json.loads(result.model_dump_json()) == json.loads((bundle / "audit.json").read_text())
+    html = render_html(result)
+    assert html == (bundle / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_names_features_by_their_original_names_only(bundle: Path) -> None:
+    html = (bundle / "report.html").read_text(encoding="utf-8")
+    assert "checking_account_" not in html  # one-hot column names never reach the reader
+    assert "checking_account" in html

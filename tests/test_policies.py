@@ -1,0 +1,458 @@
+"""Policy packs and the engine: content, applicability, dates, statuses, open actions.
+
+No model or data is loaded: the evidence is built here, with the fixed evidence
+ids and metric names the checks produce, so these tests run in well under a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from audit import policies
+from audit.attestations import ACTION_KINDS, attestation_template, open_actions
+from audit.errors import AuditInputError
+from audit.evidence import Evidence, Finding, Status
+from audit.policies import available_packs, evaluate, iter_requirements, load_pack, load_thresholds, verdict
+from audit.spec import AuditSpec, SystemSpec
+
+ALL_PACKS = ["eu-ai-act", "gdpr", "nyc-ll144", "eeoc", "ecoa-reg-b", "colorado"]
+AFTER_OMNIBUS = dt.date(2026, 11, 22)  # Reg. (EU) 2026/1744 in force; Annex III chapter from 2027-12-02
+BEFORE_OMNIBUS = dt.date(2026, 7, 1)
+IN_FORCE = dt.date(2028, 1, 15)  # everything in force (Colorado SB 24-205 repealed)
+
+# Evidence the checks produce (ids and metric names are fixed), with values that meet every default threshold.
+PASSING: dict[str, dict[str, Any]] = {
+    "data.profile": {"rows": 1000, "features": 20, "missing_share": 0.0, "columns_with_missing": 0,
+                     "duplicate_rows": 0, "positive_label_rate": 0.3},
+    "data.bias": {"max_base_rate_gap": 0.05, "max_missingness_gap": 0.0, "smallest_group_share": 0.1,
+                  "smallest_group": "female"},
+    "data.proxies": {"max_cramers_v": 0.1, "strongest_proxy": "job", "n_strong_proxies": 0, "proxy_auc_max": 0.55,
+                     "protected_used_as_feature": False},
+    "performance.overall": {"accuracy": 0.8, "balanced_accuracy": 0.78, "roc_auc": 0.85, "brier": 0.15,
+                            "max_group_accuracy_gap": 0.03, "n": 1000},
+    "fairness.selection_rate": {"min_impact_ratio": 0.9, "min_impact_ratio_group": "female",
+                                "min_impact_ratio_ci_high": 1.0, "min_impact_ratio_p_value": 0.4,
+                                "n_groups_excluded": 0, "unknown_count": 0},
+    "fairness.error_rates": {"demographic_parity_difference": 0.03, "equalized_odds_difference": 0.04,
+                             "equal_opportunity_difference": 0.03, "predictive_parity_difference": 0.02,
+                             "max_ece_gap": 0.02, "theil_index": 0.1, "consistency": 0.9,
+                             "primary_metric": "equal_opportunity_difference", "primary_metric_value": 0.03,
+                             "primary_metric_ok": True, "primary_metric_reason": "assistive decision: false rejections"},
+    "importance.shap": {"method": "tree", "max_additivity_error": 1e-9, "top_feature": "duration", "n_rows": 1000},
+    "importance.permutation": {"n_repeats": 5},
+    "importance.surrogate": {"fidelity": 0.95},
+    "importance.pdp": {},
+    "local.shap": {"n_explained": 1000, "coverage": 1.0, "max_reasons": 4, "additivity_error_max": 1e-9},
+    "local.lime": {"sample_size": 200, "fidelity_r2_median": 0.8, "stability_topk_overlap": 0.9,
+                   "lime_shap_rank_correlation": 0.8},
+    "counterfactual.flip": {"max_flip_rate": 0.0, "max_flip_rate_with_proxies": 0.005},
+    "counterfactual.recourse": {"n_adverse": 300, "coverage": 0.95, "validity": 1.0, "immutable_violations": 0,
+                                "mean_features_changed": 1.5, "recourse_gap_max": 0.3},
+    "robustness.perturbation": {"flip_rate_noise_max": 0.01, "flip_rate_missing": 0.02},
+}
+
+BEARERS = ("provider", "deployer", "controller", "employer", "creditor", "developer")
+
+
+def evidence(overrides: dict[str, dict[str, Any]] | None = None, drop: tuple[str, ...] = (),
+             not_assessed: dict[str, str] | None = None) -> list[Evidence]:
+    """The passing evidence, with some metrics changed, some evidence missing or not assessed."""
+    items = []
+    for eid, metrics in PASSING.items():
+        if eid in drop:
+            continue
+        if not_assessed and eid in not_assessed:
+            items.append(Evidence.not_assessed(eid, eid.split(".")[0], eid, not_assessed[eid]))
+            continue
+        items.append(Evidence(id=eid, check=eid.split(".")[0], title=eid,
+                              metrics={**metrics, **(overrides or {}).get(eid, {})}))
+    return items
+
+
+def make_spec(*, role: str = "deployer", jurisdictions: list[str] | None = None, annex: str = "5b",
+              use: str = "classification", profiling: bool = True, packs: list[str] | None = None,
+              attestations: dict[str, Any] | None = None, thresholds: dict[str, Any] | None = None) -> AuditSpec:
+    return AuditSpec.model_validate({
+        "system": {"name": "Test system", "version": "1", "provider": "Example", "intended_purpose": "testing",
+                   "role": role, "jurisdictions": jurisdictions or ["EU"], "annex_iii_area": annex,
+                   "profiling": profiling, "use": use},
+        "data": {"path": "data.csv"},
+        "policies": packs or ALL_PACKS,
+        "attestations": attestations or {},
+        "thresholds": thresholds or {},
+    })
+
+
+def yes_to_everything() -> dict[str, Any]:
+    return {req.id: {"answer": "yes", "by": "A. Officer", "date": "2026-10-01", "document": "DMS-1"}
+            for _, req in iter_requirements() if req.attestation is not None}
+
+
+def by_id(findings: list[Finding]) -> dict[str, Finding]:
+    return {f.id: f for f in findings}
+
+
+def run(spec: AuditSpec, ev: list[Evidence] | None = None, date: dt.date = IN_FORCE) -> dict[str, Finding]:
+    return by_id(evaluate(spec, evidence() if ev is None else ev, audit_date=date))
+
+
+# ------------------------------------------------------------------------------------------------ pack content
+
+
+def test_every_pack_loads() -> None:
+    assert set(ALL_PACKS) <= set(available_packs())
+    for name in ALL_PACKS:
+        pack = load_pack(name)
+        assert pack.pack == name and pack.requirements
+
+
+def test_requirement_ids_unique_across_packs() -> None:
+    ids = [req.id for _, req in iter_requirements()]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_requirement_is_complete() -> None:
+    for pack, req in iter_requirements():
+        where = f"{pack.pack}:{req.id}"
+        assert req.title and req.citation and len(req.obligation) > 40, where
+        assert any(word in req.bearer for word in BEARERS), where
+        assert req.applies_from is not None, f"{where}: no applies_from date"
+        assert req.rules or req.attestation, f"{where}: nothing to check"
+        if req.attestation is not None:
+            assert req.attestation.question.endswith("?") or "?" in req.attestation.question, where
+            assert req.attestation.document, where
+
+
+def test_rules_use_only_the_evidence_the_checks_produce() -> None:
+    for pack, req in iter_requirements():
+        for rule in req.rules:
+            assert rule.evidence in PASSING, f"{pack.pack}:{req.id}: unknown evidence {rule.evidence}"
+            assert rule.metric in PASSING[rule.evidence], f"{pack.pack}:{req.id}: unknown metric {rule.metric}"
+
+
+def test_every_threshold_has_a_source() -> None:
+    thresholds = load_thresholds()
+    for key, value in thresholds.items():
+        assert len(value.source) > 20, key
+    used = {rule.threshold for _, req in iter_requirements() for rule in req.rules if isinstance(rule.threshold, str)}
+    assert used <= set(thresholds)
+    assert "1607.4(D)" in thresholds["impact_ratio"].source
+
+
+def test_annex_iii_requirements_carry_original_and_amended_dates() -> None:
+    for req in load_pack("eu-ai-act").requirements:
+        if req.applies.high_risk:
+            a = req.applies_from
+            assert a is not None and a.original == dt.date(2026, 8, 2), req.id
+            assert a.amended == dt.date(2027, 12, 2) and a.amendment_in_force == dt.date(2026, 7, 27), req.id
+            assert "2026/1744" in (a.amended_by or ""), req.id
+    assert next(r for r in load_pack("eu-ai-act").requirements if r.id == "EUAIA-5").applies_from.original == dt.date(2025, 2, 2)
+
+
+def test_withdrawn_and_deprioritised_guidance_is_flagged() -> None:
+    reqs = {req.id: req for _, req in iter_requirements()}
+    for rid in ("CFPB-2022-03", "CFPB-2023-03"):
+        assert "withdrawn" in reqs[rid].status_note
+    assert "14281" in reqs["EEOC-1607-4-D"].status_note
+    assert reqs["CO-SB24-205"].repealed is not None and "SB 26-189" in reqs["CO-SB24-205"].repealed.by
+
+
+# ------------------------------------------------------------------------------------------------ applicability
+
+
+def test_credit_scoring_deployer_in_the_eu_gets_high_risk_chapter_fria_and_art22() -> None:
+    f = run(make_spec(role="deployer", annex="5b", packs=["eu-ai-act", "gdpr"]))
+    for rid in ("EUAIA-26", "EUAIA-27", "EUAIA-86", "GDPR-22-1-2", "GDPR-22-3", "GDPR-35", "EUAIA-6-2"):
+        assert f[rid].status is not Status.NA, f"{rid}: {f[rid].reason}"
+    # provider duties of the high-risk chapter are N/A for a deployer, with the reason
+    for rid in ("EUAIA-9-2", "EUAIA-10-2-f", "EUAIA-15-1-3", "EUAIA-ANNEXIV-2", "EUAIA-43"):
+        assert f[rid].status is Status.NA
+        assert "duty of the provider" in f[rid].reason and "deployer" in f[rid].reason
+
+
+def test_credit_scoring_provider_gets_the_provider_duties() -> None:
+    f = run(make_spec(role="provider", annex="5b", packs=["eu-ai-act", "gdpr"]))
+    for rid in ("EUAIA-9-2", "EUAIA-9-6-8", "EUAIA-10-2-f", "EUAIA-13-3-b-ii", "EUAIA-15-1-3", "EUAIA-17", "EUAIA-72"):
+        assert f[rid].status is not Status.NA, rid
+    assert f["EUAIA-27"].status is Status.NA and "deployer" in f["EUAIA-27"].reason
+    assert f["GDPR-22-1-2"].status is not Status.NA
+
+
+def test_hiring_tool_in_new_york_city_gets_ll144_and_the_four_fifths_rule() -> None:
+    f = run(make_spec(role="deployer", annex="4a", jurisdictions=["US-NYC"], packs=["nyc-ll144", "eeoc", "ecoa-reg-b"]))
+    for rid in ("NYC-20-871-a", "NYC-5-300-DEF", "NYC-5-301-SEL", "NYC-5-301-2PCT", "NYC-5-303-PUB", "NYC-20-871-b"):
+        assert f[rid].status is not Status.NA, rid
+    assert f["NYC-5-301-SCORE"].status is Status.NA and "scoring tools" in f["NYC-5-301-SCORE"].reason
+    assert f["EEOC-1607-4-D"].status is not Status.NA  # New York City is in the United States
+    assert f["ECOA-1002-9-b-2"].status is Status.NA and "5(b)" in f["ECOA-1002-9-b-2"].reason
+
+
+def test_laws_of_other_places_are_not_applicable_with_the_reason() -> None:
+    f = run(make_spec(role="deployer", annex="5b", jurisdictions=["EU"], packs=["nyc-ll144", "ecoa-reg-b"]))
+    assert f["NYC-5-301-SEL"].status is Status.NA and "New York City" in f["NYC-5-301-SEL"].reason
+    assert f["ECOA-1002-9-b-2"].status is Status.NA and "United States" in f["ECOA-1002-9-b-2"].reason
+    g = run(make_spec(role="deployer", annex="4a", jurisdictions=["EU"], packs=["eu-ai-act", "gdpr"]))
+    assert g["EUAIA-26"].status is not Status.NA
+
+
+def test_no_annex_iii_point_makes_the_high_risk_chapter_not_applicable() -> None:
+    f = run(make_spec(role="provider", annex="none", packs=["eu-ai-act"]))
+    high_risk = [req.id for req in load_pack("eu-ai-act").requirements if req.applies.high_risk]
+    assert len(high_risk) > 30
+    for rid in high_risk:
+        assert f[rid].status is Status.NA and "no Annex III point" in f[rid].reason, rid
+    # the classification itself and the Art. 5 screen still need a person
+    assert f["EUAIA-6-2"].status is Status.REVIEW and f["EUAIA-5"].status is Status.REVIEW
+
+
+def test_art_6_3_exemption_is_impossible_for_profiling_systems() -> None:
+    f = run(make_spec(role="provider", annex="4a", profiling=True, packs=["eu-ai-act"]))
+    assert f["EUAIA-6-3"].status is Status.NA and "do not profile" in f["EUAIA-6-3"].reason
+    g = run(make_spec(role="provider", annex="4a", profiling=False, packs=["eu-ai-act"]))
+    assert g["EUAIA-6-3"].status is Status.REVIEW
+
+
+class _SystemWithPublicBody(SystemSpec):
+    """SystemSpec plus the field the FRIA needs (asked of the lead), to show how it is read."""
+
+    public_body: bool | None = None
+
+
+def _with_public_body(spec: AuditSpec, value: bool | None) -> AuditSpec:
+    system = _SystemWithPublicBody(**spec.system.model_dump(), public_body=value)
+    return spec.model_copy(update={"system": system})
+
+
+def test_fria_for_other_annex_iii_uses_depends_on_public_body() -> None:
+    spec = make_spec(role="deployer", annex="4a", packs=["eu-ai-act"], attestations=yes_to_everything())
+    undecided = run(spec)["EUAIA-27"]
+    assert undecided.status is Status.REVIEW and "undecided" in undecided.reason and "public_body" in undecided.reason
+    assert run(_with_public_body(spec, True))["EUAIA-27"].status is Status.PASS
+    public_no = run(_with_public_body(spec, False))["EUAIA-27"]
+    assert public_no.status is Status.NA and "public bodies" in public_no.reason
+    # credit scoring needs no answer: every deployer of a 5(b) system does a FRIA
+    credit = make_spec(role="deployer", annex="5b", packs=["eu-ai-act"], attestations=yes_to_everything())
+    assert run(_with_public_body(credit, False))["EUAIA-27"].status is Status.PASS
+
+
+def test_provider_that_deploys_its_own_system_holds_both_roles() -> None:
+    spec = make_spec(role="provider", annex="5b", packs=["eu-ai-act"])
+    both = spec.model_copy(update={"system": spec.system.model_copy(update={"role": "provider-deployer"})})
+    f = run(both)
+    assert f["EUAIA-9-2"].status is not Status.NA and f["EUAIA-26"].status is not Status.NA
+
+
+# ------------------------------------------------------------------------------------------------ statuses
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"role": "deployer", "annex": "5b", "jurisdictions": ["EU", "US"]},
+    {"role": "provider", "annex": "5b", "jurisdictions": ["EU", "US-CO"]},
+    {"role": "deployer", "annex": "4a", "jurisdictions": ["EU", "US-NYC", "US-CO"]},
+    {"role": "provider", "annex": "none", "jurisdictions": ["EU"], "profiling": False},
+])
+@pytest.mark.parametrize("date", [BEFORE_OMNIBUS, AFTER_OMNIBUS, IN_FORCE])
+def test_without_attestations_nothing_that_needs_one_passes(kwargs: dict[str, Any], date: dt.date) -> None:
+    findings = evaluate(make_spec(**kwargs), evidence(), audit_date=date)
+    needs = {req.id for _, req in iter_requirements() if req.attestation is not None}
+    assert len(findings) == sum(len(load_pack(p).requirements) for p in ALL_PACKS)
+    for f in findings:
+        if f.id in needs:
+            assert f.status is not Status.PASS, f.id
+            if f.status is not Status.NA:
+                assert "attestation needed" in f.reason
+    assert verdict(findings)[0] is Status.REVIEW
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"role": "deployer", "annex": "5b", "jurisdictions": ["EU", "US"]},
+    {"role": "provider", "annex": "5b", "jurisdictions": ["EU", "US-CO"]},
+    {"role": "deployer", "annex": "4a", "jurisdictions": ["EU", "US-NYC", "US-CO"]},
+])
+def test_passing_evidence_and_yes_answers_pass_everything_decidable(kwargs: dict[str, Any]) -> None:
+    findings = evaluate(make_spec(**kwargs, attestations=yes_to_everything()), evidence(), audit_date=IN_FORCE)
+    for f in findings:
+        if f.status is Status.NA:
+            continue
+        if "undecided" in f.reason:
+            assert f.status is Status.REVIEW
+            continue
+        assert f.status is Status.PASS, f"{f.id}: {f.reason}"
+        assert f.in_force
+
+
+def test_missing_evidence_is_review_naming_it() -> None:
+    f = run(make_spec(packs=["gdpr"], attestations=yes_to_everything()), evidence(drop=("local.shap",)))
+    assert f["GDPR-15-1-h"].status is Status.REVIEW
+    assert "local.shap" in f["GDPR-15-1-h"].reason and "not produced" in f["GDPR-15-1-h"].reason
+
+
+def test_not_assessed_evidence_is_review_with_its_reason() -> None:
+    ev = evidence(not_assessed={"counterfactual.recourse": "no model access"})
+    f = run(make_spec(packs=["gdpr"], attestations=yes_to_everything()), ev)
+    assert f["CJEU-DNB"].status is Status.REVIEW and "no model access" in f["CJEU-DNB"].reason
+
+
+def test_a_metric_that_could_not_be_computed_is_review_never_fail() -> None:
+    ev = evidence({"fairness.error_rates": {"primary_metric_ok": None, "primary_metric_reason": None},
+                   "data.bias": {"max_base_rate_gap": None}})
+    f = run(make_spec(role="provider", packs=["eu-ai-act", "gdpr"], attestations=yes_to_everything()), ev)
+    assert f["GDPR-5-1-a"].status is Status.REVIEW and "primary fairness metric" in f["GDPR-5-1-a"].reason
+    assert f["EUAIA-10-2-f"].status is Status.REVIEW and "max_base_rate_gap" in f["EUAIA-10-2-f"].reason
+
+
+def test_a_failing_metric_fails_where_the_law_sets_a_number_only() -> None:
+    ev = evidence({"fairness.selection_rate": {"min_impact_ratio": 0.6}})
+    spec = make_spec(role="deployer", annex="4a", jurisdictions=["US-NYC"], packs=["nyc-ll144", "eeoc"],
+                     attestations=yes_to_everything())
+    f = run(spec, ev)
+    eeoc = f["EEOC-1607-4-D"]
+    assert eeoc.status is Status.FAIL and "min_impact_ratio = 0.6" in eeoc.reason
+    rule = next(r for r in eeoc.rules if r.metric == "min_impact_ratio")
+    assert rule.threshold == 0.8 and "1607.4(D)" in rule.threshold_source
+    assert f["NYC-5-301-SEL"].status is Status.PASS  # LL144 sets no passing ratio
+
+
+def test_a_spec_threshold_replaces_the_default_and_says_who_set_it() -> None:
+    ev = evidence({"fairness.selection_rate": {"min_impact_ratio": 0.75}})
+    spec = make_spec(role="deployer", annex="4a", jurisdictions=["US"], packs=["eeoc"], attestations=yes_to_everything(),
+                     thresholds={"impact_ratio": {"value": 0.7, "set_by": "HR risk committee, 2026-09-01"}})
+    f = run(spec, ev)["EEOC-1607-4-D"]
+    assert f.status is Status.PASS
+    assert "HR risk committee" in next(r for r in f.rules if r.metric == "min_impact_ratio").threshold_source
+
+
+def test_attestation_no_fails() -> None:
+    answers = yes_to_everything()
+    answers["GDPR-35"] = {"answer": "no", "by": "DPO", "date": "2026-10-02", "comment": "DPIA not yet done"}
+    f = run(make_spec(packs=["gdpr"], attestations=answers))
+    assert f["GDPR-35"].status is Status.FAIL and "attested 'no' by DPO" in f["GDPR-35"].reason
+    assert f["GDPR-35"].attestation.comment == "DPIA not yet done"
+
+
+def test_attestation_yes_records_who_and_when() -> None:
+    f = run(make_spec(packs=["gdpr"], attestations=yes_to_everything()))["GDPR-22-1-2"]
+    assert f.status is Status.PASS and f.attestation.by == "A. Officer" and f.attestation.date == "2026-10-01"
+    assert f.attestation.reference == "DMS-1" and "attested by A. Officer" in f.reason
+
+
+# ------------------------------------------------------------------------------------------------ dates
+
+
+def test_audit_date_picks_the_original_or_the_amended_annex_iii_date() -> None:
+    spec = make_spec(role="provider", packs=["eu-ai-act"])
+    before = run(spec, date=BEFORE_OMNIBUS)["EUAIA-10-2-f"]
+    after = run(spec, date=AFTER_OMNIBUS)["EUAIA-10-2-f"]
+    assert before.applies_from == "2026-08-02" and not before.in_force
+    assert after.applies_from == "2027-12-02" and not after.in_force
+    assert "Not yet in force" in after.reason and "readiness" in after.reason
+    assert run(spec, date=IN_FORCE)["EUAIA-10-2-f"].in_force
+    assert run(spec, date=BEFORE_OMNIBUS)["EUAIA-5"].in_force  # prohibitions apply since 2025-02-02
+
+
+def test_applies_from_describes_both_dates() -> None:
+    a = next(r for r in load_pack("eu-ai-act").requirements if r.id == "EUAIA-10-2-f").applies_from
+    assert a.describe(AFTER_OMNIBUS).startswith("2027-12-02 (originally 2026-08-02")
+    assert a.describe(BEFORE_OMNIBUS).startswith("2026-08-02 (") and "2027-12-02" in a.describe(BEFORE_OMNIBUS)
+
+
+def test_colorado_repeal_and_replacement() -> None:
+    spec = make_spec(role="deployer", annex="5b", jurisdictions=["US-CO"], packs=["colorado"])
+    early = run(spec, date=dt.date(2026, 5, 1))
+    assert early["CO-SB24-205"].status is not Status.NA and not early["CO-SB24-205"].in_force
+    later = run(spec, date=AFTER_OMNIBUS)
+    assert later["CO-SB24-205"].status is Status.NA
+    assert "repealed on 2026-05-14" in later["CO-SB24-205"].reason and "CO-SB26-189-DEP" in later["CO-SB24-205"].reason
+    assert later["CO-SB26-189-DEP"].applies_from == "2027-01-01" and not later["CO-SB26-189-DEP"].in_force
+    assert run(spec, date=IN_FORCE)["CO-SB26-189-DEP"].in_force
+    assert later["CO-SB26-189-DEV"].status is Status.NA  # a developer's duty; this organisation deploys
+
+
+# ------------------------------------------------------------------------------------------------ engine guards
+
+
+def test_each_pack_is_evaluated_once() -> None:
+    spec = make_spec(packs=["gdpr", "gdpr"])
+    assert len(evaluate(spec, evidence(), audit_date=IN_FORCE)) == len(load_pack("gdpr").requirements)
+
+
+def test_verdict_and_counts() -> None:
+    findings = evaluate(make_spec(packs=["gdpr"], attestations=yes_to_everything()), evidence(), audit_date=IN_FORCE)
+    status, counts = verdict(findings)
+    assert status is Status.PASS and counts["PASS"] == len(findings) and counts["FAIL"] == 0
+
+
+@pytest.fixture()
+def scratch_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    shutil.copy(policies.POLICY_DIR / "thresholds.yaml", tmp_path / "thresholds.yaml")
+    monkeypatch.setattr(policies, "POLICY_DIR", tmp_path)
+    policies.load_pack.cache_clear()
+    policies.load_thresholds.cache_clear()
+    yield tmp_path
+    policies.load_pack.cache_clear()
+    policies.load_thresholds.cache_clear()
+
+
+def _pack(rule: dict[str, Any]) -> dict[str, Any]:
+    return {"pack": "bad", "title": "Bad", "regime": "none", "source": "test",
+            "requirements": [{"id": "X-1", "title": "x", "citation": "x", "obligation": "x", "bearer": "provider",
+                              "rules": [rule]}]}
+
+
+@pytest.mark.parametrize(("rule", "problem"), [
+    ({"evidence": "data.profile", "metric": "rows", "op": ">=", "threshold": "no_such_threshold"}, "no_such_threshold"),
+    ({"evidence": "data.profile", "metric": "rows", "op": ">=", "threshold": 10}, "source"),
+    ({"evidence": "data.profile", "metric": "rows", "op": ">="}, "needs a threshold"),
+])
+def test_malformed_pack_is_a_one_line_error(scratch_policies: Path, rule: dict[str, Any], problem: str) -> None:
+    (scratch_policies / "bad.yaml").write_text(yaml.safe_dump(_pack(rule)), encoding="utf-8")
+    with pytest.raises(AuditInputError) as err:
+        policies.load_pack("bad")
+    assert problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_pack_names_the_available_ones() -> None:
+    with pytest.raises(AuditInputError, match="eu-ai-act"):
+        load_pack("no-such-pack")
+
+
+# ------------------------------------------------------------------------------------------------ open actions
+
+
+def test_open_actions_list_every_unanswered_question_with_its_document() -> None:
+    findings = evaluate(make_spec(packs=["gdpr"]), evidence(), audit_date=IN_FORCE)
+    actions = open_actions(findings)
+    asked = {a["id"] for a in actions if a["kind"] == "attest"}
+    assert asked == {f.id for f in findings if f.attestation is not None and f.status is not Status.NA}
+    first = next(a for a in actions if a["id"] == "GDPR-35")
+    assert first["document"] == "Data protection impact assessment (DPIA)" and "attestations.GDPR-35" in first["record_in"]
+
+
+def test_open_actions_put_remediation_first_and_cover_every_review() -> None:
+    ev = evidence({"counterfactual.flip": {"max_flip_rate": 0.2}}, drop=("local.shap",))
+    findings = evaluate(make_spec(role="deployer", annex="4a", packs=["gdpr", "eu-ai-act"]), ev, audit_date=IN_FORCE)
+    actions = open_actions(findings)
+    assert actions[0]["kind"] == "remediate" and actions[0]["id"] == "GDPR-R71"
+    assert "max_flip_rate" in actions[0]["action"]
+    assert any(a["kind"] == "evidence" and a["evidence"] == "local.shap" for a in actions)
+    reviewed = {f.id for f in findings if f.status is Status.REVIEW}
+    assert reviewed <= {a["id"] for a in actions}
+    assert [a["kind"] for a in open_actions(findings, kinds=("evidence",))] == ["evidence"] * sum(
+        a["kind"] == "evidence" for a in actions)
+    assert set(ACTION_KINDS) >= {a["kind"] for a in actions}
+    with pytest.raises(ValueError):
+        open_actions(findings, kinds=("nonsense",))
+
+
+def test_attestation_template_is_yaml_listing_the_open_questions() -> None:
+    findings = evaluate(make_spec(packs=["gdpr"]), evidence(), audit_date=IN_FORCE)
+    text = attestation_template(findings)
+    loaded = yaml.safe_load(text)["attestations"]
+    assert set(loaded) == {f.id for f in findings if f.attestation is not None and f.status is not Status.NA}
+    assert "# Q: Is there a current DPIA" in text
