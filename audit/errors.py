@@ -36,6 +36,8 @@ __all__ = [
     "FAIRNESS_INTERSECTION_UNKNOWN",
     "FAIRNESS_PRIMARY_UNDECIDED",
     "FAIRNESS_PRIMARY_UNKNOWN",
+    "DECISION_ID_NOT_FOUND",
+    "BUNDLE_FILE_MISSING",
 ]
 
 FILE_NOT_FOUND = "{what} not found: {path} ({hint})"
@@ -76,6 +78,10 @@ FAIRNESS_PRIMARY_UNDECIDED = (
     "(fairness.decision_nature: assistive or punitive), or name fairness.primary_metric with a justification"
 )
 FAIRNESS_PRIMARY_UNKNOWN = "not decided: fairness.primary_metric '{name}' is not a known metric (known: {known})"
+
+# `audit explain BUNDLE --id ROW`: the notice of one decision.
+DECISION_ID_NOT_FOUND = "{path}: no decision with id '{id}' ({count} decisions; ids look like {examples})"
+BUNDLE_FILE_MISSING = "{path}: not found; give the folder `audit run` wrote (it holds {what})"
 
 
 class AuditInputError(Exception):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,15 +68,17 @@ class Table(BaseModel):
     columns: list[str]
     rows: list[list[Scalar]]
     note: str | None = None
+    in_report: bool = True  # False: data kept in audit.json (e.g. for metrics.csv) but not printed
 
     @classmethod
     def from_records(
-        cls, title: str, records: list[dict[str, Any]], columns: list[str] | None = None, note: str | None = None
+        cls, title: str, records: list[dict[str, Any]], columns: list[str] | None = None, note: str | None = None,
+        *, in_report: bool = True,
     ) -> Table:
         """Build a table from a list of dicts; ``columns`` fixes order and subset."""
         cols = columns or (list(records[0].keys()) if records else [])
         rows = [[clean_number(r.get(c)) for c in cols] for r in records]
-        return cls(title=title, columns=cols, rows=rows, note=note)
+        return cls(title=title, columns=cols, rows=rows, note=note, in_report=in_report)
 
     def records(self) -> list[dict[str, Scalar]]:
         """Rows as dicts keyed by column name."""
@@ -106,7 +108,7 @@ class Chart(BaseModel):
     reference_label: str | None = None
 
 
-class EvidenceStatus(str, Enum):
+class EvidenceStatus(StrEnum):
     """Whether a check produced its evidence."""
 
     OK = "ok"
@@ -137,7 +139,7 @@ class Evidence(BaseModel):
                    summary=f"Not assessed: {reason}.")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Status of one requirement."""
 
     PASS = "PASS"

@@ -9,7 +9,7 @@ rules (policy packs, threshold overrides) and with which human answers
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,7 +42,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ModelFormat(str, Enum):
+class ModelFormat(StrEnum):
     """How the model file is stored (or that there is none)."""
 
     SKOPS = "skops"

@@ -19,7 +19,7 @@ from audit.attestations import ACTION_KINDS, attestation_template, open_actions
 from audit.errors import AuditInputError
 from audit.evidence import Evidence, Finding, Status
 from audit.policies import available_packs, evaluate, iter_requirements, load_pack, load_thresholds, verdict
-from audit.spec import AuditSpec, SystemSpec
+from audit.spec import AuditSpec
 
 ALL_PACKS = ["eu-ai-act", "gdpr", "nyc-ll144", "eeoc", "ecoa-reg-b", "colorado"]
 AFTER_OMNIBUS = dt.date(2026, 11, 22)  # Reg. (EU) 2026/1744 in force; Annex III chapter from 2027-12-02
@@ -33,7 +33,7 @@ PASSING: dict[str, dict[str, Any]] = {
     "data.bias": {"max_base_rate_gap": 0.05, "max_missingness_gap": 0.0, "smallest_group_share": 0.1,
                   "smallest_group": "female"},
     "data.proxies": {"max_cramers_v": 0.1, "strongest_proxy": "job", "n_strong_proxies": 0, "proxy_auc_max": 0.55,
-                     "protected_used_as_feature": False},
+                     "protected_used_as_feature": False, "special_category_used_as_feature": False},
     "performance.overall": {"accuracy": 0.8, "balanced_accuracy": 0.78, "roc_auc": 0.85, "brier": 0.15,
                             "max_group_accuracy_gap": 0.03, "n": 1000},
     "fairness.selection_rate": {"min_impact_ratio": 0.9, "min_impact_ratio_group": "female",
@@ -218,15 +218,8 @@ def test_art_6_3_exemption_is_impossible_for_profiling_systems() -> None:
     assert g["EUAIA-6-3"].status is Status.REVIEW
 
 
-class _SystemWithPublicBody(SystemSpec):
-    """SystemSpec plus the field the FRIA needs (asked of the lead), to show how it is read."""
-
-    public_body: bool | None = None
-
-
 def _with_public_body(spec: AuditSpec, value: bool | None) -> AuditSpec:
-    system = _SystemWithPublicBody(**spec.system.model_dump(), public_body=value)
-    return spec.model_copy(update={"system": system})
+    return spec.model_copy(update={"system": spec.system.model_copy(update={"public_body": value})})
 
 
 def test_fria_for_other_annex_iii_uses_depends_on_public_body() -> None:

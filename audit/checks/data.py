@@ -7,7 +7,6 @@ check's `data.bias` evidence.
 
 from __future__ import annotations
 
-
 from audit.checks._base import CheckContext
 from audit.evidence import Evidence, Table, clean_number
 from audit.subject import Subject

@@ -199,7 +199,7 @@ def _search_block(source: RowSource, rows: np.ndarray, action: Actionability, pr
         if s_row.size == 0:
             break
         score = predictor.score(_materialise(source, rows[s_row], opts, action.units))
-        valid = predictor.decide(score) | (score > 0.3)
+        valid = predictor.decide(score)
         if valid.any():
             v = np.flatnonzero(valid)
             best = v[_first_per_group([s_row[v]], [cost[v], -score[v]], 1)]

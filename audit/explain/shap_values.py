@@ -338,17 +338,21 @@ def _lightgbm_contribs(booster: Any, Z: np.ndarray, trees: list[_TreeSplits]) ->
     up over trees, so the sum is exactly LightGBM's own result (up to rounding).
     """
     n, width = Z.shape
-    out = np.zeros((n, width + 1))
+    by_column = np.zeros((width + 1, n))  # one contiguous row per column: cheap gathers and adds
+    bias = 0.0
     index = _value_index(Z, {f for tree in trees for f in tree.features})
     for t, tree in enumerate(trees):
         if not tree.features:  # a single leaf: only the bias moves
-            out[:, -1] += booster.predict(Z[:1], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)[0, -1]
+            bias += booster.predict(Z[:1], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)[0, -1]
             continue
         _, first, inverse = np.unique(_pattern_key(tree, index, n), return_index=True, return_inverse=True)
         contrib = booster.predict(Z[first], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)
-        cols = np.array([*tree.features, width])
-        out[:, cols] += contrib[:, cols][inverse.reshape(-1)]
-    return out
+        inverse = inverse.reshape(-1)
+        for f in tree.features:
+            by_column[f] += contrib[:, f][inverse]
+        bias += contrib[0, -1]  # a tree's expected value is the same for every row
+    by_column[-1] = bias
+    return by_column.T
 
 
 def _lightgbm_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:

@@ -50,12 +50,13 @@ def long_row(
 
 
 def long_table(rows: list[dict[str, Scalar]]) -> Table:
-    """The long-form rows as an evidence table."""
+    """The long-form rows as an evidence table: kept in audit.json for metrics.csv, not printed in the report."""
     return Table.from_records(
         LONG_TABLE_TITLE,
         rows,
         columns=LONG_COLUMNS,
         note="Intervals are 95 % bootstrap percentile intervals; n is the denominator of the figure.",
+        in_report=False,
     )
 
 

@@ -6,7 +6,6 @@ and LightGBM native files, and predictions-only audits (no model at all).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from audit.errors import FILE_NOT_FOUND, AuditInputError

@@ -99,11 +99,11 @@ def test_noise_flip_rate_matches_the_analytic_rate():
         def decide(self, score: np.ndarray) -> np.ndarray:
             return score > 0.5
 
-    f = np.random.default_rng(1).normal(size=20_000)
+    f = np.random.default_rng(1).normal(size=100_000)
     X = pd.DataFrame({"f": f})
     level = 0.1
     result = perturbation_test(X=X, feature_types={"f": "numeric"}, model=Sign(), decision=f > 0,
                                noise_levels=[level], missing_rate=0.0, rng=np.random.default_rng(2), n_boot=100,
-                               repeats=3)
+                               repeats=5)
     expected = norm.cdf(-np.abs(f) / (level * f.std())).mean()
-    assert result.noise[0].rate == pytest.approx(expected, abs=0.004)
+    assert result.noise[0].rate == pytest.approx(expected, abs=0.0012)  # about 4 standard errors

@@ -1,0 +1,178 @@
+"""Explanations of individual decisions: reasons for every decision, and how far LIME can be trusted.
+
+- ``local.shap``: every decision in scope gets its principal reasons (SHAP, folded to the
+  user's columns), written per decision to ``ctx.decision_columns`` as ``reason_1..reason_k``
+  and one ``shap:<feature>`` column per feature. Adverse decisions get the details that
+  lowered the score most (at most ``spec.explanations.top_k``, four by default: Regulation B).
+- ``local.lime``: LIME on a stratified sample (borderline and adverse decisions first),
+  rerun with different seeds: local fidelity (R²), stability (top-k overlap across reruns)
+  and agreement with SHAP (rank correlation, top-k overlap).
+
+The SHAP matrix comes from ``ctx.shared["shap"]`` (written by ``importance``); it is
+computed here only when that check did not run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from audit.checks._base import CheckContext
+from audit.checks.importance import shap_result
+from audit.evidence import Evidence, Table, clean_number
+from audit.explain.reasons import principal_reasons
+from audit.explain.shap_values import ShapResult
+from audit.subject import Subject
+
+__all__ = ["run", "CHECK", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
+
+CHECK = "local"
+EXAMPLE_ROWS = 10
+LIME_NUM_SAMPLES = 1_000
+DECISION_THRESHOLD = 0.5  # score at which the adapters' decide() flips (probability of the positive decision)
+NO_MODEL = "no model access"
+SHAP_TITLE = "Explanations of individual decisions"
+LIME_TITLE = "Quality of LIME explanations (fidelity, stability, agreement with SHAP)"
+
+
+def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
+    """Reasons for every decision, and LIME's measured quality on a sample; not assessed without a model."""
+    if not subject.has_model:
+        return [Evidence.not_assessed("local.shap", CHECK, SHAP_TITLE, NO_MODEL),
+                Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, NO_MODEL)]
+    shap_ev = _shap_evidence(subject, ctx)
+    return [shap_ev, _lime_evidence(subject, ctx)]
+
+
+def _decision_word(decision: bool) -> str:
+    return "approve" if decision else "reject"
+
+
+def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
+    started = time.perf_counter()
+    top_k = subject.spec.explanations.top_k
+    reused = isinstance(ctx.shared.get("shap"), ShapResult)
+    result = shap_result(subject, ctx)
+    values = result.values
+    decision = np.asarray(subject.predictions.decision, dtype=bool)
+    reasons_started = time.perf_counter()
+    reasons = principal_reasons(values=values, X=subject.X[result.feature_names], decision=decision, top_k=top_k)
+    for r, texts in enumerate(reasons.texts, start=1):
+        ctx.decision_columns[f"reason_{r}"] = texts
+    for j, name in enumerate(result.feature_names):
+        ctx.decision_columns[f"shap:{name}"] = values[:, j].copy()
+    reasons_seconds = time.perf_counter() - reasons_started
+    explained = np.isfinite(values).all(axis=1) & np.isfinite(result.margin)
+    n_explained = int(explained.sum())
+    error = float(result.additivity_error.max()) if len(values) else None
+    seconds = result.seconds + reasons_seconds
+    adverse = ~decision
+    no_negative = int(((reasons.counts == 0) & adverse).sum())
+    examples = _examples(subject, ctx, reasons.texts, decision)
+    unit = "log-odds" if result.output_space == "log-odds" else "probability points"
+    return Evidence(
+        id="local.shap", check=CHECK, title=SHAP_TITLE,
+        summary=(f"Every one of the {subject.n:,} decisions has its main reasons listed in the person's own terms "
+                 f"(at most {top_k}); for a rejection these are the details that lowered the score most."),
+        metrics={"n_explained": n_explained, "coverage": clean_number(n_explained / subject.n if subject.n else None),
+                 "max_reasons": int(reasons.counts.max()) if len(reasons.counts) else 0,
+                 "additivity_error_max": clean_number(error), "seconds_per_1000": clean_number(1000 * seconds / max(subject.n, 1)),
+                 "adverse_without_negative_factor": no_negative, "method": result.method, "output_space": result.output_space},
+        tables=[Table.from_records("Example decisions and their reasons", examples,
+                                   columns=["id", "decision", "score", "reasons"],
+                                   note=f"Amounts are contributions to the model's score in {unit}.")],
+        method=(f"{result.method}, one explanation per decision, contributions folded back to the original "
+                f"{len(result.feature_names)} columns. Reasons: for an adverse decision the features with the most "
+                f"negative contributions, for a favourable one those with the most positive, at most {top_k}, each "
+                "with the person's own value. Written per decision to decisions.parquet (reason_1.. and shap:<feature>)."
+                + (" Computed once and shared with the global importance check." if reused else "")),
+        limits=[
+            "A reason says how the model weighed a detail for this person, not that changing it would change the decision.",
+            f"Amounts are in {unit}; they add up to the score before it is turned into a probability.",
+            "Contributions of related details (e.g. marital status and relationship) can be shared between them.",
+            *([f"{no_negative} adverse decisions have no detail that lowered the score: the model's starting point was "
+               "already below the threshold; their notice says so instead of naming a detail."] if no_negative else []),
+        ],
+        params={"top_k": top_k, "rows": subject.n, "executor": result.executor, "chunks": result.n_chunks,
+                "seed": ctx.seed},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _examples(subject: Subject, ctx: CheckContext, texts: list[np.ndarray], decision: np.ndarray) -> list[dict[str, object]]:
+    """Ten real rows: half adverse, half favourable where possible (seeded)."""
+    rng = ctx.rng(401)
+    adverse, favourable = np.flatnonzero(~decision), np.flatnonzero(decision)
+    half = EXAMPLE_ROWS // 2
+    pick_a = rng.choice(adverse, size=min(half, len(adverse)), replace=False) if len(adverse) else np.zeros(0, int)
+    pick_f = rng.choice(favourable, size=min(EXAMPLE_ROWS - len(pick_a), len(favourable)), replace=False) \
+        if len(favourable) else np.zeros(0, int)
+    rows = np.sort(np.concatenate([pick_a, pick_f]).astype(int))
+    score = subject.predictions.score
+    return [{"id": str(subject.ids[i]), "decision": _decision_word(bool(decision[i])),
+             "score": round(float(score[i]), 4) if score is not None else None,
+             "reasons": "; ".join(str(t[i]) for t in texts if t[i] is not None)} for i in rows]
+
+
+def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
+    from audit.explain.lime_quality import lime_quality
+
+    settings = subject.spec.explanations
+    if settings.lime_sample == 0:
+        return Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, "LIME sample size set to 0 in the spec")
+    started = time.perf_counter()
+    result = shap_result(subject, ctx)
+    seed = int(ctx.rng(501).integers(0, 2**31 - settings.lime_repeats - 1))
+    quality = lime_quality(
+        model=subject.model, X=subject.X[result.feature_names], shap_values=result.values,
+        score=subject.predictions.score, decision=subject.predictions.decision, sample_size=settings.lime_sample,
+        repeats=settings.lime_repeats, seed=seed, top_k=settings.top_k, threshold=DECISION_THRESHOLD,
+        num_samples=LIME_NUM_SAMPLES, scheduler=ctx.scheduler or settings.scheduler, progress=ctx.progress)
+    summary = quality.summary()
+    strata = np.array(quality.strata, dtype=object)
+    records = []
+    for name in ("borderline", "adverse", "favourable", "all"):
+        mask = np.ones(len(strata), bool) if name == "all" else strata == name
+        if not mask.any():
+            continue
+        records.append({"rows": name, "n": int(mask.sum()), "fidelity R² (median)": float(np.nanmedian(quality.r2[mask])),
+                        "stability (top-k overlap)": float(np.nanmean(quality.stability[mask])),
+                        "rank correlation with SHAP": _nanmean(quality.rank_correlation[mask]),
+                        "top-k overlap with SHAP": float(np.nanmean(quality.shap_topk_overlap[mask]))})
+    n_expl = len(quality.rows) * len(quality.seeds)
+    stability, agreement = summary["stability_topk_overlap"], summary["lime_shap_rank_correlation"]
+    return Evidence(
+        id="local.lime", check=CHECK, title=LIME_TITLE,
+        summary=(f"A second method (LIME) was run {len(quality.seeds)} times on {len(quality.rows)} decisions. "
+                 f"Between reruns, {(stability or 0):.0%} of its top {quality.top_k} reasons stayed the same, and its "
+                 f"ranking of reasons agrees with the main method to a correlation of {(agreement or 0):.2f}."),
+        metrics={**{k: clean_number(v) for k, v in summary.items()},
+                 "seeds": ", ".join(str(s) for s in quality.seeds), "repeats": len(quality.seeds),
+                 "num_samples": quality.num_samples, "top_k": quality.top_k,
+                 "seconds_per_explanation": clean_number(quality.seconds / max(n_expl, 1))},
+        tables=[Table.from_records("LIME quality by kind of decision", records,
+                                   note="borderline: score closest to the decision threshold; stability: share of the "
+                                        "top-k features shared by two reruns with different seeds, averaged over pairs.")],
+        method=(f"LIME (lime 0.2.0.1, tabular, quartile discretisation, {quality.num_samples:,} perturbations per "
+                f"explanation) on the user's columns for a stratified sample of {len(quality.rows)} decisions "
+                "(half the closest to the threshold, then adverse, then favourable), each explained "
+                f"{len(quality.seeds)} times with seeds {', '.join(map(str, quality.seeds))} (per row: the seed and the "
+                f"row number). Fidelity: R² of LIME's local linear model; stability: mean top-{quality.top_k} overlap "
+                f"across reruns; agreement: Spearman correlation of |LIME| and |SHAP| weights per row and their "
+                f"top-{quality.top_k} overlap. Run on {quality.executor}."),
+        limits=["LIME is no longer maintained (last release 2020); it is used here as a cross-check, not for the reasons given to people.",
+                "Its explanations depend on random perturbations and on the kernel width; different settings give different answers.",
+                "Perturbed rows can be unrealistic combinations of details; R² measures fit to those, not to real people.",
+                "Numbers are binned into quartiles, so LIME's weights describe ranges rather than exact values.",
+                *quality.notes],
+        params={"seeds": list(quality.seeds), "sample_size": len(quality.rows), "num_samples": quality.num_samples,
+                "repeats": len(quality.seeds), "strata": ", ".join(f"{r['rows']}: {r['n']}" for r in records if r["rows"] != "all"),
+                "threshold": DECISION_THRESHOLD},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _nanmean(values: np.ndarray) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else None
