@@ -22,7 +22,7 @@ from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.explain.shap_values import ShapResult, explain
 from audit.subject import Subject
 
-__all__ = ["run", "shap_result", "CHECK", "PERMUTATION_ROWS", "SURROGATE_DEPTH", "PDP_ROWS"]
+__all__ = ["run", "shap_result", "contribution_unit", "CHECK", "PERMUTATION_ROWS", "SURROGATE_DEPTH", "PDP_ROWS"]
 
 CHECK = "importance"
 PERMUTATION_ROWS = 5_000
@@ -61,8 +61,9 @@ def shap_result(subject: Subject, ctx: CheckContext) -> ShapResult:
     return result
 
 
-def _unit(result: ShapResult) -> str:
-    return "log-odds" if result.output_space == "log-odds" else "probability points"
+def contribution_unit(result: ShapResult) -> str:
+    """The unit contributions are in, for a reader."""
+    return {"log-odds": "log-odds", "probability": "probability points"}.get(result.output_space, "units of the model's output")
 
 
 # --------------------------------------------------------------------------- SHAP
@@ -101,11 +102,10 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         kind = subject.feature_types.get(name, "numeric")
         records.append({"rank": rank, "feature": name, "type": kind, "mean |SHAP|": float(mean_abs[j]),
                         "share": float(mean_abs[j] / total),
-                        "mean SHAP": float(values[:, j].mean()) if len(values) else None,
                         "direction": _direction(subject.X[name], values[:, j], kind)})
     top = [result.feature_names[j] for j in order[:TOP_CHART]]
     error = float(result.additivity_error.max()) if len(values) else None
-    unit = _unit(result)
+    unit = contribution_unit(result)
     top3 = ", ".join(r["feature"] for r in records[:3])
     return Evidence(
         id="importance.shap", check=CHECK, title=_TITLES["importance.shap"],
@@ -113,7 +113,7 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                  "Each decision is split exactly into the part each detail contributed."),
         metrics={"method": result.method, "output_space": result.output_space, "max_additivity_error": clean_number(error),
                  "n_rows": subject.n, "top_feature": records[0]["feature"] if records else None,
-                 "n_features": len(result.feature_names), "seconds": round(result.seconds, 3)},
+                 "n_features": len(result.feature_names), "precision": result.precision},
         tables=[Table.from_records(f"Features ranked by mean absolute contribution ({unit})", records,
                                    note="Encoded columns (one-hot) are summed back into the original column; "
                                         "the direction is the correlation of a value with its contribution "
@@ -264,7 +264,7 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         records.append({"feature": feature, "type": kind, "lowest average score": dep.average[low], "lowest at": _shown(dep.grid[low]),
                         "highest average score": dep.average[high], "highest at": _shown(dep.grid[high]),
                         "range": dep.average[high] - dep.average[low]})
-        ylabel = "average predicted probability of a positive decision"
+        ylabel = "average score (0 to 1)"
         if kind == "categorical":
             charts.append(Chart(id=f"pdp-{feature}", title=f"Average score by {feature}", kind="bar",
                                 labels=[str(g) for g in dep.grid], values=dep.average, xlabel=feature, ylabel=ylabel))

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from audit.checks._base import CheckContext
-from audit.checks.importance import shap_result
+from audit.checks.importance import contribution_unit, shap_result
 from audit.evidence import Evidence, Table, clean_number
 from audit.explain.reasons import principal_reasons
 from audit.explain.shap_values import ShapResult
@@ -56,29 +56,30 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     result = shap_result(subject, ctx)
     values = result.values
     decision = np.asarray(subject.predictions.decision, dtype=bool)
-    reasons_started = time.perf_counter()
     reasons = principal_reasons(values=values, X=subject.X[result.feature_names], decision=decision, top_k=top_k)
     for r, texts in enumerate(reasons.texts, start=1):
         ctx.decision_columns[f"reason_{r}"] = texts
     for j, name in enumerate(result.feature_names):
         ctx.decision_columns[f"shap:{name}"] = values[:, j].copy()
-    reasons_seconds = time.perf_counter() - reasons_started
     explained = np.isfinite(values).all(axis=1) & np.isfinite(result.margin)
     n_explained = int(explained.sum())
     error = float(result.additivity_error.max()) if len(values) else None
-    seconds = result.seconds + reasons_seconds
     adverse = ~decision
     no_negative = int(((reasons.counts == 0) & adverse).sum())
     examples = _examples(subject, ctx, reasons.texts, decision)
-    unit = "log-odds" if result.output_space == "log-odds" else "probability points"
+    protected = [j for j, name in enumerate(result.feature_names) if name in {p.column for p in subject.protected}]
+    citing = int((np.isin(reasons.features, protected) & adverse[:, None]).any(axis=1).sum()) if protected else 0
+    cited = ", ".join(result.feature_names[j] for j in protected)
+    unit = contribution_unit(result)
     return Evidence(
         id="local.shap", check=CHECK, title=SHAP_TITLE,
         summary=(f"Every one of the {subject.n:,} decisions has its main reasons listed in the person's own terms "
                  f"(at most {top_k}); for a rejection these are the details that lowered the score most."),
         metrics={"n_explained": n_explained, "coverage": clean_number(n_explained / subject.n if subject.n else None),
                  "max_reasons": int(reasons.counts.max()) if len(reasons.counts) else 0,
-                 "additivity_error_max": clean_number(error), "seconds_per_1000": clean_number(1000 * seconds / max(subject.n, 1)),
-                 "adverse_without_negative_factor": no_negative, "method": result.method, "output_space": result.output_space},
+                 "additivity_error_max": clean_number(error),
+                 "adverse_without_negative_factor": no_negative, "adverse_citing_protected": citing,
+                 "method": result.method, "output_space": result.output_space},
         tables=[Table.from_records("Example decisions and their reasons", examples,
                                    columns=["id", "decision", "score", "reasons"],
                                    note=f"Amounts are contributions to the model's score in {unit}.")],
@@ -89,10 +90,14 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 + (" Computed once and shared with the global importance check." if reused else "")),
         limits=[
             "A reason says how the model weighed a detail for this person, not that changing it would change the decision.",
-            f"Amounts are in {unit}; they add up to the score before it is turned into a probability.",
+            (f"Amounts are in {unit}; they add up to the score before it is turned into a probability."
+             if result.output_space == "log-odds" else f"Amounts are in {unit}; they add up to the score."),
             "Contributions of related details (e.g. marital status and relationship) can be shared between them.",
             *([f"{no_negative} adverse decisions have no detail that lowered the score: the model's starting point was "
                "already below the threshold; their notice says so instead of naming a detail."] if no_negative else []),
+            *([f"{citing:,} adverse decisions name a protected attribute ({cited}) among their principal reasons: "
+               "the model uses it, and a notice must not hide that; whether this use is lawful needs review."]
+              if citing else []),
         ],
         params={"top_k": top_k, "rows": subject.n, "executor": result.executor, "chunks": result.n_chunks,
                 "seed": ctx.seed},
@@ -140,7 +145,6 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                         "stability (top-k overlap)": float(np.nanmean(quality.stability[mask])),
                         "rank correlation with SHAP": _nanmean(quality.rank_correlation[mask]),
                         "top-k overlap with SHAP": float(np.nanmean(quality.shap_topk_overlap[mask]))})
-    n_expl = len(quality.rows) * len(quality.seeds)
     stability, agreement = summary["stability_topk_overlap"], summary["lime_shap_rank_correlation"]
     return Evidence(
         id="local.lime", check=CHECK, title=LIME_TITLE,
@@ -149,8 +153,7 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                  f"ranking of reasons agrees with the main method to a correlation of {(agreement or 0):.2f}."),
         metrics={**{k: clean_number(v) for k, v in summary.items()},
                  "seeds": ", ".join(str(s) for s in quality.seeds), "repeats": len(quality.seeds),
-                 "num_samples": quality.num_samples, "top_k": quality.top_k,
-                 "seconds_per_explanation": clean_number(quality.seconds / max(n_expl, 1))},
+                 "num_samples": quality.num_samples, "top_k": quality.top_k},
         tables=[Table.from_records("LIME quality by kind of decision", records,
                                    note="borderline: score closest to the decision threshold; stability: share of the "
                                         "top-k features shared by two reruns with different seeds, averaged over pairs.")],

@@ -166,7 +166,7 @@ def build_actionability(
     up = [c for c in columns if c in set(increase_only)]
     numeric = {c for c in columns if feature_types.get(c) == "numeric"}
     ranges = {c: (float(X[c].min()), float(X[c].max())) for c in numeric if X[c].notna().any()}
-    categories = {c: set(X[c].dropna().astype(str)) for c in columns if c not in numeric}
+    categories = {c: set(X[c].dropna().unique().astype(str)) for c in columns if c not in numeric}
     scales = {c: robust_scale(X[c]) for c in numeric}
     integer = {c: is_integer_column(X[c]) for c in numeric}
     notes: list[str] = []

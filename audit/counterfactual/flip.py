@@ -76,6 +76,16 @@ def _targets(column: pd.Series, groups: np.ndarray, spec: ProtectedSpec) -> dict
     return out
 
 
+def _largest_groups(g: np.ndarray, max_groups: int, attr: str, notes: list[str]) -> np.ndarray:
+    """Group labels with all but the ``max_groups`` largest groups marked missing (left out)."""
+    counts = pd.Series(g[g != MISSING_GROUP]).value_counts()
+    if len(counts) <= max_groups:
+        return g
+    notes.append(f"{attr}: {len(counts)} groups; only the {max_groups} largest were tested (declare bins in "
+                 "data.protected to test every value)")
+    return np.where(np.isin(g, counts.index[:max_groups].to_numpy()), g, MISSING_GROUP)
+
+
 def _rescore(source: RowSource, cols: dict[str, np.ndarray], rows: np.ndarray, score: np.ndarray,
              attr: list[str], proxies: list[str], predictor: Predictor) -> np.ndarray:
     """Scores of the modified rows; rows left identical (a donor with the same proxy values) keep their score."""
@@ -103,11 +113,14 @@ def flip_test(
     rng: np.random.Generator,
     n_boot: int,
     max_examples: int = 5,
+    max_groups: int = 12,
 ) -> FlipResult:
     """Run the direct and with-proxies flip tests for every protected attribute.
 
     ``score``/``decision`` are the model's outputs on ``X`` (computed once by the
     Subject); ``proxies`` maps attributes to proxy features (None: unknown).
+    An attribute with more than ``max_groups`` groups (a number without bins)
+    is tested on its ``max_groups`` largest groups only, and a note says so.
     """
     source = RowSource(X)
     predictor = Predictor(model)
@@ -115,7 +128,7 @@ def flip_test(
     examples: list[tuple[bool, float, dict[str, object]]] = []
     for spec in protected:
         attr = spec.column
-        g = groups[attr].to_numpy(dtype=object)
+        g = _largest_groups(groups[attr].to_numpy(dtype=object), max_groups, attr, result.notes)
         is_input = attr in X.columns
         listed = (proxies or {}).get(attr) or []
         known = [p for p in listed if p in X.columns and p != attr]

@@ -88,7 +88,6 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             "plausibility_reference": clean_number(plaus.reference),
             "recourse_gap_max": clean_number(worst[1]["gap"]) if worst else None,
             "recourse_gap_attribute": worst[0] if worst else None,
-            "seconds": round(result.seconds, 2),
         },
         tables=[_gap_table(gap), _examples_table(subject, ctx, result), _usage_table(result)],
         charts=_charts(gap),

@@ -5,7 +5,8 @@ unperturbed rows:
 
 - Gaussian noise on every numeric input, σ = level × the feature's standard
   deviation; whole-number features are rounded, all clipped to the observed
-  range; several seeded repeats per level.
+  range; several seeded repeats per level. Then, at the largest level, on one
+  feature at a time, to show which feature's noise flips decisions.
 - Missing at random: each input column loses ``missing_rate`` of its values.
 - One feature missing for every row, feature by feature.
 
@@ -45,6 +46,7 @@ class RobustnessResult:
     """Flip rates by noise level, under random missing values, and per feature set missing."""
 
     noise: list[RateCI] = field(default_factory=list)
+    noise_by_feature: list[RateCI] = field(default_factory=list)  # at the largest level, one feature at a time
     missing: RateCI | None = None
     per_feature: list[RateCI] = field(default_factory=list)
     imputed: list[str] = field(default_factory=list)  # columns the model cannot take missing
@@ -113,17 +115,29 @@ def perturbation_test(
     fill = _fill_values(X, numeric)
     stds = {c: float(np.nanstd(X[c].to_numpy(dtype=float))) for c in numeric}
     every = np.arange(n)
+    integer = {c: is_integer_column(X[c]) for c in numeric}
+    ranges = {c: (float(X[c].min()), float(X[c].max())) for c in numeric}
+
+    def noisy(values: np.ndarray, c: str, level: float) -> np.ndarray:
+        out = values.astype(float) + rng.normal(0.0, 1.0, size=values.size) * (level * stds[c])
+        return np.clip(np.round(out) if integer[c] else out, *ranges[c])
+
     for level in noise_levels:
         cols = source.gather(np.tile(every, repeats))
         for c in numeric:
-            x = cols[c].astype(float)
-            noisy = x + rng.normal(0.0, 1.0, size=x.size) * (level * stds[c])
-            if is_integer_column(X[c]):
-                noisy = np.round(noisy)
-            cols[c] = np.clip(noisy, np.nanmin(x), np.nanmax(x))
+            cols[c] = noisy(cols[c], c, level)
         flips = _flips(source, cols, predictor, np.tile(decision, repeats)).reshape(repeats, n).mean(axis=0)
         result.noise.append(RateCI(f"{level:g}", float(flips.mean()), mean_ci(flips, rng=rng, n_boot=n_boot), n,
                                    how=f"{repeats} repeats"))
+    if noise_levels:  # which feature's noise flips decisions: each alone, at the largest level, one repeat
+        top = max(noise_levels)
+        for c in numeric:
+            cols = source.gather(every)
+            cols[c] = noisy(cols[c], c, top)
+            flips = _flips(source, cols, predictor, decision)
+            result.noise_by_feature.append(RateCI(str(c), float(flips.mean()),
+                                                  proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n,
+                                                  how=f"noise {top:g} on this feature only"))
     cols = source.gather(every)
     for c in X.columns:
         mask = rng.random(n) < missing_rate

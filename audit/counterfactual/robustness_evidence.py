@@ -30,6 +30,9 @@ LIMITS = [
     "Gaussian noise scaled to each feature's spread is one declared perturbation; real data errors can be "
     "larger, correlated across features or systematic.",
     "Noise is added to numeric features only; categorical inputs are tested by the missing-value tests.",
+    "Noise can create values the data never holds (capital gains of 30 where the smallest non-zero value is "
+    "114); a model may react to such values in ways real inputs never trigger. The per-feature table shows "
+    "which feature's noise flips decisions.",
     "Only the model is tested, not the data pipeline that feeds it in production.",
 ]
 
@@ -46,8 +49,9 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                                missing_rate=spec.missing_rate, rng=ctx.rng(SALT["robustness"]),
                                n_boot=ctx.spec.fairness.bootstrap, repeats=REPEATS)
     threshold, source = resolve_threshold(ctx.spec, key="noise_flip_rate", default=0.05, source=NOISE_THRESHOLD_SOURCE)
-    largest = max(result.noise, key=lambda r: float(r.label)) if result.noise else None
+    largest = max(result.noise, key=lambda r: float(r.label)) if result.noise and result.numeric else None
     fragile = max(result.per_feature, key=lambda r: r.rate) if result.per_feature else None
+    sensitive = max(result.noise_by_feature, key=lambda r: r.rate) if result.noise_by_feature else None
     limits = list(LIMITS)
     if rows.size < subject.n:
         limits.append(f"Measured on a seeded random sample of {rows.size:,} of the {subject.n:,} decisions.")
@@ -58,13 +62,15 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         limits.append("No numeric input: the noise test had nothing to perturb.")
     return Evidence(
         id=ROBUSTNESS_ID, check="robustness", title=ROBUSTNESS_TITLE,
-        summary=_summary(result, largest, fragile, threshold),
+        summary=_summary(result, largest, fragile, sensitive, threshold),
         metrics={
             "flip_rate_noise_max": largest.rate if largest else None,
             "noise_level_max": float(largest.label) if largest else None,
             "flip_rate_missing": result.missing.rate if result.missing else None,
             "most_fragile_feature": fragile.label if fragile else None,
             "most_fragile_flip_rate": fragile.rate if fragile else None,
+            "most_noise_sensitive_feature": sensitive.label if sensitive else None,
+            "most_noise_sensitive_flip_rate": sensitive.rate if sensitive else None,
             "n_rows": int(rows.size),
             "threshold": threshold,
         },
@@ -85,11 +91,13 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     )
 
 
-def _summary(result: RobustnessResult, largest: RateCI | None, fragile: RateCI | None, threshold: float) -> str:
+def _summary(result: RobustnessResult, largest: RateCI | None, fragile: RateCI | None, sensitive: RateCI | None,
+             threshold: float) -> str:
     parts = []
     if largest is not None and result.numeric:
         parts.append(f"With noise of {float(largest.label):.0%} of each numeric feature's spread, "
-                     f"{pct(largest.rate)} of decisions change (threshold {pct(threshold)}).")
+                     f"{pct(largest.rate)} of decisions change (threshold {pct(threshold)})"
+                     + (f"; noise on '{sensitive.label}' alone changes {pct(sensitive.rate)}." if sensitive else "."))
     if result.missing is not None:
         parts.append(f"With {float(result.missing.label):.0%} of values missing, {pct(result.missing.rate)} change")
         if fragile is not None:
@@ -110,5 +118,10 @@ def _tables(result: RobustnessResult) -> list[Table]:
     per_feature = [{"test": f"'{r.label}' {'imputed' if r.how == 'imputed' else 'missing'} for every row",
                     "flip_rate": r.rate, "ci_low": r.ci[0], "ci_high": r.ci[1], "n": r.n}
                    for r in sorted(result.per_feature, key=lambda r: -r.rate)]
-    return [noise, Table.from_records("Flip rate with missing values", missing + per_feature,
-                                      columns=["test", "flip_rate", "ci_low", "ci_high", "n"])]
+    by_feature = Table.from_records(
+        "Flip rate with noise on one feature at a time (largest level)",
+        [{"feature": r.label, "flip_rate": r.rate, "ci_low": r.ci[0], "ci_high": r.ci[1], "n": r.n}
+         for r in sorted(result.noise_by_feature, key=lambda r: -r.rate)],
+        columns=["feature", "flip_rate", "ci_low", "ci_high", "n"])
+    return [noise, by_feature, Table.from_records("Flip rate with missing values", missing + per_feature,
+                                                  columns=["test", "flip_rate", "ci_low", "ci_high", "n"])]

@@ -18,7 +18,7 @@ two cores do not oversubscribe them.
 
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -98,7 +98,10 @@ class ProcessExecutor:
 
 
 class DaskExecutor:
-    """Chunks run on a ``dask.distributed`` cluster; the shared input is scattered to every worker once."""
+    """Chunks run on a ``dask.distributed`` cluster; the shared input is scattered to every worker once.
+
+    The workers need this package and the model's libraries installed (same versions as here).
+    """
 
     def __init__(self, *, address: str) -> None:
         self.address = address
@@ -111,11 +114,12 @@ class DaskExecutor:
 
         with Client(self.address, set_as_default=False, timeout="30s") as client:
             shared = client.scatter(common, broadcast=True, hash=False)
-            futures = [client.submit(fn, shared, item, pure=False, key=f"{task or 'chunk'}-{i}-{os.getpid()}-{id(items)}")
+            run = uuid.uuid4().hex[:12]
+            futures = [client.submit(fn, shared, item, pure=False, key=f"{task or 'chunk'}-{run}-{i}")
                        for i, item in enumerate(items)]
             index = {f.key: i for i, f in enumerate(futures)}
             results: list[Any] = [None] * len(items)
-            for done, future in enumerate(as_completed(futures), start=1):
+            for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
                 results[index[future.key]] = future.result()
                 progress(task, done, len(items))
             return results

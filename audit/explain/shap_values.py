@@ -4,7 +4,7 @@ Which explainer (and why):
 
 - LightGBM / XGBoost final estimator: the library's own TreeSHAP (``pred_contrib`` /
   ``pred_contribs``), exact. For LightGBM on a numeric matrix the work is shared between
-  rows that no tree can tell apart (see :func:`_lightgbm_contribs`): same numbers, fewer
+  rows that no tree can tell apart (see :mod:`.lightgbm_shap`): same numbers, fewer
   evaluations.
 - other tree ensembles (scikit-learn gradient boosting, random forests, histogram boosting):
   ``shap.TreeExplainer`` (exact, path-dependent TreeSHAP).
@@ -34,6 +34,7 @@ import pandas as pd
 from audit.explain.codec import Codec
 from audit.explain.executor import DEFAULT_WORKERS, make_executor, row_chunks
 from audit.explain.folding import FoldingError, fold_map, fold_values
+from audit.explain.lightgbm_shap import lightgbm_contribs, lightgbm_trees
 
 __all__ = ["ShapResult", "ExplainPlan", "plan_explanation", "explain", "import_shap"]
 
@@ -69,7 +70,7 @@ class ShapResult:
     values: np.ndarray  # rows x features, folded, columns in ``feature_names`` order
     feature_names: list[str]
     base_value: float
-    output_space: str  # "log-odds" or "probability"
+    output_space: str  # "log-odds", "probability", or "model output" (a torch module's own output)
     method: str
     margin: np.ndarray
     seconds: float = 0.0
@@ -77,6 +78,7 @@ class ShapResult:
     n_chunks: int = 1
     chunk_rows: int = 0
     encoded_features: int = 0
+    precision: str = "float64"  # arithmetic of the explainer: XGBoost computes contributions in float32
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -103,6 +105,7 @@ class ExplainPlan:
     codec: Any = None  # kernel: how user columns are coded as numbers
     seed: int = 0
     categorical_input: bool = False  # native booster fed with pandas categoricals
+    categories: dict[str, list[Any]] | None = None  # their categories, fixed from the whole dataset
     nsamples: int = 0
 
 
@@ -126,13 +129,16 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
     if family == "lightgbm":
         booster = final.booster_ if hasattr(final, "booster_") else final
         categorical = preprocessor is None and model.format == "lightgbm"
-        trees = None if categorical else _lightgbm_trees(booster)
+        trees = None if categorical else lightgbm_trees(booster)
         return ExplainPlan(explainer="lightgbm", method="TreeSHAP (LightGBM native)", output_space="log-odds",
-                           estimator=booster, lgb_trees=trees, categorical_input=categorical, **common)
+                           estimator=booster, lgb_trees=trees, categorical_input=categorical,
+                           categories=_categories(X[names]) if categorical else None, **common)
     if family == "xgboost":
         booster = final.get_booster() if hasattr(final, "get_booster") else final
+        categorical = preprocessor is None and model.format == "xgboost"
         return ExplainPlan(explainer="xgboost", method="TreeSHAP (XGBoost native)", output_space="log-odds",
-                           estimator=booster, categorical_input=preprocessor is None and model.format == "xgboost", **common)
+                           estimator=booster, categorical_input=categorical,
+                           categories=_categories(X[names]) if categorical else None, **common)
     if model.kind == "tree" and _family(final) == "sklearn":
         space = "log-odds" if hasattr(final, "decision_function") else "probability"
         return ExplainPlan(explainer="tree", method="TreeSHAP (shap.TreeExplainer, path-dependent)", output_space=space,
@@ -146,7 +152,8 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
     if module is not None:
         Z = np.asarray(_transform(preprocessor, X[names]), dtype=float)
         rows = np.random.default_rng([seed, 17]).choice(len(Z), size=min(DEEP_BACKGROUND_ROWS, len(Z)), replace=False)
-        return ExplainPlan(explainer="deep", method="DeepSHAP (shap.DeepExplainer, torch)", output_space="log-odds",
+        space = "log-odds" if module is not final else "model output"  # a scikit-learn MLP copy outputs its logit
+        return ExplainPlan(explainer="deep", method="DeepSHAP (shap.DeepExplainer, torch)", output_space=space,
                            estimator=module, background=Z[np.sort(rows)], **common)
     return _kernel_plan(model=model, X=X, seed=seed, note="")
 
@@ -210,13 +217,17 @@ def explain(*, model: Any, X: pd.DataFrame, seed: int, scheduler: str | None = N
     bases = np.array([p[1] for p in parts])
     base = float(bases[0]) if len(bases) else 0.0
     notes = []
+    if plan.explainer == "xgboost":
+        notes.append("XGBoost computes contributions in 32-bit floating point: they add up to its output to about "
+                     "1e-7 relative (about 1e-6 absolute), not to double precision.")
     if len(bases) and np.ptp(bases) > 1e-9:
         notes.append(f"base values differ between chunks by up to {np.ptp(bases):.2e}")
     encoded = len(plan.mapping) if plan.mapping is not None else len(plan.feature_names)
     return ShapResult(values=values, feature_names=list(plan.feature_names), base_value=base,
                       output_space=plan.output_space, method=plan.method, margin=margin,
                       seconds=time.perf_counter() - started, executor=executor.name, n_chunks=len(chunks),
-                      chunk_rows=size, encoded_features=encoded, notes=notes)
+                      chunk_rows=size, encoded_features=encoded, notes=notes,
+                      precision="float32" if plan.explainer == "xgboost" else "float64")
 
 
 # Per explainer: rows per chunk, and the fewest rows worth starting worker processes for (starting
@@ -234,9 +245,7 @@ def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np
     if plan.explainer == "kernel":
         return _kernel_chunk(plan, start, X)
     if plan.categorical_input:
-        from audit.models.boosters import _categorical
-
-        Z: Any = _categorical(X)
+        Z: Any = _with_categories(X, plan.categories or {})
     else:
         Z = _transform(plan.preprocessor, X)
     runner = {"lightgbm": _lightgbm_chunk, "xgboost": _xgboost_chunk, "tree": _tree_chunk,
@@ -244,6 +253,19 @@ def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np
     values, base, margin = runner(plan, Z)
     folded = fold_values(values * plan.sign, plan.mapping, n_features=len(plan.feature_names))
     return folded, float(base * plan.sign), np.asarray(margin, dtype=float) * plan.sign
+
+
+def _categories(X: pd.DataFrame) -> dict[str, list[Any]]:
+    """Categories of the text columns over the whole dataset, as the model adapter sees them in one call."""
+    return {str(c): list(X[c].astype("category").cat.categories) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])}
+
+
+def _with_categories(X: pd.DataFrame, categories: dict[str, list[Any]]) -> pd.DataFrame:
+    """Text columns as pandas categoricals with the whole dataset's categories, so a chunk codes them alike."""
+    out = X.copy()
+    for column, cats in categories.items():
+        out[column] = pd.Categorical(out[column], categories=cats)
+    return out
 
 
 def _transform(preprocessor: Any, X: pd.DataFrame) -> Any:
@@ -258,111 +280,15 @@ def _transform(preprocessor: Any, X: pd.DataFrame) -> Any:
 # --------------------------------------------------------------------------- LightGBM
 
 
-@dataclass(frozen=True)
-class _TreeSplits:
-    """The features one tree splits on, with that tree's sorted thresholds per feature (None: categorical)."""
-
-    features: tuple[int, ...]
-    thresholds: tuple[np.ndarray | None, ...]
-
-
-def _lightgbm_trees(booster: Any) -> list[_TreeSplits] | None:
-    """Split thresholds per tree, or None when the shortcut does not apply (multiclass, linear trees)."""
-    dump = booster.dump_model()
-    if dump.get("num_tree_per_iteration", 1) != 1 or any(t.get("tree_structure", {}).get("leaf_coeff") for t in dump["tree_info"]):
-        return None
-    trees = []
-    for info in dump["tree_info"]:
-        splits: dict[int, set[float] | None] = {}
-        stack = [info["tree_structure"]]
-        while stack:
-            node = stack.pop()
-            if "split_feature" not in node:
-                continue
-            f = int(node["split_feature"])
-            if node.get("decision_type", "<=") != "<=":
-                splits[f] = None
-            elif splits.get(f, set()) is not None:
-                splits.setdefault(f, set()).add(float(node["threshold"]))  # type: ignore[union-attr]
-            stack += [node["left_child"], node["right_child"]]
-        feats = tuple(sorted(splits))
-        trees.append(_TreeSplits(feats, tuple(None if splits[f] is None else np.array(sorted(splits[f])) for f in feats)))
-    return trees
-
-
-def _value_index(Z: np.ndarray, features: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per used feature: its distinct values and each row's position among them (computed once per chunk)."""
-    out = {}
-    for f in sorted(features):
-        unique, inverse = np.unique(Z[:, f], return_inverse=True)  # NaN sorts last and is kept once
-        out[f] = (unique, inverse.reshape(-1))
-    return out
-
-
-def _pattern_key(tree: _TreeSplits, index: dict[int, tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
-    """An integer per row that is equal for two rows only if every split of ``tree`` treats them alike.
-
-    Each used feature is coded by the interval its value falls in between the tree's
-    thresholds (``x <= t`` is decided by that interval), with NaN and zero (LightGBM's
-    missing-value conventions) as codes of their own; categorical features by value.
-    Codes are computed on the feature's distinct values and looked up per row.
-    """
-    key = np.zeros(n, dtype=np.int64)
-    size = 1
-    for f, thr in zip(tree.features, tree.thresholds, strict=True):
-        unique, inverse = index[f]
-        if thr is None:
-            table = np.arange(len(unique))
-            k = max(len(unique), 1)
-        else:
-            table = np.searchsorted(thr, unique, side="left")
-            table[np.isnan(unique)] = len(thr) + 1
-            table[np.abs(unique) <= 1e-35] = len(thr) + 2
-            k = len(thr) + 3
-        if size * k >= 2**62:  # re-number the patterns seen so far to keep the key in 64 bits
-            _, key = np.unique(key, return_inverse=True)
-            key = key.reshape(-1)
-            size = int(key.max()) + 1
-        key = key * k + table[inverse]
-        size *= k
-    return key
-
-
-def _lightgbm_contribs(booster: Any, Z: np.ndarray, trees: list[_TreeSplits]) -> np.ndarray:
-    """LightGBM's TreeSHAP, tree by tree, on one representative row per split pattern.
-
-    TreeSHAP for one tree depends on a row only through which way it goes at each
-    of that tree's splits, so rows with the same pattern get the same values. Each
-    tree is evaluated natively (``pred_contrib``, ``start_iteration=t``) on one row per
-    pattern and the result is given to every row with that pattern. SHAP values add
-    up over trees, so the sum is exactly LightGBM's own result (up to rounding).
-    """
-    n, width = Z.shape
-    by_column = np.zeros((width + 1, n))  # one contiguous row per column: cheap gathers and adds
-    bias = 0.0
-    index = _value_index(Z, {f for tree in trees for f in tree.features})
-    for t, tree in enumerate(trees):
-        if not tree.features:  # a single leaf: only the bias moves
-            bias += booster.predict(Z[:1], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)[0, -1]
-            continue
-        _, first, inverse = np.unique(_pattern_key(tree, index, n), return_index=True, return_inverse=True)
-        contrib = booster.predict(Z[first], pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=1)
-        inverse = inverse.reshape(-1)
-        for f in tree.features:
-            by_column[f] += contrib[:, f][inverse]
-        bias += contrib[0, -1]  # a tree's expected value is the same for every row
-    by_column[-1] = bias
-    return by_column.T
-
-
 def _lightgbm_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
     booster = plan.estimator
     margin = np.asarray(booster.predict(Z, raw_score=True, num_threads=1), dtype=float)
-    if plan.lgb_trees is None or plan.categorical_input:
+    numeric = not isinstance(Z, pd.DataFrame) or all(pd.api.types.is_numeric_dtype(t) for t in Z.dtypes)
+    if plan.lgb_trees is None or plan.categorical_input or not numeric:
         contrib = np.asarray(booster.predict(Z, pred_contrib=True, num_threads=1), dtype=float)
     else:
         Z = np.ascontiguousarray(Z, dtype=float)
-        contrib = _lightgbm_contribs(booster, Z, plan.lgb_trees)
+        contrib = lightgbm_contribs(booster, Z, plan.lgb_trees)
         # Guard: a row whose total misses the model's own output is recomputed natively.
         bad = np.abs(contrib.sum(axis=1) - margin) > _GUARD_TOL * (1 + np.abs(margin))
         if bad.any():
@@ -428,11 +354,19 @@ def _deep_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarra
     import torch
 
     shap = import_shap()
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread per worker; restored below (this may be the main process)
+    try:
+        return _deep_values(shap, torch, plan, Z)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _deep_values(shap: Any, torch: Any, plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
     module = plan.estimator.eval()
     dtype = next(module.parameters()).dtype
-    background = torch.as_tensor(np.asarray(plan.background), dtype=dtype)
-    inputs = torch.as_tensor(np.asarray(Z, dtype=float), dtype=dtype)
+    background = torch.tensor(np.array(plan.background, dtype=float), dtype=dtype)
+    inputs = torch.tensor(np.array(Z, dtype=float), dtype=dtype)
     explainer = shap.DeepExplainer(module, background)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -57,8 +57,8 @@ def _nan(values: list[float | None] | None) -> list[float]:
 
 def _height(chart: Chart) -> float:
     if chart.kind == "barh":
-        return min(9.0, max(2.0, 0.27 * len(chart.labels) + 1.0))
-    return 3.0
+        return min(6.0, max(1.6, 0.2 * len(chart.labels) + 0.85))
+    return 2.5
 
 
 def _draw_barh(ax, chart: Chart) -> None:

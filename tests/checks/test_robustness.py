@@ -74,7 +74,11 @@ def test_robustness_evidence(german_subject, make_ctx):
     assert [r["noise_level"] for r in noise] == list(spec.robustness.noise_levels)
     assert m["flip_rate_noise_max"] == noise[-1]["flip_rate"]
     assert m["threshold"] == 0.02 and "Model risk committee" in evidence.params["threshold_source"]
-    missing = evidence.tables[1].records()
+    by_feature = evidence.tables[1].records()
+    assert {r["feature"] for r in by_feature} == {c for c, t in subject.feature_types.items() if t == "numeric"}
+    assert m["most_noise_sensitive_flip_rate"] == max(r["flip_rate"] for r in by_feature)
+    assert m["most_noise_sensitive_feature"] == by_feature[0]["feature"]
+    missing = evidence.tables[2].records()
     per_feature = [r for r in missing if "for every row" in r["test"]]
     assert len(per_feature) == len(subject.X.columns)
     top = max(per_feature, key=lambda r: r["flip_rate"])
@@ -107,3 +111,5 @@ def test_noise_flip_rate_matches_the_analytic_rate():
                                repeats=5)
     expected = norm.cdf(-np.abs(f) / (level * f.std())).mean()
     assert result.noise[0].rate == pytest.approx(expected, abs=0.0012)  # about 4 standard errors
+    (alone,) = result.noise_by_feature  # the one feature alone, one repeat
+    assert alone.label == "f" and alone.rate == pytest.approx(expected, abs=0.0025)

@@ -1,0 +1,100 @@
+"""Polishing found counterfactuals: fewer changes, and numeric changes no larger than needed.
+
+Both steps re-predict every trial in one batch per unit (never per row) and only
+accept a change the model still decides favourably.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit.counterfactual._frames import Predictor, RowSource
+from audit.counterfactual.actionability import Actionability, nice_step
+from audit.counterfactual.costs import changed_units, unit_costs
+from audit.counterfactual.search import first_per_group
+
+__all__ = ["drop_changes", "refine_numeric", "restore"]
+
+_FRACTIONS = np.linspace(0.1, 0.9, 9)
+
+
+def restore(cf: pd.DataFrame, original: pd.DataFrame, rows: np.ndarray, columns: tuple[str, ...]) -> None:
+    """Put the original values of ``columns`` back into ``cf`` at positions ``rows`` (in place)."""
+    for c in columns:
+        values = cf[c].to_numpy(copy=True)
+        if values.dtype.kind in "iu" and original[c].dtype.kind == "f":
+            values = values.astype(float)
+        values[rows] = original[c].to_numpy()[rows]
+        cf[c] = pd.Series(values, dtype=original[c].dtype, index=cf.index)
+
+
+def drop_changes(source: RowSource, cf: pd.DataFrame, action: Actionability, predictor: Predictor) -> pd.DataFrame:
+    """Undo one change wherever the others alone still flip the decision (the costliest such change)."""
+    original = source.frame
+    changed = changed_units(original, cf, action.units)
+    costs = unit_costs(original, cf, action.units, action.scales)
+    r_idx, u_idx = np.nonzero(changed & (changed.sum(axis=1) >= 2)[:, None])
+    if r_idx.size == 0:
+        return cf
+    trial = cf.iloc[r_idx].reset_index(drop=True)
+    trial_original = original.iloc[r_idx].reset_index(drop=True)
+    for u, unit in enumerate(action.units):
+        restore(trial, trial_original, np.flatnonzero(u_idx == u), unit.columns)
+    valid = predictor.decide(predictor.score(trial))
+    if not valid.any():
+        return cf
+    v = np.flatnonzero(valid)
+    best = v[first_per_group([r_idx[v]], [-costs[r_idx[v], u_idx[v]]], 1)]
+    out = cf.copy()
+    for u, unit in enumerate(action.units):
+        restore(out, original, r_idx[best[u_idx[best] == u]], unit.columns)
+    return out
+
+
+def refine_numeric(source: RowSource, cf: pd.DataFrame, action: Actionability, predictor: Predictor) -> pd.DataFrame:
+    """Move each numeric change back towards the original value while the decision stays favourable."""
+    original = source.frame
+    out = cf.copy()
+    for unit in action.units:
+        c = unit.cost_column
+        if c is None or len(unit.columns) != 1:
+            continue
+        rows = np.flatnonzero(changed_units(original, out, [unit])[:, 0])
+        x = original[c].to_numpy(dtype=float)[rows]
+        rows, x = rows[~np.isnan(x)], x[~np.isnan(x)]
+        lo = np.zeros(rows.size)  # fraction known (or assumed) not to flip
+        hi = np.ones(rows.size)  # fraction known to flip
+        v = out[c].to_numpy(dtype=float)[rows]
+        for _ in range(2):
+            if rows.size == 0:
+                break
+            t = lo[:, None] + (hi - lo)[:, None] * _FRACTIONS[None, :]
+            values = x[:, None] + t * (v - x)[:, None]
+            values = _round_to(values, 1.0 if action.integer.get(c, False) else nice_step(action.scales[c]))
+            values = np.clip(values, *action.ranges[c])
+            moved = values != x[:, None]
+            trial = out.iloc[np.repeat(rows, t.shape[1])].reset_index(drop=True)
+            trial[c] = pd.Series(values.ravel()).astype(out[c].dtype)
+            ok = predictor.decide(predictor.score(trial)).reshape(t.shape) & moved
+            first = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
+            improve = first >= 0
+            new_hi = np.where(improve, t[np.arange(rows.size), np.maximum(first, 0)], hi)
+            new_lo = np.where(improve & (first > 0), t[np.arange(rows.size), np.maximum(first - 1, 0)], lo)
+            new_lo = np.where(improve & (first == 0), lo, new_lo)
+            chosen = values[np.arange(rows.size), np.maximum(first, 0)]
+            column = out[c].to_numpy(dtype=float).copy()
+            column[rows[improve]] = chosen[improve]
+            out[c] = pd.Series(column).astype(out[c].dtype)
+            # rows that did not improve: the flip lies between the last fraction tried and the current value
+            lo = np.where(improve, new_lo, lo + _FRACTIONS[-1] * (hi - lo))
+            hi = new_hi
+    return out
+
+
+def _round_to(values: np.ndarray, step: float) -> np.ndarray:
+    """Round to a power-of-ten step without float residue (0.3, not 0.30000000000000004)."""
+    if step < 1:
+        inverse = round(1 / step)
+        return np.round(values * inverse) / inverse
+    return np.round(values / step) * step
