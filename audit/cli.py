@@ -120,11 +120,11 @@ def _print_summary(outcome) -> None:  # noqa: ANN001 - RunOutcome, imported lazi
     colour = {"PASS": "green", "FAIL": "red", "REVIEW": "yellow"}.get(result.verdict.value, "white")
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     console = Console(highlight=False)
-    console.print(f"[bold {colour}]{result.verdict.value}[/] {result.system['name']} {result.system['version']}: {counts}")
+    console.print(f"[bold {colour}]{result.verdict.value}[/] {result.system['name']} {result.system['version']}: {counts}", soft_wrap=True)
     for finding in result.findings:
         if finding.status.value == "FAIL":
             console.print(f"  [red]FAIL[/] {finding.id} {finding.title}: {finding.reason}", soft_wrap=True)
-    console.print(f"bundle: {outcome.bundle_dir}  ({outcome.timings.get('total', 0):.1f} s)")
+    console.print(f"bundle: {outcome.bundle_dir}  ({outcome.timings.get('total', 0):.1f} s)", soft_wrap=True)
 
 
 @app.command()

@@ -24,6 +24,7 @@ def _spec(tmp_path: Path, **changes: object) -> Path:
     spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
     spec["model"]["path"] = str(EXAMPLE / "model.skops")
     spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
     spec.pop("signing")
     spec["output"] = str(tmp_path / "reports")
     for dotted, value in changes.items():

@@ -40,6 +40,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) ->
     spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
     spec["model"]["path"] = str(EXAMPLE / "model.skops")
     spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
     spec["signing"] = {"key": str(keys[0]), "certificate": str(keys[1])}
     spec["explanations"] = {"lime_sample": 40, "lime_repeats": 2}
     spec["fairness"]["bootstrap"] = 300
@@ -169,3 +170,39 @@ def test_report_names_features_by_their_original_names_only(bundle: Path) -> Non
     html = (bundle / "report.html").read_text(encoding="utf-8")
     assert "checking_account_" not in html  # one-hot column names never reach the reader
     assert "checking_account" in html
+
+
+def test_a_decisions_only_audit_runs_with_no_model_file(tmp_path: Path) -> None:
+    """The regulator's case: the decision log alone; model-dependent requirements become REVIEW, never PASS."""
+    shutil.copy(EXAMPLE / "german_credit_decisions.csv", tmp_path)
+    spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
+    spec.pop("signing")
+    spec["fairness"]["bootstrap"] = 200
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec))
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".skops", ".pkl", ".joblib", ".json", ".txt")]
+    result = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode in (0, 1), result.stderr
+    audit_json = json.loads(next((tmp_path / "reports").glob("*/*/audit.json")).read_text())
+    evidence = {e["id"]: e for e in audit_json["evidence"]}
+    assert evidence["fairness.selection_rate"]["status"] == "ok"
+    for model_only in ("importance.shap", "local.shap", "counterfactual.flip", "robustness.perturbation"):
+        assert evidence[model_only]["status"] == "not_assessed"
+        assert "no model access" in evidence[model_only]["reason"]
+    needing_model = {"importance.shap", "local.shap", "counterfactual.flip", "counterfactual.recourse", "robustness.perturbation"}
+    for finding in audit_json["findings"]:
+        if finding["status"] != "N/A" and needing_model & set(finding["evidence_ids"]):
+            assert finding["status"] in ("REVIEW", "FAIL"), finding["id"]
+            assert finding["status"] != "PASS"
+
+
+def test_attestations_show_who_attested_what_and_when(bundle: Path) -> None:
+    answers = yaml.safe_load((EXAMPLE / "attestations.yaml").read_text())["attestations"]
+    findings = {f["id"]: f for f in json.loads((bundle / "audit.json").read_text())["findings"]}
+    html = (bundle / "report.html").read_text(encoding="utf-8")
+    for requirement, answer in answers.items():
+        attested = findings[requirement]["attestation"]
+        assert (attested["answer"], attested["by"], attested["date"]) == (answer["answer"], answer["by"], str(answer["date"]))
+        assert answer["by"] in html and str(answer["date"]) in html
+    unanswered = [f for f in findings.values() if f["attestation"] and f["attestation"]["answer"] is None]
+    assert unanswered and all(f["status"] in ("REVIEW", "FAIL", "N/A") for f in unanswered)

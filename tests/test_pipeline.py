@@ -55,6 +55,7 @@ def test_a_failure_while_writing_leaves_no_bundle(tmp_path: Path, monkeypatch: p
     spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
     spec["model"]["path"] = str(EXAMPLE / "model.skops")
     spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
     spec.pop("signing")
     spec["explanations"] = {"lime_sample": 0}
     spec["fairness"]["bootstrap"] = 50

@@ -15,6 +15,7 @@ JavaScript and no external URL, so it can be archived and opened anywhere.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -817,10 +818,23 @@ def inline_svg(svg: str) -> str:
     return re.sub(r"<svg\b", '<svg class="chart" role="img" aria-hidden="false"', svg, count=1).strip()
 
 
+def svg_image(svg: str, alt: str) -> str:
+    """A standalone SVG document as an ``<img>`` with a ``data:`` URL and its title as ``alt`` text.
+
+    The page stays self-contained, the chart's text stays text in the PDF, and the HTML has no SVG elements of its
+    own: WeasyPrint styles every element of the page, and a chart holds hundreds of them.
+    """
+    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img class="chart" src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}">'
+
+
 def render_html_with_charts(result: AuditResult, charts: dict[str, str]) -> str:
     """Render the report with charts already drawn (``charts``: chart id -> standalone SVG)."""
     env = make_environment()
-    context = build_context(result, {key: inline_svg(svg) for key, svg in charts.items()})
+    titles = {chart.id: chart.title for ev in result.evidence for chart in ev.charts}
+    context = build_context(result, {key: svg_image(svg, titles.get(key, "")) for key, svg in charts.items()})
     return env.get_template("report.html.j2").render(**context)
 
 

@@ -8,6 +8,9 @@ encoding + gradient boosting) on one half and writes:
 
 - german_credit.csv : the other half, the data the example audit runs on
 - model.skops       : the trained pipeline, saved with skops (no pickle)
+- german_credit_decisions.csv : the same applicants with the model's decision and score as
+                      columns, the way a regulator receives a decision log (no model):
+                      audited by decisions-only.yaml
 
 Run: python examples/german-credit/train.py   (deterministic: same files every run)
 """
@@ -100,8 +103,13 @@ def main() -> None:
     features = [c for c in data.columns if c not in ("applicant_id", "sex", "credit_risk")]
     model = build_model(train[features])
     model.fit(train[features], train["credit_risk"])
-    audit.sort_values("applicant_id").to_csv(HERE / "german_credit.csv", index=False)
+    audit = audit.sort_values("applicant_id")
+    audit.to_csv(HERE / "german_credit.csv", index=False)
     sio.dump(model, HERE / "model.skops", compression=zipfile.ZIP_DEFLATED)
+    good = list(model.classes_).index("good")
+    log = audit.assign(decision=model.predict(audit[features]), score=model.predict_proba(audit[features])[:, good].round(6))
+    log["decision"] = log["decision"].map({"good": "approve", "bad": "reject"})
+    log.to_csv(HERE / "german_credit_decisions.csv", index=False)
     print(f"wrote {HERE / 'german_credit.csv'} ({len(audit)} rows) and {HERE / 'model.skops'}")
 
 
