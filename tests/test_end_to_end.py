@@ -206,3 +206,24 @@ def test_attestations_show_who_attested_what_and_when(bundle: Path) -> None:
         assert answer["by"] in html and str(answer["date"]) in html
     unanswered = [f for f in findings.values() if f["attestation"] and f["attestation"]["answer"] is None]
     assert unanswered and all(f["status"] in ("REVIEW", "FAIL", "N/A") for f in unanswered)
+
+
+def test_audit_explain_gives_reasons_and_recourse_for_an_adverse_decision(bundle: Path, tmp_path: Path) -> None:
+    decisions = pd.read_parquet(bundle / "decisions.parquet")
+    adverse = decisions[~decisions["decision"] & decisions["recourse"].notna()].iloc[0]
+    result = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", adverse["id"]],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert adverse["reason_1"].split(":")[0] in result.stdout  # the main reason, by its original feature name
+    assert adverse["recourse"].split(":")[0] in result.stdout  # what would change it
+    pdf = tmp_path / "notice.pdf"
+    result = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", adverse["id"],
+                             "--format", "pdf", "--out", str(pdf)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    from pypdf import PdfReader
+
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == 1 and adverse["id"] in reader.pages[0].extract_text()
+    unknown = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", "NO-SUCH-ID"],
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr and "NO-SUCH-ID" in unknown.stderr

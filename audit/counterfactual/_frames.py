@@ -8,10 +8,13 @@ trained on, and scored in chunks so memory stays bounded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from audit.counterfactual._encoded import Change, EncodedModel, EncodedRows, encoded_model
 
 __all__ = ["RowSource", "Predictor"]
 
@@ -50,14 +53,49 @@ class RowSource:
             out[c] = pd.Series(values, dtype=dtype, copy=False)
         return pd.DataFrame(out)
 
+    def template(self) -> Callable[[dict[str, np.ndarray]], pd.DataFrame]:
+        """Builds k copies of the first row with some columns replaced (as :meth:`to_frame` builds any frame)."""
+        def build(values: dict[str, np.ndarray]) -> pd.DataFrame:
+            cols = self.gather(np.zeros(len(next(iter(values.values()))), dtype=np.intp))
+            cols.update(values)
+            return self.to_frame(cols)
+
+        return build
+
 
 class Predictor:
-    """Scores frames with the model's adapter in chunks and counts how many rows were predicted."""
+    """Scores frames with the model's adapter in chunks and counts how many rows were predicted.
 
-    def __init__(self, model: object, *, chunk_rows: int = _CHUNK_ROWS) -> None:
+    With ``fast`` (default), a scikit-learn Pipeline of column-wise encoders is also
+    offered the encoded path (:mod:`._encoded`): :meth:`encode` returns None for
+    every other model, and callers then build DataFrames as before.
+    """
+
+    def __init__(self, model: object, *, chunk_rows: int = _CHUNK_ROWS, fast: bool = True) -> None:
         self.model = model
         self.chunk_rows = chunk_rows
         self.n_predicted = 0
+        self.encoded: EncodedModel | None = encoded_model(model) if fast else None
+
+    def encode(self, frame: pd.DataFrame,
+               template: Callable[[dict[str, np.ndarray]], pd.DataFrame]) -> EncodedRows | None:
+        """The encoded rows of ``frame`` for the fast path, or None (generic path)."""
+        if self.encoded is None or len(frame) == 0:
+            return None
+        Z = self.encoded.transform(frame)
+        if Z is None:  # sparse or non-numeric encoding: stay on the generic path
+            self.encoded = None
+            return None
+        return EncodedRows(self.encoded, np.ascontiguousarray(Z), template)
+
+    def score_encoded(self, rows: EncodedRows, positions: np.ndarray, changes: list[Change]) -> np.ndarray:
+        """Scores of encoded rows ``positions`` with ``changes`` applied (see :meth:`EncodedRows.score`)."""
+        if positions.size == 0:
+            return np.empty(0)
+        before = rows.model.n_scored
+        out = rows.score(positions, changes)
+        self.n_predicted += rows.model.n_scored - before  # rows the model really scored (not those it remembered)
+        return out
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the favourable decision for every row of ``frame``."""

@@ -6,9 +6,12 @@ accept a change the model still decides favourably.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
+from audit.counterfactual._encoded import EncodedRows
 from audit.counterfactual._frames import Predictor, RowSource
 from audit.counterfactual.actionability import Actionability, nice_step
 from audit.counterfactual.costs import changed_units, unit_costs
@@ -52,10 +55,18 @@ def drop_changes(source: RowSource, cf: pd.DataFrame, action: Actionability, pre
     return out
 
 
-def refine_numeric(source: RowSource, cf: pd.DataFrame, action: Actionability, predictor: Predictor) -> pd.DataFrame:
-    """Move each numeric change back towards the original value while the decision stays favourable."""
+def refine_numeric(source: RowSource, cf: pd.DataFrame, action: Actionability, predictor: Predictor, *,
+                   lazy: bool = True) -> pd.DataFrame:
+    """Move each numeric change back towards the original value while the decision stays favourable.
+
+    Each round tries nine fractions of the way back and keeps the first (smallest)
+    that the model still decides favourably. With ``lazy`` the fractions are scored
+    one at a time, and a row stops at its first favourable one (the later ones
+    cannot change the choice); the result is the same as scoring all nine.
+    """
     original = source.frame
     out = cf.copy()
+    encoded = predictor.encode(out, _template(out)) if len(out) else None
     for unit in action.units:
         c = unit.cost_column
         if c is None or len(unit.columns) != 1:
@@ -74,9 +85,16 @@ def refine_numeric(source: RowSource, cf: pd.DataFrame, action: Actionability, p
             values = _round_to(values, 1.0 if action.integer.get(c, False) else nice_step(action.scales[c]))
             values = np.clip(values, *action.ranges[c])
             moved = values != x[:, None]
-            trial = out.iloc[np.repeat(rows, t.shape[1])].reset_index(drop=True)
-            trial[c] = pd.Series(values.ravel()).astype(out[c].dtype)
-            ok = predictor.decide(predictor.score(trial)).reshape(t.shape) & moved
+            if lazy:
+                ok = np.zeros(t.shape, dtype=bool)
+                pending = np.ones(rows.size, dtype=bool)
+                for j in range(t.shape[1]):
+                    trying = np.flatnonzero(pending & moved[:, j])
+                    ok[trying, j] = _decide_with(out, c, rows[trying], values[trying, j], predictor, encoded)
+                    pending &= ~ok[:, j]
+            else:
+                pairs = np.repeat(rows, t.shape[1])
+                ok = _decide_with(out, c, pairs, values.ravel(), predictor, encoded).reshape(t.shape) & moved
             first = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
             improve = first >= 0
             new_hi = np.where(improve, t[np.arange(rows.size), np.maximum(first, 0)], hi)
@@ -86,10 +104,43 @@ def refine_numeric(source: RowSource, cf: pd.DataFrame, action: Actionability, p
             column = out[c].to_numpy(dtype=float).copy()
             column[rows[improve]] = chosen[improve]
             out[c] = pd.Series(column).astype(out[c].dtype)
+            if encoded is not None and improve.any():  # keep the encoded rows equal to ``out``
+                blocks = encoded.encode({c: chosen[improve]})
+                if blocks is None:
+                    encoded = None
+                elif c in blocks:
+                    encoded.set(rows[improve], c, blocks[c])
             # rows that did not improve: the flip lies between the last fraction tried and the current value
             lo = np.where(improve, new_lo, lo + _FRACTIONS[-1] * (hi - lo))
             hi = new_hi
     return out
+
+
+def _template(frame: pd.DataFrame) -> Callable[[dict[str, np.ndarray]], pd.DataFrame]:
+    """k copies of the frame's first row with some columns set, as :func:`_decide_with` builds its trials."""
+    def build(values: dict[str, np.ndarray]) -> pd.DataFrame:
+        small = frame.iloc[np.zeros(len(next(iter(values.values()))), dtype=np.intp)].reset_index(drop=True)
+        for c, v in values.items():
+            small[c] = pd.Series(v).astype(frame[c].dtype)
+        return small
+
+    return build
+
+
+def _decide_with(out: pd.DataFrame, c: str, rows: np.ndarray, values: np.ndarray, predictor: Predictor,
+                 encoded: EncodedRows | None) -> np.ndarray:
+    """The model's decision for rows ``rows`` of ``out`` with column ``c`` set to ``values``."""
+    if rows.size == 0:
+        return np.zeros(0, dtype=bool)
+    if encoded is not None:
+        blocks = encoded.encode({c: values})
+        if blocks is not None:
+            every = np.arange(rows.size)
+            changes = [(every, c, blocks[c], every)] if c in blocks else []
+            return predictor.decide(predictor.score_encoded(encoded, rows, changes))
+    trial = out.iloc[rows].reset_index(drop=True)
+    trial[c] = pd.Series(values).astype(out[c].dtype)
+    return predictor.decide(predictor.score(trial))
 
 
 def _round_to(values: np.ndarray, step: float) -> np.ndarray:

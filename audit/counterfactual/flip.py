@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from audit.counterfactual._bootstrap import mean_cis, proportion_ci
+from audit.counterfactual._encoded import EncodedRows
 from audit.counterfactual._frames import Predictor, RowSource
 from audit.spec import ProtectedSpec
 from audit.subject import MISSING_GROUP
@@ -87,8 +88,12 @@ def _largest_groups(g: np.ndarray, max_groups: int, attr: str, notes: list[str])
 
 
 def _rescore(source: RowSource, cols: dict[str, np.ndarray], rows: np.ndarray, score: np.ndarray,
-             attr: list[str], proxies: list[str], predictor: Predictor) -> np.ndarray:
-    """Scores of the modified rows; rows left identical (a donor with the same proxy values) keep their score."""
+             attr: list[str], proxies: list[str], predictor: Predictor, encoded: EncodedRows | None) -> np.ndarray:
+    """Scores of the modified rows; rows left identical (a donor with the same proxy values) keep their score.
+
+    With ``encoded`` rows (the fast path), a modified row is its encoded row with
+    the changed columns' blocks replaced; else a frame of the modified rows is scored.
+    """
     differs = np.zeros(rows.size, dtype=bool)
     for c in attr + proxies:
         old, new = source.arrays[c][rows], cols[c]
@@ -96,7 +101,13 @@ def _rescore(source: RowSource, cols: dict[str, np.ndarray], rows: np.ndarray, s
     out = score[rows].astype(float)
     if differs.any():
         idx = np.flatnonzero(differs)
-        out[idx] = predictor.score(source.to_frame({c: a[idx] for c, a in cols.items()}))
+        blocks = encoded.encode({c: cols[c][idx] for c in attr + proxies}) if encoded is not None else None
+        if blocks is not None and encoded is not None:
+            every = np.arange(idx.size)
+            changes = [(every, c, block, every) for c, block in blocks.items()]
+            out[idx] = predictor.score_encoded(encoded, rows[idx], changes)
+        else:
+            out[idx] = predictor.score(source.to_frame({c: a[idx] for c, a in cols.items()}))
     return out
 
 
@@ -114,6 +125,7 @@ def flip_test(
     n_boot: int,
     max_examples: int = 5,
     max_groups: int = 12,
+    fast: bool = True,
 ) -> FlipResult:
     """Run the direct and with-proxies flip tests for every protected attribute.
 
@@ -121,9 +133,12 @@ def flip_test(
     Subject); ``proxies`` maps attributes to proxy features (None: unknown).
     An attribute with more than ``max_groups`` groups (a number without bins)
     is tested on its ``max_groups`` largest groups only, and a note says so.
+    ``fast=False`` scores every modified row through the adapter on DataFrames
+    (same numbers; see :mod:`._encoded`).
     """
     source = RowSource(X)
-    predictor = Predictor(model)
+    predictor = Predictor(model, fast=fast)
+    encoded = predictor.encode(source.frame, source.template())
     result = FlipResult()
     examples: list[tuple[bool, float, dict[str, object]]] = []
     for spec in protected:
@@ -145,7 +160,7 @@ def flip_test(
                                          (0.0, 0.0), 0.0, (0.0, 0.0), note="not a model input: 0 by construction"))
         for variant in ([DIRECT] if is_input else []) + ([WITH_PROXIES] if known else []):
             new_score = _variant_scores(source, g, attr if is_input else None, targets,
-                                        known if variant == WITH_PROXIES else [], score, predictor, rng)
+                                        known if variant == WITH_PROXIES else [], score, predictor, rng, encoded)
             flipped = predictor.decide(np.nan_to_num(new_score)) != decision[:, None]
             flipped &= ~np.isnan(new_score)
             note = "" if is_input else "proxies only (not a model input)"
@@ -161,7 +176,7 @@ def flip_test(
 
 def _variant_scores(source: RowSource, g: np.ndarray, attr: str | None, targets: dict[str, object],
                     proxies: list[str], score: np.ndarray, predictor: Predictor,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, encoded: EncodedRows | None) -> np.ndarray:
     """(rows, targets) scores after moving each row to each other group; NaN for a row's own group."""
     out = np.full((g.size, len(targets)), np.nan)
     for t, (target, value) in enumerate(targets.items()):
@@ -173,7 +188,7 @@ def _variant_scores(source: RowSource, g: np.ndarray, attr: str | None, targets:
             donors = rng.choice(np.flatnonzero(g == target), size=rows.size, replace=True)
             for p in proxies:
                 cols[p] = source.arrays[p][donors]
-        out[rows, t] = _rescore(source, cols, rows, score, [attr] if attr else [], proxies, predictor)
+        out[rows, t] = _rescore(source, cols, rows, score, [attr] if attr else [], proxies, predictor, encoded)
     return out
 
 

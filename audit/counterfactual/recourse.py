@@ -31,7 +31,7 @@ from audit.counterfactual._frames import Predictor, RowSource
 from audit.counterfactual._polish import drop_changes, refine_numeric, restore
 from audit.counterfactual.actionability import Actionability, Unit, format_value
 from audit.counterfactual.costs import changed_units, unit_costs
-from audit.counterfactual.search import materialise, search_block
+from audit.counterfactual.search import StateScorer, materialise, search_block
 
 __all__ = ["RecourseResult", "find_recourse", "unit_costs", "changed_units", "NO_RECOURSE"]
 
@@ -92,26 +92,35 @@ def find_recourse(
     beam: int = 3,
     block_rows: int = 4096,
     progress: Callable[[str, int, int], None] | None = None,
+    fast: bool = True,
+    lazy: bool = True,
 ) -> RecourseResult:
     """Search the cheapest valid counterfactual (fewest changes first) for the rows ``rows`` of ``X``.
 
     ``score_before`` are the model's scores of those rows (computed once by the Subject).
+    ``fast=False`` scores every candidate through the adapter on DataFrames, and
+    ``lazy=False`` scores every state of every level: both give the same result
+    (the tests compare them), only slower.
     """
     started = time.perf_counter()
     rows = np.asarray(rows, dtype=np.int64)
     source = RowSource(X.iloc[rows])
-    predictor = Predictor(model)
+    predictor = Predictor(model, fast=fast)
     n_units = len(action.units)
     chosen = np.full((rows.size, n_units), -1, dtype=np.int32)
+    scorer = StateScorer(source, action.units, predictor) if rows.size else None
     for start in range(0, rows.size, block_rows):
         block = np.arange(start, min(rows.size, start + block_rows))
-        chosen[block] = search_block(source, block, action, predictor, max_changes=max_changes, beam=beam)
+        chosen[block] = search_block(source, block, action, scorer, max_changes=max_changes, beam=beam,  # type: ignore[arg-type]
+                                     lazy=lazy)
         if progress is not None:
             progress("recourse", int(block[-1]) + 1, int(rows.size))
     cf = materialise(source, np.arange(rows.size), chosen, action.units)
     cf = drop_changes(source, cf, action, predictor)
-    cf = refine_numeric(source, cf, action, predictor)
-    return _verify(source, cf, rows=rows, action=action, predictor=predictor, score_before=score_before,
+    cf = refine_numeric(source, cf, action, predictor, lazy=lazy)
+    verifier = Predictor(model, fast=False)  # the final check always goes through the adapter on DataFrames
+    verifier.n_predicted = predictor.n_predicted
+    return _verify(source, cf, rows=rows, action=action, predictor=verifier, score_before=score_before,
                    max_changes=max_changes, started=started)
 
 

@@ -1,21 +1,35 @@
 """The vectorised recourse search: candidates for every row, then levels of one more change.
 
 States are rows of an (n_states, n_units) matrix holding the chosen option of
-each unit (-1 = unchanged); every level builds one frame of all states of all
-rows of a block and scores it with one model call (chunked).
+each unit (-1 = unchanged). A :class:`StateScorer` scores many states at once:
+for a Pipeline of column-wise encoders in the encoded space (each row and each
+option encoded once, states assembled with numpy indexing), else by building
+one frame of the states and calling the model (chunked).
+
+Each level is scored lazily, in rounds over each row's states ordered by cost:
+a row stops once it has a favourable state and every state at most as costly
+has been scored. The states left out can change neither the row's choice (the
+cheapest favourable state, ties to the higher score, then to the earlier state)
+nor anything else, since a row with a favourable state leaves the search; rows
+without one have every state scored, so the beam is the same as an exhaustive
+level's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from audit.counterfactual._encoded import Block, Change
 from audit.counterfactual._frames import Predictor, RowSource
 from audit.counterfactual.actionability import Actionability, Unit
 
-__all__ = ["search_block", "materialise", "first_per_group"]
+__all__ = ["StateScorer", "search_block", "materialise", "first_per_group"]
+
+_FIRST_ROUND = 8  # states per row in the first round of a level; each later round doubles the rank reached
 
 
 @dataclass
@@ -96,9 +110,85 @@ def first_per_group(keys: list[np.ndarray], order_keys: list[np.ndarray], take: 
     return order[rank < take]
 
 
-def search_block(source: RowSource, rows: np.ndarray, action: Actionability, predictor: Predictor, *,
-                  max_changes: int, beam: int) -> np.ndarray:
-    """Chosen option per unit (-1 = unchanged) for each row of the block; all -1 where none was found."""
+class StateScorer:
+    """Scores states of a :class:`RowSource`: in the encoded space when the model allows it, else on frames."""
+
+    def __init__(self, source: RowSource, units: list[Unit], predictor: Predictor) -> None:
+        self.source, self.units, self.predictor = source, units, predictor
+        self.encoded = predictor.encode(source.frame, source.template())
+        self.options: list[dict[str, Block]] = []  # per unit: encoded options of each column the model reads
+        for unit in units if self.encoded is not None else []:
+            values = {}
+            for c in unit.columns:  # the option values as materialise() writes them into the column
+                o = unit.options[c].to_numpy()
+                base = self.source.arrays[c][np.zeros(o.size, dtype=np.intp)]
+                if base.dtype.kind in "iu" and o.dtype.kind == "f":
+                    base = base.astype(float)
+                base[:] = o
+                values[c] = base
+            blocks = self.encoded.encode(values)
+            if blocks is None:
+                self.encoded, self.options = None, []
+                break
+            self.options.append(blocks)
+
+    @property
+    def fast(self) -> bool:
+        """Whether states are scored in the encoded space."""
+        return self.encoded is not None
+
+    def score(self, state_rows: np.ndarray, state_opts: np.ndarray) -> np.ndarray:
+        """Probability of the favourable decision for each state (row ``state_rows[i]`` with ``state_opts[i]``)."""
+        if self.encoded is None:
+            return self.predictor.score(materialise(self.source, state_rows, state_opts, self.units))
+        changes: list[Change] = []
+        for u, blocks in enumerate(self.options):
+            pos = np.flatnonzero(state_opts[:, u] >= 0)
+            if pos.size:
+                changes += [(pos, c, block, state_opts[pos, u]) for c, block in blocks.items()]
+        return self.predictor.score_encoded(self.encoded, state_rows, changes)
+
+
+def score_lazily(score: Callable[[np.ndarray], np.ndarray], decide: Callable[[np.ndarray], np.ndarray],
+                 s_row: np.ndarray, cost: np.ndarray, *, first_round: int = _FIRST_ROUND) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and decisions of the states a level needs (NaN / False for the states it can skip).
+
+    ``score(idx)`` scores the states ``idx``. Rounds go through each row's states
+    by (cost, position); a state is scored unless its row already has a favourable
+    state that is cheaper. ``first_round=0`` scores every state in one round.
+    """
+    n = s_row.size
+    scores = np.full(n, np.nan)
+    valid = np.zeros(n, dtype=bool)
+    if n == 0:
+        return scores, valid
+    order = np.lexsort((np.arange(n), cost, s_row))
+    row_sorted, cost_sorted = s_row[order], cost[order]
+    starts = np.flatnonzero(np.r_[True, row_sorted[1:] != row_sorted[:-1]])
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    best = np.full(int(s_row.max()) + 1, np.inf)  # cheapest favourable cost found per row
+    lo, hi = 0, first_round if first_round > 0 else n
+    while True:
+        pick = order[(rank >= lo) & (rank < hi) & (cost_sorted <= best[row_sorted])]
+        if pick.size:
+            pick.sort()  # score in the states' own order
+            scores[pick] = score(pick)
+            valid[pick] = decide(scores[pick])
+            ok = pick[valid[pick]]
+            np.minimum.at(best, s_row[ok], cost[ok])
+        if not ((rank >= hi) & (cost_sorted <= best[row_sorted])).any():
+            return scores, valid
+        lo, hi = hi, 2 * hi
+
+
+def search_block(source: RowSource, rows: np.ndarray, action: Actionability, predictor: Predictor | StateScorer, *,
+                 max_changes: int, beam: int, lazy: bool = True) -> np.ndarray:
+    """Chosen option per unit (-1 = unchanged) for each row of the block; all -1 where none was found.
+
+    ``lazy=False`` scores every state of every level (the reference the lazy rounds must match).
+    """
+    scorer = predictor if isinstance(predictor, StateScorer) else StateScorer(source, action.units, predictor)
+    decide = scorer.predictor.decide
     n_units = len(action.units)
     chosen = np.full((rows.size, n_units), -1, dtype=np.int32)
     cand = _candidates(source, rows, action)
@@ -115,8 +205,8 @@ def search_block(source: RowSource, rows: np.ndarray, action: Actionability, pre
             s_row, opts, cost = _expand(s_row, opts, cost, cand)
         if s_row.size == 0:
             break
-        score = predictor.score(materialise(source, rows[s_row], opts, action.units))
-        valid = predictor.decide(score)
+        score, valid = score_lazily(lambda idx: scorer.score(rows[s_row[idx]], opts[idx]), decide, s_row, cost,
+                                    first_round=_FIRST_ROUND if lazy else 0)
         if valid.any():
             v = np.flatnonzero(valid)
             best = v[first_per_group([s_row[v]], [cost[v], -score[v]], 1)]
@@ -125,7 +215,7 @@ def search_block(source: RowSource, rows: np.ndarray, action: Actionability, pre
             break
         solved = np.zeros(rows.size, dtype=bool)
         solved[s_row[valid]] = True
-        keep = np.flatnonzero(~solved[s_row])
+        keep = np.flatnonzero(~solved[s_row])  # every state of these rows was scored
         mask_key = (opts[keep] >= 0).astype(np.int64) @ bits  # which units a state changes
         distinct = keep[first_per_group([s_row[keep], mask_key], [-score[keep], cost[keep]], 1)]
         top = distinct[first_per_group([s_row[distinct]], [-score[distinct], cost[distinct]], beam)]

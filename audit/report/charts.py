@@ -129,6 +129,31 @@ def _scope_ids(svg: str, prefix: str) -> str:
     return pattern.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
 
 
+def _flatten_groups(svg: str) -> str:
+    """Drop the ``<g>`` wrappers that carry nothing but an id (matplotlib writes one per artist).
+
+    They change nothing in the drawing and double the number of elements a renderer styles and walks; groups
+    with a transform, style or clip path stay. matplotlib writes each group tag on a line of its own.
+    """
+    out: list[str] = []
+    keep: list[bool] = []
+    for line in svg.splitlines():
+        tag = line.strip()
+        if _BARE_GROUP.fullmatch(tag):
+            keep.append(False)
+            continue
+        if tag.startswith("<g ") and not tag.endswith("/>"):
+            keep.append(True)
+        elif tag == "</g>":
+            if not keep or not keep.pop():
+                continue
+        out.append(line)
+    return "\n".join(out) + "\n" if not keep else svg
+
+
+_BARE_GROUP = re.compile(r'<g(?: id="[^"]*")?>')
+
+
 def chart_svg(chart: Chart) -> str:
     """Draw ``chart`` and return a standalone SVG document (XML declaration included)."""
     import matplotlib
@@ -159,5 +184,5 @@ def chart_svg(chart: Chart) -> str:
         fig.tight_layout()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
-    svg = _scope_ids(buffer.getvalue(), prefix)
+    svg = _flatten_groups(_scope_ids(buffer.getvalue(), prefix))
     return re.sub(r"(<svg\b[^>]*>)", lambda m: f"{m.group(1)}\n <title>{escape(chart.title)}</title>", svg, count=1)

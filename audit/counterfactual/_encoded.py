@@ -1,0 +1,373 @@
+"""Scoring modified rows in the model's encoded space, for scikit-learn Pipelines of column-wise encoders.
+
+The counterfactual tests score millions of copies of a few rows that differ in one
+to three columns. For a Pipeline whose first step is a ColumnTransformer made of
+cell-wise transformers (one-hot/ordinal encoders, scalers, imputers, "passthrough",
+"drop"), every encoded column comes from exactly one input column
+(:func:`audit.explain.folding.fold_map`) and a cell's encoding depends on that
+cell only. So a modified row's encoding is its original row's encoding with the
+blocks of the changed columns replaced by the encodings of the new values: rows
+are encoded once, each new value once, and candidates are assembled with numpy
+indexing. The rest of the pipeline then scores the encoded matrix exactly as
+``Pipeline.predict_proba`` does (the same numbers, not an approximation).
+
+Rows the model cannot tell apart are scored once. Each encoded value is mapped
+to a class: its exact bits, or for a LightGBM classifier its position among the
+split thresholds the trees use on that feature (with the missing-value and zero
+rules LightGBM applies), since values on the same side of every threshold reach
+the same leaf of every tree. A row's key is the classes of all its columns; a
+row whose key was scored before (in any batch of this run) takes that score.
+
+Every other model (native boosters, transformers that mix columns or rows,
+sparse encoded output, adapters other than :class:`SklearnAdapter`) returns
+None here and is scored through its adapter on DataFrames, as before.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Block", "Change", "EncodedModel", "EncodedRows", "encoded_model", "prediction_threads"]
+
+# Transformers whose output for a cell depends only on that cell (fitted statistics, no batch state).
+_CELLWISE = {
+    "OneHotEncoder", "OrdinalEncoder", "StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler",
+    "SimpleImputer", "QuantileTransformer", "PowerTransformer", "Binarizer", "KBinsDiscretizer", "TargetEncoder",
+}
+_MAX_CELLS = 16_000_000  # encoded cells per scored chunk (128 MB of float64)
+_MAX_MEMO = 8_000_000  # scores remembered per run
+_ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float literal widened to double)
+_M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def prediction_threads() -> int:
+    """Threads for LightGBM prediction: OMP_NUM_THREADS when set, else the cores this process may use.
+
+    Prediction is parallel over rows, so the numbers do not depend on it.
+    """
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    except ValueError:
+        wanted = 0
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(wanted, available) if wanted > 0 else available)
+
+
+def _cellwise(step: Any) -> bool:
+    """True when every output cell of ``step`` depends on one input cell only."""
+    if step is None or (isinstance(step, str) and step in ("passthrough", "drop")):
+        return True
+    if hasattr(step, "steps"):  # a Pipeline inside the ColumnTransformer
+        return all(_cellwise(sub) for _, sub in step.steps)
+    if type(step).__name__ == "FunctionTransformer":  # "passthrough" once fitted: the identity, nothing else
+        return step.func is None
+    return type(step).__name__ in _CELLWISE
+
+
+def _lightgbm_thresholds(booster: Any, width: int) -> dict[int, np.ndarray] | None:
+    """Sorted numerical split thresholds per feature of a LightGBM model (read from its exact text form).
+
+    Features split on as categories are left out (their values are compared
+    exactly); None when the classes cannot be trusted (linear trees, another
+    feature count), then every value is compared exactly.
+    """
+    if booster.num_feature() != width:
+        return None
+    found: dict[int, set[float]] = {}
+    categorical: set[int] = set()
+    features: list[int] = []
+    thresholds: list[float] = []
+    for line in booster.model_to_string().splitlines():
+        key, _, value = line.partition("=")
+        if key == "is_linear" and value.strip() not in ("", "0"):
+            return None
+        if key == "split_feature":
+            features = [int(v) for v in value.split()]
+        elif key == "threshold":
+            thresholds = [float(v) for v in value.split()]
+        elif key == "decision_type":
+            for f, t, d in zip(features, thresholds, (int(v) for v in value.split()), strict=True):
+                if d & 1:  # categorical split: a bitset of integer values
+                    categorical.add(f)
+                else:
+                    found.setdefault(f, set()).add(t)
+    out = {f: np.array(sorted(ts)) for f, ts in found.items() if f not in categorical}
+    for f in range(width):  # features no tree splits on: every value is the same to the model
+        if f not in found and f not in categorical:
+            out[f] = np.zeros(0)
+    return out
+
+
+@dataclass
+class Block:
+    """Encoded values of one input column (one row per value) and each value's class code."""
+
+    values: np.ndarray  # (k, block width)
+    codes: np.ndarray  # (k,) int64
+
+
+# One change to encoded rows: (positions among the rows scored, sorted; the input column;
+# its encoded values; which row of the block each position takes).
+Change = tuple[np.ndarray, str, Block, np.ndarray]
+
+
+@dataclass
+class EncodedModel:
+    """A fitted ``Pipeline(ColumnTransformer, ..., classifier)`` split into its encoder and the rest.
+
+    One instance serves one test run: it remembers the scores of the classes of
+    rows it has scored (see the module docstring).
+    """
+
+    columns: list[str]  # the model's input columns, in its order
+    encoder: Any  # the fitted ColumnTransformer
+    rest: Any  # the fitted steps after it (the classifier, or a Pipeline ending in it)
+    positive_index: int
+    blocks: dict[str, np.ndarray]  # input column -> positions of its encoded columns
+    width: int
+    lightgbm: bool = False
+    thresholds: dict[int, np.ndarray] | None = None  # LightGBM: split thresholds per encoded feature
+    n_scored: int = 0
+    _ids: dict[str, dict[bytes, int]] = field(default_factory=dict)
+    _memo: _Memo = field(default_factory=lambda: _Memo())
+
+    @property
+    def keyed(self) -> list[str]:
+        """Input columns the model reads (those with encoded columns)."""
+        return [c for c in self.columns if self.blocks[c].size]
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The encoded matrix of ``frame`` (the model's columns), or None when it is not a dense float array."""
+        Z = self.encoder.transform(frame[self.columns])
+        if not isinstance(Z, np.ndarray) or Z.ndim != 2 or Z.dtype.kind != "f" or Z.shape[1] != self.width:
+            return None
+        return Z
+
+    def score(self, Z: np.ndarray) -> np.ndarray:
+        """Probability of the positive decision: ``Pipeline.predict_proba`` after its first step."""
+        self.n_scored += len(Z)
+        if self.lightgbm:
+            proba = self.rest.predict_proba(Z, num_threads=prediction_threads())
+        else:
+            proba = self.rest.predict_proba(Z)
+        return np.asarray(proba, dtype=float)[:, self.positive_index]
+
+    def block(self, column: str, values: np.ndarray) -> Block:
+        """A :class:`Block` of ``column``'s encoded values (rows of ``values``), with their class codes."""
+        cols = self.blocks[column]
+        classes = np.empty(values.shape, dtype=np.int64)
+        for j, f in enumerate(cols):
+            classes[:, j] = self._classes(int(f), values[:, j])
+        if cols.size == 1:
+            return Block(values, classes[:, 0])
+        first, inverse = _distinct_rows(classes)
+        ids = self._ids.setdefault(column, {})
+        codes = np.array([ids.setdefault(classes[i].tobytes(), len(ids)) for i in first], dtype=np.int64)
+        return Block(values, codes[inverse])
+
+    def _classes(self, feature: int, v: np.ndarray) -> np.ndarray:
+        """Class of each value of one encoded feature: equal classes give the model the same input."""
+        v = np.asarray(v, dtype=np.float64)
+        nan = np.isnan(v)
+        ths = self.thresholds.get(feature) if self.thresholds is not None else None
+        if ths is None:  # exact value (one bit pattern for every NaN)
+            return np.where(nan, np.nan, v).view(np.int64)
+        canon = np.where(nan | (np.abs(v) <= _ZERO), 0.0, v)  # LightGBM reads these as 0 (NaN: unless NaN-aware)
+        return np.searchsorted(ths, canon, side="left") * 4 + nan * 2 + (canon == 0.0)
+
+    def recall(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """Remembered scores of keys (h1, h2); NaN where unknown."""
+        return self._memo.recall(h1, h2)
+
+    def remember(self, h1: np.ndarray, h2: np.ndarray, score: np.ndarray) -> None:
+        """Remember the scores of new keys."""
+        self._memo.remember(h1, h2, score)
+
+
+class _Memo:
+    """Scores by key (two 64-bit hashes), in sorted runs merged as they grow (vectorised look-ups)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (h1 sorted, h2, score)
+        self.size = 0
+
+    def recall(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        out = np.full(h1.size, np.nan)
+        for k1, k2, score in self.runs:
+            at = np.minimum(np.searchsorted(k1, h1), k1.size - 1)
+            hit = (k1[at] == h1) & (k2[at] == h2)
+            out[hit] = score[at[hit]]
+        return out
+
+    def remember(self, h1: np.ndarray, h2: np.ndarray, score: np.ndarray) -> None:
+        if h1.size == 0 or self.size + h1.size > _MAX_MEMO:
+            return
+        order = np.argsort(h1, kind="stable")
+        run = (h1[order], h2[order], score[order])
+        while self.runs and self.runs[-1][0].size <= 2 * run[0].size:  # merge runs of similar size
+            last = self.runs.pop()
+            merged = [np.concatenate([a, b]) for a, b in zip(last, run, strict=True)]
+            order = np.argsort(merged[0], kind="stable")
+            run = (merged[0][order], merged[1][order], merged[2][order])
+        self.runs.append(run)
+        self.size += h1.size
+
+
+def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of the first row of each distinct row, index of each row's distinct row) of an int64 matrix."""
+    h1, h2 = _hash(keys)
+    inverse, uniques = pd.factorize(h1)
+    first = np.empty(uniques.size, dtype=np.intp)
+    first[inverse[::-1]] = np.arange(h1.size)[::-1]  # the last write wins: the first occurrence
+    if not (np.array_equal(h2[first][inverse], h2) and np.array_equal(keys[first][inverse], keys)):
+        return np.arange(h1.size), np.arange(h1.size)  # a hash collision: treat every row as distinct
+    return first, inverse
+
+
+def encoded_model(model: object) -> EncodedModel | None:
+    """The encoded view of an adapter's model, or None when the encoded fast path does not apply."""
+    from audit.explain.folding import FoldingError, fold_map
+    from audit.models.sklearn import SklearnAdapter
+
+    if not isinstance(model, SklearnAdapter) or type(model).predict_score is not SklearnAdapter.predict_score:
+        return None
+    steps = getattr(model.estimator, "steps", None)
+    if not steps or len(steps) < 2:
+        return None
+    encoder = steps[0][1]
+    if type(encoder).__name__ != "ColumnTransformer" or not hasattr(encoder, "transformers_"):
+        return None
+    columns = list(model.feature_names)
+    if getattr(encoder, "n_features_in_", None) != len(columns):
+        return None
+    names = getattr(encoder, "feature_names_in_", None)
+    if names is not None and [str(n) for n in names] != columns:
+        return None
+    if not all(_cellwise(t) for _, t, _ in encoder.transformers_):
+        return None
+    try:
+        mapping = fold_map(encoder, n_inputs=len(columns))
+    except FoldingError:
+        return None
+    rest = steps[-1][1] if len(steps) == 2 else model.estimator[1:]
+    if not hasattr(rest, "predict_proba"):
+        return None
+    blocks = {c: np.flatnonzero(mapping == i) for i, c in enumerate(columns)}
+    lightgbm = (len(steps) == 2 and type(rest).__name__ == "LGBMClassifier"
+                and type(rest).__module__.startswith("lightgbm") and hasattr(rest, "booster_"))
+    thresholds = _lightgbm_thresholds(rest.booster_, len(mapping)) if lightgbm else None
+    return EncodedModel(columns=columns, encoder=encoder, rest=rest, positive_index=int(model.positive_index),
+                        blocks=blocks, width=len(mapping), lightgbm=lightgbm, thresholds=thresholds)
+
+
+def _hash(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each row of an int64 key matrix."""
+    h1 = np.zeros(len(keys), dtype=np.uint64)
+    h2 = np.full(len(keys), 1, dtype=np.uint64)
+    for j in range(keys.shape[1]):
+        k = keys[:, j].view(np.uint64)
+        h1 = (h1 ^ k) * _M1
+        h1 ^= h1 >> np.uint64(29)
+        h2 = (h2 + k) * _M2
+        h2 ^= h2 >> np.uint64(31)
+    return h1, h2
+
+
+@dataclass
+class EncodedRows:
+    """The encoded matrix of some rows (and their class codes), and the encoding of new values.
+
+    ``template`` builds a small frame of ``k`` copies of one real row with some
+    columns set to given values, exactly as the caller builds its big frames
+    (same dtypes, same conversions), so a value is encoded as it would be in place.
+    """
+
+    model: EncodedModel
+    Z: np.ndarray
+    template: Callable[[dict[str, np.ndarray]], pd.DataFrame]
+    codes: np.ndarray = field(init=False)  # (rows, keyed columns) class codes
+
+    def __post_init__(self) -> None:
+        self.slot = {c: j for j, c in enumerate(self.model.keyed)}
+        self.codes = np.zeros((len(self.Z), len(self.slot)), dtype=np.int64)
+        for c, j in self.slot.items():
+            self.codes[:, j] = self.model.block(c, self.Z[:, self.model.blocks[c]]).codes
+
+    def cols(self, column: str) -> np.ndarray:
+        """Positions of ``column``'s encoded columns (empty when the model does not read it)."""
+        return self.model.blocks.get(column, np.zeros(0, dtype=np.intp))
+
+    def set(self, rows: np.ndarray, column: str, block: Block) -> None:
+        """Write new values of ``column`` into rows ``rows`` (one block row per row)."""
+        self.Z[rows[:, None], self.cols(column)[None, :]] = block.values
+        self.codes[rows, self.slot[column]] = block.codes
+
+    def encode(self, values: dict[str, np.ndarray]) -> dict[str, Block] | None:
+        """Blocks of new values of some columns (arrays of one length); columns the model ignores are left out.
+
+        Each column's distinct values are encoded once, all columns in one small
+        transform. None when the encoder does not return a dense float matrix.
+        """
+        values = {c: v for c, v in values.items() if c in self.slot}
+        if not values:
+            return {}
+        codes, distinct = {}, {}
+        for c, v in values.items():
+            codes[c], distinct[c] = _factorize(v)
+        k = max(len(u) for u in distinct.values())
+        frame = self.template({c: np.concatenate([u, np.repeat(u[:1], k - len(u))]) for c, u in distinct.items()})
+        Z = self.model.transform(frame)
+        if Z is None:
+            return None
+        out = {}
+        for c in values:
+            block = self.model.block(c, Z[:len(distinct[c])][:, self.cols(c)])
+            out[c] = Block(block.values[codes[c]], block.codes[codes[c]])
+        return out
+
+    def score(self, rows: np.ndarray, changes: list[Change]) -> np.ndarray:
+        """Scores of rows ``rows`` with every change written; rows the model cannot tell apart are scored once."""
+        keys = self.codes[rows]
+        for pos, column, block, index in changes:
+            keys[pos, self.slot[column]] = block.codes[index]
+        first, inverse = _distinct_rows(keys)
+        h1, h2 = _hash(keys[first])
+        out = self.model.recall(h1, h2)
+        miss = np.isnan(out)
+        if miss.any():
+            todo = first[miss]
+            order = np.argsort(todo)
+            scores = np.empty(todo.size)
+            scores[order] = self._score(rows, changes, todo[order])
+            out[miss] = scores
+            self.model.remember(h1[miss], h2[miss], scores)
+        return out[inverse]
+
+    def _score(self, rows: np.ndarray, changes: list[Change], todo: np.ndarray) -> np.ndarray:
+        """Build and score the encoded rows at positions ``todo`` (sorted), in bounded chunks."""
+        out = np.empty(todo.size)
+        step = max(1024, _MAX_CELLS // max(self.model.width, 1))
+        for s in range(0, todo.size, step):
+            part = todo[s:s + step]
+            Z = self.Z[rows[part]]
+            for pos, column, block, index in changes:
+                at = np.searchsorted(part, pos)
+                hit = (at < part.size) & (part[np.minimum(at, part.size - 1)] == pos)
+                if hit.any():
+                    Z[at[hit][:, None], self.cols(column)[None, :]] = block.values[index[hit]]
+            out[s:s + step] = self.model.score(Z)
+        return out
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) with values kept exactly (dtype, NaN); None is never merged with NaN."""
+    if values.dtype == object and any(v is None for v in values[pd.isna(values)]):
+        return np.arange(values.size), values
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return codes, np.asarray(distinct, dtype=values.dtype)
