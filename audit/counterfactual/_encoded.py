@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Block", "Change", "EncodedModel", "EncodedRows", "encoded_model", "prediction_threads"]
+__all__ = ["Block", "Change", "EncodedModel", "EncodedRows", "distinct_key_rows", "encoded_model", "factorize_exact",
+           "prediction_threads"]
 
 # Transformers whose output for a cell depends only on that cell (fitted statistics, no batch state).
 _CELLWISE = {
@@ -41,9 +42,8 @@ _CELLWISE = {
     "SimpleImputer", "QuantileTransformer", "PowerTransformer", "Binarizer", "KBinsDiscretizer", "TargetEncoder",
 }
 _MAX_CELLS = 16_000_000  # encoded cells per scored chunk (128 MB of float64)
-_MAX_MEMO = 8_000_000  # scores remembered per run
+_MAX_MEMO_CELLS = 40_000_000  # class codes remembered per run (320 MB at most)
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float literal widened to double)
-_M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 def prediction_threads() -> int:
@@ -84,6 +84,8 @@ def _lightgbm_thresholds(booster: Any, width: int) -> dict[int, np.ndarray] | No
     features: list[int] = []
     thresholds: list[float] = []
     for line in booster.model_to_string().splitlines():
+        if line.startswith("end of trees"):
+            break
         key, _, value = line.partition("=")
         if key == "is_linear" and value.strip() not in ("", "0"):
             return None
@@ -166,7 +168,7 @@ class EncodedModel:
             classes[:, j] = self._classes(int(f), values[:, j])
         if cols.size == 1:
             return Block(values, classes[:, 0])
-        first, inverse = _distinct_rows(classes)
+        first, inverse = distinct_key_rows(classes)
         ids = self._ids.setdefault(column, {})
         codes = np.array([ids.setdefault(classes[i].tobytes(), len(ids)) for i in first], dtype=np.int64)
         return Block(values, codes[inverse])
@@ -181,53 +183,112 @@ class EncodedModel:
         canon = np.where(nan | (np.abs(v) <= _ZERO), 0.0, v)  # LightGBM reads these as 0 (NaN: unless NaN-aware)
         return np.searchsorted(ths, canon, side="left") * 4 + nan * 2 + (canon == 0.0)
 
-    def recall(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-        """Remembered scores of keys (h1, h2); NaN where unknown."""
-        return self._memo.recall(h1, h2)
+    def recall(self, keys: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """Remembered scores of rows of class codes (``h``: their hashes); NaN where unknown."""
+        return self._memo.recall(keys, h)
 
-    def remember(self, h1: np.ndarray, h2: np.ndarray, score: np.ndarray) -> None:
-        """Remember the scores of new keys."""
-        self._memo.remember(h1, h2, score)
+    def remember(self, keys: np.ndarray, h: np.ndarray, score: np.ndarray) -> None:
+        """Remember the scores of new rows of class codes (``h``: their hashes)."""
+        self._memo.remember(keys, h, score)
 
 
 class _Memo:
-    """Scores by key (two 64-bit hashes), in sorted runs merged as they grow (vectorised look-ups)."""
+    """Scores by row of class codes: rows kept in arrival order, found through runs of their hashes.
+
+    A bit table of seen hashes answers most misses at once; the runs are sorted
+    and merged as they grow (vectorised look-ups, amortised O(n log n) upkeep).
+    A hit needs the whole row of codes to match, not only its hash.
+    """
+
+    _BITS = 1 << 24  # bit table size
+    _CHUNK = 1 << 16  # rows per storage chunk (stores grow without copying)
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (h1 sorted, h2, score)
+        self.keys: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
         self.size = 0
+        self.seen = np.zeros(self._BITS, dtype=bool)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (hashes sorted, positions in the stores)
 
-    def recall(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-        out = np.full(h1.size, np.nan)
-        for k1, k2, score in self.runs:
-            at = np.minimum(np.searchsorted(k1, h1), k1.size - 1)
-            hit = (k1[at] == h1) & (k2[at] == h2)
-            out[hit] = score[at[hit]]
+    def recall(self, keys: np.ndarray, h: np.ndarray) -> np.ndarray:
+        out = np.full(len(keys), np.nan)
+        ask = np.flatnonzero(self.seen[(h & np.uint64(self._BITS - 1)).astype(np.intp)])
+        for k, where in self.runs:
+            if ask.size == 0:
+                break
+            at = np.minimum(np.searchsorted(k, h[ask]), k.size - 1)
+            hit = np.flatnonzero(k[at] == h[ask])
+            slot = where[at[hit]]
+            stored_keys, stored_scores = self._gather(slot)
+            same = (stored_keys == keys[ask[hit]]).all(axis=1)
+            out[ask[hit[same]]] = stored_scores[same]
+            keep = np.ones(ask.size, dtype=bool)
+            keep[hit[same]] = False
+            ask = ask[keep]
         return out
 
-    def remember(self, h1: np.ndarray, h2: np.ndarray, score: np.ndarray) -> None:
-        if h1.size == 0 or self.size + h1.size > _MAX_MEMO:
+    def _gather(self, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stored keys and scores at positions ``slot``."""
+        width = self.keys[0].shape[1] if self.keys else 0
+        keys, scores = np.empty((slot.size, width), dtype=np.int64), np.empty(slot.size)
+        chunk, offset = slot // self._CHUNK, slot % self._CHUNK
+        for c in np.unique(chunk):
+            m = chunk == c
+            keys[m], scores[m] = self.keys[c][offset[m]], self.scores[c][offset[m]]
+        return keys, scores
+
+    def remember(self, keys: np.ndarray, h: np.ndarray, score: np.ndarray) -> None:
+        n = len(keys)
+        if n == 0 or (self.size + n) * keys.shape[1] > _MAX_MEMO_CELLS:
             return
-        order = np.argsort(h1, kind="stable")
-        run = (h1[order], h2[order], score[order])
+        done = 0
+        while done < n:  # fill the last chunk, then new ones
+            at = (self.size + done) % self._CHUNK
+            if at == 0:
+                self.keys.append(np.empty((self._CHUNK, keys.shape[1]), dtype=np.int64))
+                self.scores.append(np.empty(self._CHUNK))
+            take = min(n - done, self._CHUNK - at)
+            self.keys[-1][at:at + take] = keys[done:done + take]
+            self.scores[-1][at:at + take] = score[done:done + take]
+            done += take
+        self.seen[(h & np.uint64(self._BITS - 1)).astype(np.intp)] = True
+        order = np.argsort(h)
+        run = (h[order], self.size + order)
+        self.size += n
         while self.runs and self.runs[-1][0].size <= 2 * run[0].size:  # merge runs of similar size
             last = self.runs.pop()
-            merged = [np.concatenate([a, b]) for a, b in zip(last, run, strict=True)]
-            order = np.argsort(merged[0], kind="stable")
-            run = (merged[0][order], merged[1][order], merged[2][order])
+            hashes, where = np.concatenate([last[0], run[0]]), np.concatenate([last[1], run[1]])
+            order = np.argsort(hashes, kind="stable")  # two sorted runs: a linear merge
+            run = (hashes[order], where[order])
         self.runs.append(run)
-        self.size += h1.size
 
 
-def _distinct_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position of the first row of each distinct row, index of each row's distinct row) of an int64 matrix."""
-    h1, h2 = _hash(keys)
-    inverse, uniques = pd.factorize(h1)
+def distinct_key_rows(keys: np.ndarray, h: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(position of the first row of each distinct row, index of each row's distinct row) of an int64 matrix.
+
+    ``h`` is :func:`_hash` of ``keys`` when already known.
+    """
+    inverse, uniques = pd.factorize(_hash(keys) if h is None else h)
     first = np.empty(uniques.size, dtype=np.intp)
-    first[inverse[::-1]] = np.arange(h1.size)[::-1]  # the last write wins: the first occurrence
-    if not (np.array_equal(h2[first][inverse], h2) and np.array_equal(keys[first][inverse], keys)):
-        return np.arange(h1.size), np.arange(h1.size)  # a hash collision: treat every row as distinct
+    first[inverse[::-1]] = np.arange(len(keys))[::-1]  # the last write wins: the first occurrence
+    if not np.array_equal(keys[first][inverse], keys):
+        return np.arange(len(keys)), np.arange(len(keys))  # a hash collision: treat every row as distinct
     return first, inverse
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (a bijection of uint64 that spreads every input bit)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _hash(keys: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of an int64 matrix (equal rows, equal hashes; the converse is checked)."""
+    h = np.full(len(keys), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for j in range(keys.shape[1]):
+        h = _mix(h ^ (keys[:, j].view(np.uint64) + np.uint64(j + 1)))
+    return h
 
 
 def encoded_model(model: object) -> EncodedModel | None:
@@ -255,6 +316,8 @@ def encoded_model(model: object) -> EncodedModel | None:
         mapping = fold_map(encoder, n_inputs=len(columns))
     except FoldingError:
         return None
+    if not all(_cellwise(step) for _, step in steps[1:-1]):  # steps between must keep rows apart too
+        return None
     rest = steps[-1][1] if len(steps) == 2 else model.estimator[1:]
     if not hasattr(rest, "predict_proba"):
         return None
@@ -264,19 +327,6 @@ def encoded_model(model: object) -> EncodedModel | None:
     thresholds = _lightgbm_thresholds(rest.booster_, len(mapping)) if lightgbm else None
     return EncodedModel(columns=columns, encoder=encoder, rest=rest, positive_index=int(model.positive_index),
                         blocks=blocks, width=len(mapping), lightgbm=lightgbm, thresholds=thresholds)
-
-
-def _hash(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent 64-bit hashes of each row of an int64 key matrix."""
-    h1 = np.zeros(len(keys), dtype=np.uint64)
-    h2 = np.full(len(keys), 1, dtype=np.uint64)
-    for j in range(keys.shape[1]):
-        k = keys[:, j].view(np.uint64)
-        h1 = (h1 ^ k) * _M1
-        h1 ^= h1 >> np.uint64(29)
-        h2 = (h2 + k) * _M2
-        h2 ^= h2 >> np.uint64(31)
-    return h1, h2
 
 
 @dataclass
@@ -319,7 +369,7 @@ class EncodedRows:
             return {}
         codes, distinct = {}, {}
         for c, v in values.items():
-            codes[c], distinct[c] = _factorize(v)
+            codes[c], distinct[c] = factorize_exact(v)
         k = max(len(u) for u in distinct.values())
         frame = self.template({c: np.concatenate([u, np.repeat(u[:1], k - len(u))]) for c, u in distinct.items()})
         Z = self.model.transform(frame)
@@ -336,37 +386,42 @@ class EncodedRows:
         keys = self.codes[rows]
         for pos, column, block, index in changes:
             keys[pos, self.slot[column]] = block.codes[index]
-        first, inverse = _distinct_rows(keys)
-        h1, h2 = _hash(keys[first])
-        out = self.model.recall(h1, h2)
+        h = _hash(keys)
+        first, inverse = distinct_key_rows(keys, h)
+        out = self.model.recall(keys[first], h[first])
         miss = np.isnan(out)
         if miss.any():
             todo = first[miss]
-            order = np.argsort(todo)
-            scores = np.empty(todo.size)
-            scores[order] = self._score(rows, changes, todo[order])
+            scores = self._score(rows, changes, todo)
             out[miss] = scores
-            self.model.remember(h1[miss], h2[miss], scores)
+            self.model.remember(keys[todo], h[todo], scores)
         return out[inverse]
 
     def _score(self, rows: np.ndarray, changes: list[Change], todo: np.ndarray) -> np.ndarray:
-        """Build and score the encoded rows at positions ``todo`` (sorted), in bounded chunks."""
+        """Build and score the encoded rows at positions ``todo``, in bounded chunks."""
         out = np.empty(todo.size)
         step = max(1024, _MAX_CELLS // max(self.model.width, 1))
         for s in range(0, todo.size, step):
             part = todo[s:s + step]
             Z = self.Z[rows[part]]
+            where = np.full(rows.size, -1, dtype=np.intp)
+            where[part] = np.arange(part.size)
             for pos, column, block, index in changes:
-                at = np.searchsorted(part, pos)
-                hit = (at < part.size) & (part[np.minimum(at, part.size - 1)] == pos)
+                at = where[pos]
+                hit = at >= 0
                 if hit.any():
                     Z[at[hit][:, None], self.cols(column)[None, :]] = block.values[index[hit]]
             out[s:s + step] = self.model.score(Z)
         return out
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, distinct values) with values kept exactly (dtype, NaN); None is never merged with NaN."""
+def factorize_exact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) with values kept exactly (dtype, NaN, the sign of zero); None never merged with NaN."""
+    if values.dtype.kind == "f":  # compare bits, so that 0.0 and -0.0 stay apart (every NaN is one value)
+        codes, distinct = pd.factorize(np.where(np.isnan(values), np.nan, values).astype(np.float64).view(np.int64))
+        first = np.empty(distinct.size, dtype=np.intp)
+        first[codes[::-1]] = np.arange(values.size)[::-1]
+        return codes, values[first]
     if values.dtype == object and any(v is None for v in values[pd.isna(values)]):
         return np.arange(values.size), values
     codes, distinct = pd.factorize(values, use_na_sentinel=False)

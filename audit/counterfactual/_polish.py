@@ -88,13 +88,13 @@ def refine_numeric(source: RowSource, cf: pd.DataFrame, action: Actionability, p
             if lazy:
                 ok = np.zeros(t.shape, dtype=bool)
                 pending = np.ones(rows.size, dtype=bool)
+                trials = _Trials(out, c, rows, values, predictor, encoded)
                 for j in range(t.shape[1]):
                     trying = np.flatnonzero(pending & moved[:, j])
-                    ok[trying, j] = _decide_with(out, c, rows[trying], values[trying, j], predictor, encoded)
+                    ok[trying, j] = trials.decide(trying, j)
                     pending &= ~ok[:, j]
             else:
-                pairs = np.repeat(rows, t.shape[1])
-                ok = _decide_with(out, c, pairs, values.ravel(), predictor, encoded).reshape(t.shape) & moved
+                ok = _Trials(out, c, rows, values, predictor, encoded).decide_all() & moved
             first = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
             improve = first >= 0
             new_hi = np.where(improve, t[np.arange(rows.size), np.maximum(first, 0)], hi)
@@ -127,20 +127,37 @@ def _template(frame: pd.DataFrame) -> Callable[[dict[str, np.ndarray]], pd.DataF
     return build
 
 
-def _decide_with(out: pd.DataFrame, c: str, rows: np.ndarray, values: np.ndarray, predictor: Predictor,
-                 encoded: EncodedRows | None) -> np.ndarray:
-    """The model's decision for rows ``rows`` of ``out`` with column ``c`` set to ``values``."""
-    if rows.size == 0:
-        return np.zeros(0, dtype=bool)
-    if encoded is not None:
-        blocks = encoded.encode({c: values})
-        if blocks is not None:
-            every = np.arange(rows.size)
-            changes = [(every, c, blocks[c], every)] if c in blocks else []
-            return predictor.decide(predictor.score_encoded(encoded, rows, changes))
-    trial = out.iloc[rows].reset_index(drop=True)
-    trial[c] = pd.Series(values).astype(out[c].dtype)
-    return predictor.decide(predictor.score(trial))
+class _Trials:
+    """Rows ``rows`` of ``out`` with column ``c`` set to ``values[i, j]``: the model's decision on any of them.
+
+    In the encoded path all the values are encoded once; else frames of the rows tried are scored.
+    """
+
+    def __init__(self, out: pd.DataFrame, c: str, rows: np.ndarray, values: np.ndarray, predictor: Predictor,
+                 encoded: EncodedRows | None) -> None:
+        self.out, self.c, self.rows, self.values, self.predictor = out, c, rows, values, predictor
+        self.encoded = encoded
+        self.blocks = encoded.encode({c: values.ravel()}) if encoded is not None else None
+
+    def decide(self, trying: np.ndarray, j: int) -> np.ndarray:
+        """Decisions for rows ``rows[trying]`` with the values of fraction ``j``."""
+        return self._decide(trying, np.ravel_multi_index((trying, np.full(trying.size, j)), self.values.shape))
+
+    def decide_all(self) -> np.ndarray:
+        """Decisions for every row and fraction, shaped like ``values``."""
+        pairs = np.repeat(np.arange(self.rows.size), self.values.shape[1])
+        return self._decide(pairs, np.arange(self.values.size)).reshape(self.values.shape)
+
+    def _decide(self, which: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        if which.size == 0:
+            return np.zeros(0, dtype=bool)
+        if self.encoded is not None and self.blocks is not None:
+            every = np.arange(which.size)
+            changes = [(every, self.c, self.blocks[self.c], cells)] if self.c in self.blocks else []
+            return self.predictor.decide(self.predictor.score_encoded(self.encoded, self.rows[which], changes))
+        trial = self.out.iloc[self.rows[which]].reset_index(drop=True)
+        trial[self.c] = pd.Series(self.values.ravel()[cells]).astype(self.out[self.c].dtype)
+        return self.predictor.decide(self.predictor.score(trial))
 
 
 def _round_to(values: np.ndarray, step: float) -> np.ndarray:

@@ -6,16 +6,23 @@ The search runs on all adverse rows at once (in blocks of rows), model-agnostic
 1. Candidates: every unit of :mod:`actionability` times its observed option
    values, allowed per row (differs from the row, increase-only respected).
    Cost of a change: |Δ| / robust spread for numeric units, 1 for categories.
-2. Level 1 predicts every single change of every row in one batch; rows with a
-   favourable candidate take the cheapest one.
+2. Level 1 predicts the single changes of every row in one batch per round;
+   rows with a favourable candidate take the cheapest one.
 3. Levels 2..max_changes: the remaining rows keep a beam of their most promising
    states (highest score, distinct sets of units) and add one more change on
    another unit; again all rows in one batch. Fewest changes first, then cost.
 4. Polish: drop a change when the rest still flips the decision; move numeric
    changes back towards the original value (two rounds of 10 % steps) while the
    decision stays favourable.
-5. Every counterfactual is re-predicted in one final batch; any not favourable
-   is withdrawn (counted), so ``validity`` is measured, not assumed.
+5. Every counterfactual is re-predicted in one final batch through the adapter;
+   any not favourable is withdrawn (counted), so ``validity`` is measured, not assumed.
+
+Less work, same result: identical rows are searched once; each level scores a
+row's states in rounds by cost and stops once the cheapest favourable one is
+certain (:func:`search.score_lazily`); and for a scikit-learn Pipeline of
+column-wise encoders the states are scored in the encoded space, rows the model
+cannot tell apart once (:mod:`._encoded`). ``fast=False, lazy=False`` runs the
+plain search, which the tests compare against.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from audit.counterfactual._encoded import distinct_key_rows, factorize_exact
 from audit.counterfactual._frames import Predictor, RowSource
 from audit.counterfactual._polish import drop_changes, refine_numeric, restore
 from audit.counterfactual.actionability import Actionability, Unit, format_value
 from audit.counterfactual.costs import changed_units, unit_costs
 from audit.counterfactual.search import StateScorer, materialise, search_block
 
-__all__ = ["RecourseResult", "find_recourse", "unit_costs", "changed_units", "NO_RECOURSE"]
+__all__ = ["RecourseResult", "find_recourse", "distinct_rows", "unit_costs", "changed_units", "NO_RECOURSE"]
 
 NO_RECOURSE = "no recourse found within {max_changes} changes"
 
@@ -105,23 +113,45 @@ def find_recourse(
     started = time.perf_counter()
     rows = np.asarray(rows, dtype=np.int64)
     source = RowSource(X.iloc[rows])
+    # Identical rows get identical results (every step is per row and deterministic): search each once.
+    first, inverse = distinct_rows(source.frame)
+    unique = RowSource(source.frame.iloc[first]) if first.size < rows.size else source
     predictor = Predictor(model, fast=fast)
     n_units = len(action.units)
-    chosen = np.full((rows.size, n_units), -1, dtype=np.int32)
-    scorer = StateScorer(source, action.units, predictor) if rows.size else None
-    for start in range(0, rows.size, block_rows):
-        block = np.arange(start, min(rows.size, start + block_rows))
-        chosen[block] = search_block(source, block, action, scorer, max_changes=max_changes, beam=beam,  # type: ignore[arg-type]
+    chosen = np.full((first.size, n_units), -1, dtype=np.int32)
+    scorer = StateScorer(unique, action.units, predictor) if first.size else None
+    for start in range(0, first.size, block_rows):
+        block = np.arange(start, min(first.size, start + block_rows))
+        chosen[block] = search_block(unique, block, action, scorer, max_changes=max_changes, beam=beam,  # type: ignore[arg-type]
                                      lazy=lazy)
-        if progress is not None:
-            progress("recourse", int(block[-1]) + 1, int(rows.size))
-    cf = materialise(source, np.arange(rows.size), chosen, action.units)
-    cf = drop_changes(source, cf, action, predictor)
-    cf = refine_numeric(source, cf, action, predictor, lazy=lazy)
+        if progress is not None:  # in adverse decisions (duplicates go with their first row)
+            progress("recourse", int(round((block[-1] + 1) * rows.size / first.size)), int(rows.size))
+    cf = materialise(unique, np.arange(first.size), chosen, action.units)
+    cf = drop_changes(unique, cf, action, predictor)
+    cf = refine_numeric(unique, cf, action, predictor, lazy=lazy)
+    if unique is not source:
+        cf = cf.iloc[inverse].reset_index(drop=True)
     verifier = Predictor(model, fast=False)  # the final check always goes through the adapter on DataFrames
     verifier.n_predicted = predictor.n_predicted
     return _verify(source, cf, rows=rows, action=action, predictor=verifier, score_before=score_before,
                    max_changes=max_changes, started=started)
+
+
+def distinct_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(first position of each distinct row, index of each row's distinct row); values compared exactly.
+
+    Numbers are compared by their bits (so 0.0 and -0.0 differ; every NaN is one
+    value), other values by equality (NaN equal to NaN, never to None).
+    """
+    if len(frame) == 0 or frame.shape[1] == 0:
+        return np.arange(min(len(frame), 1)), np.zeros(len(frame), dtype=np.intp)
+    codes = []
+    for c in frame.columns:
+        values = frame[c].to_numpy()
+        if values.dtype.kind == "f":
+            values = np.where(np.isnan(values), np.nan, values).astype(np.float64).view(np.int64)
+        codes.append(factorize_exact(values)[0])
+    return distinct_key_rows(np.column_stack(codes).astype(np.int64))
 
 
 def _verify(source: RowSource, cf: pd.DataFrame, *, rows: np.ndarray, action: Actionability, predictor: Predictor,

@@ -24,9 +24,10 @@ METHOD = (
     "(quantiles of rows and of distinct values); immutable features (protected attributes and data.immutable) "
     "never change, increase-only features never decrease, numbers stay within the observed range. Columns "
     "that always agree in the data change together as one unit. Cost = sum over changed units of "
-    "|Δ| / robust spread (MAD, else IQR, else standard deviation) for numbers and 1 per category. All single "
-    "changes are scored in one batch; rows still adverse keep a beam of their most promising states and add "
-    "one more change, up to max_changes. Fewest changes first, then lowest cost. Found changes are then "
+    "|Δ| / robust spread (MAD, else IQR, else standard deviation) for numbers and 1 per category. Single "
+    "changes are scored in batches; rows still adverse keep a beam of their most promising states and add "
+    "one more change, up to max_changes. Fewest changes first, then lowest cost (states are scored in order of cost "
+    "until the cheapest favourable one is certain: the same choice as scoring them all). Found changes are then "
     "polished (drop a change that is not needed; move numbers back towards the original while the decision "
     "stays favourable) and every counterfactual is re-predicted by the model in one final batch: only those "
     "it decides favourably are reported."
@@ -59,7 +60,8 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     result = find_recourse(X=subject.X, rows=adverse, model=subject.model, action=action,
                            score_before=subject.predictions.score[adverse], max_changes=max_changes,
                            progress=ctx.progress)
-    _write_columns(subject, ctx, result)
+    texts = result.texts()
+    _write_columns(subject, ctx, result, texts)
     violations = constraint_violations(result, action)
     cf_found = result.counterfactual[result.found]
     plaus = plausibility(X=subject.X, favourable=decision, counterfactuals=cf_found, action=action,
@@ -89,7 +91,7 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             "recourse_gap_max": clean_number(worst[1]["gap"]) if worst else None,
             "recourse_gap_attribute": worst[0] if worst else None,
         },
-        tables=[_gap_table(gap), _examples_table(subject, ctx, result), _usage_table(result)],
+        tables=[_gap_table(gap), _examples_table(subject, ctx, result, texts), _usage_table(result)],
         charts=_charts(gap),
         method=METHOD,
         limits=LIMITS + action.notes,
@@ -125,10 +127,10 @@ def constraint_violations(result: RecourseResult, action: Actionability) -> dict
     return {"immutable": int(immutable.sum()), "increase_only": int(up.sum()), "outside_observed": int(outside.sum())}
 
 
-def _write_columns(subject: Subject, ctx: CheckContext, result: RecourseResult) -> None:
+def _write_columns(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str]) -> None:
     """``recourse`` (text, None for favourable decisions) and ``recourse_cost`` (NaN where none) per decision."""
     text = np.full(subject.n, None, dtype=object)
-    text[result.rows] = np.asarray(result.texts(), dtype=object)
+    text[result.rows] = np.asarray(texts, dtype=object)
     cost = np.full(subject.n, np.nan)
     cost[result.rows] = result.cost
     ctx.decision_columns["recourse"] = text.tolist()
@@ -163,10 +165,9 @@ def _num(value: object) -> str:
     return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
 
 
-def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult) -> Table:
+def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str]) -> Table:
     n = len(result.rows)
     pick = np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False)) if n else []
-    texts = result.texts()
     records = [{"id": str(subject.ids[result.rows[i]]), "recourse": texts[i], "features_changed": int(result.n_changes[i]),
                 "cost": clean_number(result.cost[i]), "score_before": float(result.score_before[i]),
                 "score_after": clean_number(result.score_after[i])} for i in pick]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from audit.counterfactual._bootstrap import mean_ci, proportion_ci
+from audit.counterfactual._encoded import EncodedRows
 from audit.counterfactual._frames import Predictor, RowSource
 from audit.counterfactual.actionability import is_integer_column
 
@@ -101,17 +102,20 @@ def perturbation_test(
     rng: np.random.Generator,
     n_boot: int,
     repeats: int = 3,
+    fast: bool = True,
 ) -> RobustnessResult:
     """Flip rates of the model's decisions under noise and missing values on the rows of ``X``.
 
-    ``decision`` is the model's decision on the unperturbed ``X``.
+    ``decision`` is the model's decision on the unperturbed ``X``. ``fast=False``
+    scores every perturbed frame through the adapter (same numbers; see :mod:`._encoded`).
     """
     source = RowSource(X)
-    predictor = Predictor(model)
+    predictor = Predictor(model, fast=fast)
     n = len(source)
     numeric = [c for c in X.columns if feature_types.get(c) == "numeric" and X[c].notna().any()]
     result = RobustnessResult(numeric=numeric, n_rows=n)
     result.imputed = _cannot_take_missing(source, predictor)
+    encoded = predictor.encode(source.frame, source.template())  # None: frames scored through the adapter
     fill = _fill_values(X, numeric)
     stds = {c: float(np.nanstd(X[c].to_numpy(dtype=float))) for c in numeric}
     every = np.arange(n)
@@ -123,10 +127,12 @@ def perturbation_test(
         return np.clip(np.round(out) if integer[c] else out, *ranges[c])
 
     for level in noise_levels:
-        cols = source.gather(np.tile(every, repeats))
+        tiled = np.tile(every, repeats)
+        cols = source.gather(tiled)
         for c in numeric:
             cols[c] = noisy(cols[c], c, level)
-        flips = _flips(source, cols, predictor, np.tile(decision, repeats)).reshape(repeats, n).mean(axis=0)
+        flips = _flips(source, cols, predictor, np.tile(decision, repeats), rows=tiled, changed=numeric,
+                       encoded=encoded).reshape(repeats, n).mean(axis=0)
         result.noise.append(RateCI(f"{level:g}", float(flips.mean()), mean_ci(flips, rng=rng, n_boot=n_boot), n,
                                    how=f"{repeats} repeats"))
     if noise_levels:  # which feature's noise flips decisions: each alone, at the largest level, one repeat
@@ -134,7 +140,7 @@ def perturbation_test(
         for c in numeric:
             cols = source.gather(every)
             cols[c] = noisy(cols[c], c, top)
-            flips = _flips(source, cols, predictor, decision)
+            flips = _flips(source, cols, predictor, decision, rows=every, changed=[c], encoded=encoded)
             result.noise_by_feature.append(RateCI(str(c), float(flips.mean()),
                                                   proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n,
                                                   how=f"noise {top:g} on this feature only"))
@@ -142,13 +148,13 @@ def perturbation_test(
     for c in X.columns:
         mask = rng.random(n) < missing_rate
         cols[c] = _missing(cols[c], mask, fill[c], imputed=c in result.imputed)
-    flips = _flips(source, cols, predictor, decision)
+    flips = _flips(source, cols, predictor, decision, rows=every, changed=list(X.columns), encoded=encoded)
     result.missing = RateCI(f"{missing_rate:g}", float(flips.mean()),
                             proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n)
     for c in X.columns:
         cols = source.gather(every)
         cols[c] = _missing(cols[c], np.ones(n, dtype=bool), fill[c], imputed=c in result.imputed)
-        flips = _flips(source, cols, predictor, decision)
+        flips = _flips(source, cols, predictor, decision, rows=every, changed=[c], encoded=encoded)
         result.per_feature.append(RateCI(str(c), float(flips.mean()),
                                          proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n,
                                          how="imputed" if c in result.imputed else "missing"))
@@ -165,6 +171,18 @@ def _missing(values: np.ndarray, mask: np.ndarray, fill: object, *, imputed: boo
     return out
 
 
-def _flips(source: RowSource, cols: dict[str, np.ndarray], predictor: Predictor, decision: np.ndarray) -> np.ndarray:
-    """1.0 where the perturbed row's decision differs from the original decision."""
-    return (predictor.decide(predictor.score(source.to_frame(cols))) != decision).astype(float)
+def _flips(source: RowSource, cols: dict[str, np.ndarray], predictor: Predictor, decision: np.ndarray, *,
+           rows: np.ndarray, changed: list[str], encoded: EncodedRows | None) -> np.ndarray:
+    """1.0 where the perturbed row's decision differs from the original decision.
+
+    ``cols`` are rows ``rows`` of the source with the columns ``changed`` perturbed.
+    With ``encoded`` rows (the fast path) a perturbed row is its encoded row with
+    the changed columns' blocks replaced; else a frame of ``cols`` is scored.
+    """
+    blocks = encoded.encode({c: cols[c] for c in changed}) if encoded is not None else None
+    if blocks is not None and encoded is not None:
+        every = np.arange(rows.size)
+        score = predictor.score_encoded(encoded, rows, [(every, c, block, every) for c, block in blocks.items()])
+    else:
+        score = predictor.score(source.to_frame(cols))
+    return (predictor.decide(score) != decision).astype(float)

@@ -178,7 +178,7 @@ def score_lazily(score: Callable[[np.ndarray], np.ndarray], decide: Callable[[np
             np.minimum.at(best, s_row[ok], cost[ok])
         if not ((rank >= hi) & (cost_sorted <= best[row_sorted])).any():
             return scores, valid
-        lo, hi = hi, 2 * hi
+        lo, hi = hi, hi + max(4, hi // 4)
 
 
 def search_block(source: RowSource, rows: np.ndarray, action: Actionability, predictor: Predictor | StateScorer, *,
@@ -205,8 +205,8 @@ def search_block(source: RowSource, rows: np.ndarray, action: Actionability, pre
             s_row, opts, cost = _expand(s_row, opts, cost, cand)
         if s_row.size == 0:
             break
-        score, valid = score_lazily(lambda idx: scorer.score(rows[s_row[idx]], opts[idx]), decide, s_row, cost,
-                                    first_round=_FIRST_ROUND if lazy else 0)
+        score, valid = score_lazily(lambda idx, r=rows[s_row], o=opts: scorer.score(r[idx], o[idx]), decide, s_row,
+                                    cost, first_round=_FIRST_ROUND if lazy else 0)
         if valid.any():
             v = np.flatnonzero(valid)
             best = v[first_per_group([s_row[v]], [cost[v], -score[v]], 1)]

@@ -152,6 +152,36 @@ def _flatten_groups(svg: str) -> str:
 
 
 _BARE_GROUP = re.compile(r'<g(?: id="[^"]*")?>')
+_STYLE_ATTR = re.compile(r' style="([^"]*)"')
+_DECLARATION = re.compile(r"\s*([a-z-]+)\s*:\s*([^;]+?)\s*(?:;|$)")
+_DECLARATIONS = re.compile(r"(?:\s*[a-z-]+\s*:\s*[^;]+?\s*(?:;|$))+\s*")
+_GLOBAL_STYLE = re.compile(r'\s*<defs>\s*<style type="text/css">\*\{([^}]*)\}</style>\s*</defs>')
+
+
+def _style_to_attributes(svg: str) -> str:
+    """Write matplotlib's ``style="fill: ..."`` declarations as presentation attributes (``fill="..."``).
+
+    The drawing is the same; a renderer reads attributes directly instead of parsing one CSS declaration list per
+    element. matplotlib's one global rule (``*{stroke-linejoin: round; stroke-linecap: butt}``) moves to the root
+    element, where it is inherited and overridden by an element's own attributes, as the rule was by its style.
+    """
+    def attributes(declarations: str) -> str | None:
+        if not _DECLARATIONS.fullmatch(declarations):
+            return None  # not a plain list of declarations: leave it as it is
+        return "".join(f' {name}="{value}"' for name, value in _DECLARATION.findall(declarations))
+
+    def element(match: re.Match[str]) -> str:
+        converted = attributes(match.group(1))
+        return match.group(0) if converted is None else converted
+
+    global_rule = _GLOBAL_STYLE.search(svg)
+    if global_rule is not None:
+        root = attributes(global_rule.group(1))
+        if root is None:
+            return svg
+        svg = svg[: global_rule.start()] + svg[global_rule.end():]
+        svg = re.sub(r"(<svg\b[^>]*?)(>)", lambda m: m.group(1) + root + m.group(2), svg, count=1)
+    return _STYLE_ATTR.sub(element, svg)
 
 
 def chart_svg(chart: Chart) -> str:
@@ -184,5 +214,5 @@ def chart_svg(chart: Chart) -> str:
         fig.tight_layout()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
-    svg = _flatten_groups(_scope_ids(buffer.getvalue(), prefix))
+    svg = _style_to_attributes(_flatten_groups(_scope_ids(buffer.getvalue(), prefix)))
     return re.sub(r"(<svg\b[^>]*>)", lambda m: f"{m.group(1)}\n <title>{escape(chart.title)}</title>", svg, count=1)

@@ -133,6 +133,8 @@ def humanise(key: Any) -> str:
     Keys without an underscore keep their own spelling apart from the first letter.
     """
     text = str(key).strip()
+    if "." in text and " " not in text:  # a dotted name, e.g. a stage "check.fairness"
+        text = text.replace(".", "_")
     if "_" not in text and " " not in text:
         word = _ACRONYMS.get(text.lower(), text)
         return word[:1].upper() + word[1:]
@@ -214,12 +216,17 @@ def _status_class(status: Status | str) -> str:
     return {"PASS": "pass", "FAIL": "fail", "REVIEW": "review", "N/A": "na"}.get(value, "na")
 
 
+def _ucfirst(text: str) -> str:
+    """The text with its first letter in upper case (the rest as it is)."""
+    return text[:1].upper() + text[1:]
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
         return text
     text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "?", "!")) else text + "."
+    return text if text.endswith((".", "?", "!", ".)", "?)")) else text + "."
 
 
 @pass_context
@@ -249,6 +256,7 @@ def make_environment() -> Environment:
         pct=format_percent,
         param=format_param,
         human=humanise,
+        ucfirst=_ucfirst,
         heading=_column_heading,
         op=_op,
         short_hash=_short_hash,
@@ -340,6 +348,7 @@ class FindingView:
     failed: str  # what failed and why (FAIL only)
     rules: list[RuleView]
     evidence: list[EvidenceRef]
+    other_evidence: list[EvidenceRef]  # evidence the requirement names that none of its rules links already
     needs: list[str]  # open actions: what a person must supply
     open_attestation: bool
 
@@ -427,6 +436,8 @@ def _run(result: AuditResult) -> dict[str, Any]:
             if key in run:
                 parts[part] = run.pop(key)
                 break
+    if isinstance(run.get("policies"), list):
+        run["policies"] = [PACK_TITLES.get(str(p), p) for p in run["policies"]]
     parts["other"] = run
     return parts
 
@@ -471,7 +482,7 @@ def _rule_view(rule: RuleOutcome, by_id: dict[str, Evidence]) -> RuleView:
         if ref.anchor is None:
             why_not = "the audit did not produce this evidence"
         elif ref.not_assessed:
-            why_not = f"not assessed: {ref.reason}"
+            why_not = f"the evidence was not assessed ({ref.reason})"
         else:
             why_not = rule.note.replace(f"'{rule.metric}'", humanise(rule.metric).lower()) or "not evaluated"
     return RuleView(rule, description, ref, evaluated, format_number(rule.observed), required, required_words, why_not)
@@ -481,7 +492,7 @@ _UNDECIDED = re.compile(r"Whether this applies is undecided: (.+?)\.(?:\s|$)")
 _NOT_IN_FORCE = re.compile(r"^Not yet in force on the audit date \([^)]*\); assessed for readiness:\s*")
 
 
-def _assessment(f: Finding, rules: list[RuleView]) -> tuple[str, str, list[str]]:
+def _assessment(f: Finding, rules: list[RuleView], refs: list[EvidenceRef]) -> tuple[str, str, list[str]]:
     """The matrix sentence, the "what failed" sentence and the open needs of one finding, chosen from its parts."""
     if f.status is Status.NA:
         text = re.sub(r"^\s*Not applicable:\s*", "", f.reason)
@@ -496,18 +507,22 @@ def _assessment(f: Finding, rules: list[RuleView]) -> tuple[str, str, list[str]]
     for r in rules:
         if r.rule.status is Status.FAIL:
             parts.append(f"not met: {r.description} (observed {r.observed}, required {r.required})")
-            failed.append(f"{r.description}: not met, observed {r.observed} where {r.required_words} is required "
-                          f"({r.evidence.title})")
-    missing = {r.evidence.id: r for r in rules if not r.evaluated}
+            failed.append(f"not met: \u201c{r.description}\u201d \u2014 observed {r.observed}, required "
+                          f"{r.required_words} ({r.evidence.title})")
+    missing = {r.evidence.id: (r.evidence.title, r.why_not) for r in rules if not r.evaluated}
+    for ref in refs:  # evidence the requirement names without a rule on it
+        if ref.id not in missing and (ref.anchor is None or ref.not_assessed):
+            missing[ref.id] = (ref.title, f"not assessed: {ref.reason}" if ref.not_assessed
+                               else "the audit did not produce this evidence")
     if missing:
-        parts.append("evidence not produced: " + ", ".join(dict.fromkeys(r.evidence.title for r in missing.values())))
-        needs += [_sentence(f"Evidence not produced: {r.evidence.title}: {r.why_not}") for r in missing.values()]
+        parts.append("evidence not produced: " + ", ".join(dict.fromkeys(title for title, _ in missing.values())))
+        needs += [_sentence(f"Evidence not produced: {title}: {why}") for title, why in missing.values()]
     if rules and all(r.rule.status is Status.PASS for r in rules):
         parts.insert(0, "evidence measured" if all(r.rule.op == "present" for r in rules) else "evidence rules met")
     a = f.attestation
     if a is not None:
         if a.answer is None:
-            parts.append(f"attestation awaited: {a.document}" if a.document else "attestation awaited")
+            parts.append("attestation awaited")
             needs.append(_sentence(a.question))
         elif a.answer == "no":
             parts.append(f"attested \u201cno\u201d by {a.by or DASH} on {a.date or DASH}")
@@ -526,10 +541,12 @@ def _finding_view(f: Finding, by_id: dict[str, Evidence]) -> FindingView:
     rules = [_rule_view(rule, by_id) for rule in f.rules]
     ids = list(dict.fromkeys([*f.evidence_ids, *(r.evidence for r in f.rules)]))
     refs = [_ref(i, by_id) for i in ids]
-    assessment, failed, needs = _assessment(f, rules)
+    assessment, failed, needs = _assessment(f, rules, refs)
     open_attestation = f.attestation is not None and f.attestation.answer is None and f.status is not Status.NA
+    in_rules = {rule.evidence for rule in f.rules}
     return FindingView(f, anchor("req", f.id), anchor("mx", f.id), PACK_TITLES.get(f.pack, f.pack),
-                       _short_citation(f.citation), assessment, failed, rules, refs, needs, open_attestation)
+                       _short_citation(f.citation), assessment, failed, rules, refs,
+                       [ref for ref in refs if ref.id not in in_rules], needs, open_attestation)
 
 
 #: A metric whose value is text longer than this prints on a row of its own.
@@ -672,7 +689,8 @@ def _annex_iv(result: AuditResult, views: list[FindingView], cover: dict[str, An
 
     validation = (_facts(by_id, "performance.overall", ["n", "accuracy", "balanced_accuracy", "roc_auc"])
                   + _facts(by_id, "fairness.selection_rate", ["min_impact_ratio", "min_impact_ratio_group"])
-                  + _facts(by_id, "fairness.error_rates", ["primary_metric", "primary_metric_value"])
+                  + [(label, humanise(value) if label == "Primary metric" else value)
+                     for label, value in _facts(by_id, "fairness.error_rates", ["primary_metric", "primary_metric_value"])]
                   + _facts(by_id, "counterfactual.flip", ["max_flip_rate"])
                   + _facts(by_id, "robustness.perturbation", ["flip_rate_noise_max", "flip_rate_missing"]))
     validation_refs = _refs_of_check(by_id, "performance", "fairness", "robustness", "counterfactual")

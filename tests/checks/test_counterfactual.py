@@ -335,3 +335,173 @@ def test_recourse_that_fails_re_prediction_is_withdrawn():
     assert result.n_withdrawn == 1 and result.validity == 0.5
     assert result.counterfactual["f"].tolist() == [1.0, -2.0, -3.0]
     assert result.texts() == ["f: -1 → 1", "no recourse found within 1 changes", "no recourse found within 1 changes"]
+
+
+# ------------------------------------------------------------------ encoded fast path (same results, less work)
+
+
+def recourse_both_ways(subject, rows: np.ndarray, *, model=None, max_changes: int | None = None):
+    """The search scored in the encoded space (lazily) and through the adapter on frames (every state)."""
+    from audit.counterfactual import build_actionability, find_recourse
+
+    model = model or subject.model
+    action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
+                                 increase_only=subject.spec.data.increase_only)
+    score = model.predict_score(subject.X.iloc[rows])
+    kwargs = {"X": subject.X, "rows": rows, "model": model, "action": action, "score_before": score,
+              "max_changes": max_changes or subject.spec.counterfactuals.max_changes}
+    return find_recourse(**kwargs), find_recourse(**kwargs, fast=False, lazy=False)
+
+
+def assert_same_recourse(fast, generic) -> None:
+    """The same change chosen for every row: same texts, costs, counterfactual values and re-predicted scores."""
+    assert fast.texts() == generic.texts()
+    np.testing.assert_array_equal(fast.cost, generic.cost)
+    np.testing.assert_array_equal(fast.changed, generic.changed)
+    pd.testing.assert_frame_equal(fast.counterfactual, generic.counterfactual)
+    np.testing.assert_array_equal(fast.score_after, generic.score_after)
+    assert fast.validity == generic.validity == 1.0
+    assert fast.n_predicted < generic.n_predicted  # the lazy rounds and shared scores do less work
+
+
+def test_encoded_path_applies_to_the_example_pipelines(german_subject, adult_subject):
+    from audit.counterfactual._encoded import encoded_model
+
+    german, adult = encoded_model(german_subject.model), encoded_model(adult_subject.model)
+    assert german is not None and not german.lightgbm and german.thresholds is None  # exact values compared
+    assert adult is not None and adult.lightgbm and adult.thresholds is not None  # split classes compared
+    assert set(adult.blocks) == set(adult_subject.X.columns)
+    assert sum(b.size for b in adult.blocks.values()) == adult.width
+
+
+def test_fast_path_gives_the_same_recourse_on_german_credit(german_subject):
+    """Every adverse German credit decision: the fast, lazy search chooses what the exhaustive frame search chooses."""
+    adverse = np.flatnonzero(~german_subject.predictions.decision)
+    fast, generic = recourse_both_ways(german_subject, adverse)
+    assert fast.found.sum() > 0.8 * adverse.size
+    assert_same_recourse(fast, generic)
+
+
+@pytest.mark.slow
+def test_fast_path_gives_the_same_recourse_on_adult_sample(adult_subject):
+    """2,500 seeded adverse Adult rows (LightGBM, classes of split thresholds shared between rows)."""
+    adverse = np.flatnonzero(~adult_subject.predictions.decision)
+    rows = np.sort(np.random.default_rng(17).choice(adverse, size=2500, replace=False))
+    fast, generic = recourse_both_ways(adult_subject, rows)
+    assert fast.found.all()
+    assert_same_recourse(fast, generic)
+
+
+def test_fast_path_with_the_negative_class_as_positive(adult_subject):
+    """positive_index 0 (the adapter's decision is p >= 0.5): still the same choices as the frame search."""
+    from audit.models import SklearnAdapter
+
+    model = SklearnAdapter(adult_subject.model.estimator, path=Path("test-model"), fmt="skops", positive_class="<=50K",
+                           data_columns=list(adult_subject.X.columns))
+    assert model.positive_index == 0
+    favourable = np.flatnonzero(adult_subject.predictions.decision)[:300]  # adverse under the flipped labels
+    fast, generic = recourse_both_ways(adult_subject, favourable, model=model, max_changes=2)
+    assert fast.found.sum() > 100
+    assert_same_recourse(fast, generic)
+
+
+def test_encoded_scores_equal_predict_score(adult_subject, german_subject):
+    """Scores of candidate states from the encoded path equal the model's predict_score on materialised frames."""
+    from audit.counterfactual import build_actionability
+    from audit.counterfactual._frames import Predictor, RowSource
+    from audit.counterfactual.search import StateScorer, _candidates, materialise
+
+    for subject in (adult_subject, german_subject):
+        adverse = np.flatnonzero(~subject.predictions.decision)[:200]
+        action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
+                                     increase_only=subject.spec.data.increase_only)
+        source = RowSource(subject.X.iloc[adverse])
+        scorer = StateScorer(source, action.units, Predictor(subject.model))
+        assert scorer.fast
+        rows = np.arange(len(source))
+        cand = _candidates(source, rows, action)
+        s_row, s_cand = np.nonzero(cand.allowed)
+        opts = np.full((s_row.size, len(action.units)), -1, dtype=np.int32)
+        opts[np.arange(s_row.size), cand.unit[s_cand]] = cand.option[s_cand]
+        # add two-change states: each state with the next row's first allowed change on another unit
+        two = opts.copy()
+        other = (cand.unit[s_cand] + 1) % len(action.units)
+        two[np.arange(two.shape[0]), other] = 0
+        states = np.concatenate([opts, two])
+        state_rows = np.concatenate([s_row, s_row])
+        fast = scorer.score(state_rows, states)
+        truth = subject.model.predict_score(materialise(source, state_rows, states, action.units))
+        assert np.max(np.abs(fast - truth)) <= 1e-9
+        np.testing.assert_array_equal(fast, truth)  # in fact the very same numbers
+        assert scorer.predictor.n_predicted < states.shape[0]  # equivalent states were scored once
+
+
+def test_encoded_path_falls_back_for_other_models(german_subject):
+    """Anything but a Pipeline of cell-wise encoders is scored through the adapter, exactly as before."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+    from sklearn.tree import DecisionTreeClassifier
+
+    from audit.counterfactual._encoded import encoded_model
+    from audit.counterfactual._frames import Predictor, RowSource
+
+    X, y = german_subject.X, german_subject.y
+    text = [c for c in X.columns if german_subject.feature_types[c] == "categorical"]
+    numbers = [c for c in X.columns if c not in text]
+
+    def fitted(encoder, *middle):
+        steps = [("encode", encoder), *middle, ("model", DecisionTreeClassifier(max_depth=3))]
+        return adapter(Pipeline(steps).fit(X, y), X)
+
+    mixing = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), text),
+                                ("log", FunctionTransformer(np.log1p), numbers)])  # any function: not cell-wise
+    assert encoded_model(fitted(mixing)) is None
+    cellwise = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), text)],
+                                 remainder="passthrough")
+    assert encoded_model(fitted(cellwise)) is not None
+    assert encoded_model(fitted(cellwise, ("pca", PCA(n_components=3)))) is None  # a step that mixes columns
+    assert encoded_model(Recording(german_subject.model)) is None  # not the project's scikit-learn adapter
+    sparse = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), text)], remainder="passthrough",
+                               sparse_threshold=1.0)
+    model = fitted(sparse)
+    assert encoded_model(model) is not None  # cell-wise, but its output is sparse:
+    source = RowSource(X)
+    assert Predictor(model).encode(source.frame, source.template()) is None
+    assert Predictor(german_subject.model, fast=False).encoded is None
+
+
+def test_flip_fast_path_matches_generic(adult_sample):
+    """The flip test (direct and with proxies) gives the same pairs and examples both ways."""
+    from audit.counterfactual import flip_test
+    from audit.spec import ProtectedSpec
+
+    train, audit = adult_sample
+    columns = [c for c in audit.columns if c not in ("person_id", "split", "income", "fnlwgt")]
+    X = audit[columns]
+    model = adapter(logistic(BASE + ["sex", "relationship"], X).fit(train[columns], train["income"]), X)
+    score = model.predict_score(X)
+    results = [flip_test(X=X, groups=pd.DataFrame({"sex": X["sex"].astype(str)}), protected=[ProtectedSpec(column="sex")],
+                         model=model, score=score, decision=model.decide(score), ids=audit["person_id"].to_numpy(),
+                         proxies=PROXIES, rng=np.random.default_rng(3), n_boot=100, fast=fast) for fast in (True, False)]
+    assert [dataclasses.asdict(p) for p in results[0].pairs] == [dataclasses.asdict(p) for p in results[1].pairs]
+    assert results[0].examples == results[1].examples
+    assert results[0].max_rate("direct") > 0
+
+
+def test_flip_fast_path_matches_generic_on_adult_model(adult_subject):
+    """The example LightGBM pipeline on 6,000 rows: identical flip statistics with and without the fast path."""
+    from audit.counterfactual import flip_test
+
+    subject = adult_subject
+    rows = np.arange(6000)
+    X, pred = subject.X.iloc[rows].reset_index(drop=True), subject.predictions
+    proxies = {"sex": ["relationship", "marital-status", "occupation"], "age": ["marital-status", "relationship"]}
+    results = [flip_test(X=X, groups=subject.groups.iloc[rows].reset_index(drop=True), protected=subject.protected,
+                         model=subject.model, score=pred.score[rows], decision=pred.decision[rows],
+                         ids=subject.ids[rows], proxies=proxies, rng=np.random.default_rng(5), n_boot=50, fast=fast)
+               for fast in (True, False)]
+    assert [dataclasses.asdict(p) for p in results[0].pairs] == [dataclasses.asdict(p) for p in results[1].pairs]
+    assert results[0].examples == results[1].examples
+    assert results[0].n_predicted < results[1].n_predicted

@@ -113,3 +113,26 @@ def test_noise_flip_rate_matches_the_analytic_rate():
     assert result.noise[0].rate == pytest.approx(expected, abs=0.0012)  # about 4 standard errors
     (alone,) = result.noise_by_feature  # the one feature alone, one repeat
     assert alone.label == "f" and alone.rate == pytest.approx(expected, abs=0.0025)
+
+
+def _without_counts(result) -> dict:
+    out = dataclasses.asdict(result)
+    out.pop("n_predicted")
+    return out
+
+
+def test_fast_path_gives_the_same_rates_on_german_credit(german_subject):
+    """Scored in the encoded space or through the adapter on frames: the very same flip rates and intervals."""
+    fast, generic = perturb(german_subject), perturb(german_subject, fast=False)
+    assert _without_counts(fast) == _without_counts(generic)
+    assert fast.n_predicted <= generic.n_predicted
+
+
+def test_fast_path_gives_the_same_rates_on_adult_sample(adult_subject):
+    """The LightGBM example on 3,000 rows (rows the model cannot tell apart are scored once)."""
+    rows = np.sort(np.random.default_rng(2).choice(adult_subject.n, size=3000, replace=False))
+    subject = dataclasses.replace(adult_subject, X=adult_subject.X.iloc[rows].reset_index(drop=True))
+    kwargs = {"decision": adult_subject.predictions.decision[rows], "noise_levels": [0.05, 0.5]}
+    fast, generic = perturb(subject, **kwargs), perturb(subject, **kwargs, fast=False)
+    assert _without_counts(fast) == _without_counts(generic)
+    assert fast.noise[1].rate > 0 and fast.n_predicted < generic.n_predicted
