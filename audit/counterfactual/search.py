@@ -29,7 +29,7 @@ from audit.counterfactual.actionability import Actionability, Unit
 
 __all__ = ["StateScorer", "search_block", "materialise", "first_per_group"]
 
-_FIRST_ROUND = 8  # states per row in the first round of a level; each later round doubles the rank reached
+_FIRST_ROUND = 8  # states per row in the first round of a level; each later round goes a quarter further (4 at least)
 
 
 @dataclass

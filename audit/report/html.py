@@ -9,7 +9,7 @@ from its rule outcomes and attestation, the open actions, the key measured
 facts for the executive summary and the Annex IV skeleton (both choose
 recorded metrics and format them; nothing is recomputed). Evidence is named by
 its title and metrics by the rule's plain-language description, never by
-their ids. The page has its CSS inline, its charts as inline SVG, no
+their ids. The page has its CSS inline, its charts as SVG in ``data:`` URLs, no
 JavaScript and no external URL, so it can be archived and opened anywhere.
 """
 
@@ -39,6 +39,8 @@ __all__ = [
     "anchor",
     "make_environment",
     "build_context",
+    "svg_image",
+    "stylesheet",
     "render_html",
     "render_html_with_charts",
 ]
@@ -827,15 +829,6 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
     }
 
 
-def inline_svg(svg: str) -> str:
-    """A standalone SVG document as an element to inline in HTML (no XML declaration, no DOCTYPE)."""
-    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
-    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg, flags=re.S)
-    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
-    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    return re.sub(r"<svg\b", '<svg class="chart" role="img" aria-hidden="false"', svg, count=1).strip()
-
-
 def svg_image(svg: str, alt: str) -> str:
     """A standalone SVG document as an ``<img>`` with a ``data:`` URL and its title as ``alt`` text.
 
@@ -848,12 +841,31 @@ def svg_image(svg: str, alt: str) -> str:
     return f'<img class="chart" src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}">'
 
 
+_CSS_ROOT = re.compile(r":root\s*\{(.*?)\}\s*", re.S)
+_CSS_VAR = re.compile(r"var\((--[\w-]+)\)")
+
+
+def stylesheet() -> Markup:
+    """templates/report.css with its custom properties (``var(--ink)``) replaced by their values.
+
+    The source keeps the palette in one place; the printed page gets plain values, which WeasyPrint does not
+    have to resolve element by element.
+    """
+    css = (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
+    root = _CSS_ROOT.search(css)
+    if root is None:
+        return Markup(css)
+    values = dict(re.findall(r"(--[\w-]+)\s*:\s*([^;]+);", root.group(1)))
+    css = css[: root.start()] + css[root.end():]
+    return Markup(_CSS_VAR.sub(lambda m: values.get(m.group(1), m.group(0)), css))
+
+
 def render_html_with_charts(result: AuditResult, charts: dict[str, str]) -> str:
     """Render the report with charts already drawn (``charts``: chart id -> standalone SVG)."""
     env = make_environment()
     titles = {chart.id: chart.title for ev in result.evidence for chart in ev.charts}
     context = build_context(result, {key: svg_image(svg, titles.get(key, "")) for key, svg in charts.items()})
-    return env.get_template("report.html.j2").render(**context)
+    return env.get_template("report.html.j2").render(**context, stylesheet=stylesheet())
 
 
 def render_html(result: AuditResult) -> str:
