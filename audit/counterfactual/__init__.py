@@ -6,6 +6,11 @@
 - :mod:`quality`: plausibility of counterfactuals and the recourse gap between groups.
 - :mod:`robustness`: flip rates under noise and missing values (AI Act Art. 15(4)).
 
+All three re-predict many modified copies of the data. For a scikit-learn Pipeline of
+column-wise encoders they do so in the model's encoded space (:mod:`._encoded`: each row
+and new value encoded once, rows the model cannot tell apart scored once), with the same
+numbers as the adapter; every other model is scored through its adapter on DataFrames.
+
 The ``*_evidence`` functions turn results into :class:`audit.evidence.Evidence`;
 ``audit.checks.counterfactual`` and ``audit.checks.robustness`` call them.
 """

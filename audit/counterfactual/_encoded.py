@@ -45,7 +45,7 @@ _CELLWISE = {
     "SimpleImputer", "QuantileTransformer", "PowerTransformer", "Binarizer", "KBinsDiscretizer", "TargetEncoder",
 }
 _MAX_CELLS = 16_000_000  # encoded cells per scored chunk (128 MB of float64)
-_PARALLEL_CHUNK = 8192  # rows per LightGBM call when predicting on several threads
+_PARALLEL_CHUNK = 2048  # rows per LightGBM call when predicting on several threads
 _MAX_MEMO_CELLS = 40_000_000  # class codes remembered per run (320 MB at most)
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float literal widened to double)
 

@@ -505,3 +505,20 @@ def test_flip_fast_path_matches_generic_on_adult_model(adult_subject):
     assert [dataclasses.asdict(p) for p in results[0].pairs] == [dataclasses.asdict(p) for p in results[1].pairs]
     assert results[0].examples == results[1].examples
     assert results[0].n_predicted < results[1].n_predicted
+
+
+def test_lightgbm_scores_are_the_same_on_several_threads(adult_subject, monkeypatch):
+    """Chunks predicted on two threads (each its own model copy) give the numbers of one predict_proba call."""
+    from audit.counterfactual._encoded import _PARALLEL_CHUNK, encoded_model, prediction_threads
+
+    model = encoded_model(adult_subject.model)
+    X = adult_subject.X.iloc[: 3 * _PARALLEL_CHUNK + 17]
+    Z = model.transform(X)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    alone = model.score(Z)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    threaded = model.score(Z)
+    if prediction_threads() == 2:  # this machine has two cores for us: the threaded path ran
+        assert model._pool is not None and model._pool[0] == 2
+    np.testing.assert_array_equal(threaded, alone)
+    np.testing.assert_array_equal(alone, adult_subject.model.predict_score(X))
