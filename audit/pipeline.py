@@ -107,7 +107,7 @@ def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _subject_summary(subject: Subject) -> dict[str, Any]:
+def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
     from audit.signing import hash_file
 
     spec = subject.spec
@@ -124,7 +124,7 @@ def _subject_summary(subject: Subject) -> dict[str, Any]:
         "model_kind": subject.model.kind if subject.model is not None else None,
         "model_file": subject.model_path.name if subject.model_path else None,
         "model_sha256": hash_file(subject.model_path) if subject.model_path else None,
-        "model_trusted_explicitly": spec.model.trust,
+        "model_trusted_explicitly": spec.model.trust or trust_model,  # spec or --trust-model: the reader must know
     }
     return summary
 
@@ -168,7 +168,7 @@ def run_audit(
         generated_at=now.isoformat(timespec="seconds"),
         audit_date=audit_date.isoformat(),
         system=spec.system.model_dump(mode="json"),
-        subject=_subject_summary(subject),
+        subject=_subject_summary(subject, trust_model=trust_model),
         evidence=evidence,
         findings=findings,
         verdict=verdict,

@@ -70,3 +70,25 @@ def test_a_failure_while_writing_leaves_no_bundle(tmp_path: Path, monkeypatch: p
         run_audit(path, output=tmp_path / "reports")
     leftovers = [p for p in (tmp_path / "reports").rglob("*") if p.is_file() or p.name.endswith(".partial")]
     assert leftovers == []
+
+
+def test_a_model_loaded_on_trust_is_recorded_as_such(tmp_path: Path, german_subject) -> None:
+    """--trust-model (not only model.trust in the spec) shows in audit.json, so the reader knows a pickle was loaded."""
+    import json
+    import pickle
+
+    from audit.pipeline import run_audit
+
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(german_subject.model.estimator))
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec["model"] = {"path": "model.pkl", "format": "pickle"}
+    spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
+    spec.pop("signing")
+    spec["explanations"] = {"lime_sample": 0}
+    spec["fairness"]["bootstrap"] = 50
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    outcome = run_audit(path, trust_model=True, output=tmp_path / "reports")
+    recorded = json.loads((outcome.bundle_dir / "audit.json").read_text())["subject"]
+    assert recorded["model_format"] == "pickle" and recorded["model_trusted_explicitly"] is True
