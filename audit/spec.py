@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -147,7 +147,8 @@ class DataSpec(_Strict):
     target: str | None = Field(default=None, description="Ground-truth label column (optional for predictions-only audits).")
     positive_label: str | int | bool | None = Field(default=None, description="Value of the target that is the positive (favourable) outcome.")
     id_column: str | None = Field(default=None, description="Column identifying each decision (default: row number).")
-    protected: list[Annotated[ProtectedSpec, Field()] | str] = Field(
+    # Declared as a union so `audit schema` admits the bare-name shorthand; values are always ProtectedSpec.
+    protected: list[ProtectedSpec | str] = Field(
         default_factory=list, description="Protected attributes: column names, or {column, bins, labels}."
     )
     feature_types: dict[str, Literal["numeric", "categorical"]] = Field(
@@ -157,14 +158,15 @@ class DataSpec(_Strict):
     increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")
     decision: DecisionSpec | None = Field(default=None, description="For predictions-only audits: where the decisions are.")
 
-    @field_validator("protected")
+    @field_validator("protected", mode="before")
     @classmethod
-    def _as_objects(cls, value: list[ProtectedSpec | str]) -> list[ProtectedSpec | str]:
-        return [ProtectedSpec(column=v) if isinstance(v, str) else v for v in value]
+    def _as_objects(cls, value: Any) -> Any:
+        """A bare column name is shorthand for {column: name}."""
+        return [{"column": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
 
     def protected_specs(self) -> list[ProtectedSpec]:
-        """Protected attributes, all as ProtectedSpec."""
-        return [p if isinstance(p, ProtectedSpec) else ProtectedSpec(column=p) for p in self.protected]
+        """Protected attributes (always ProtectedSpec after validation)."""
+        return [p for p in self.protected if isinstance(p, ProtectedSpec)]
 
 
 class FairnessSpec(_Strict):

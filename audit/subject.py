@@ -120,7 +120,8 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         need(data_spec.decision.score_column, "data.decision.score_column")
 
     y = _labels(frame, spec, path)
-    model = load_model(spec, data_columns=_default_features(frame, spec), trust=trust_model)
+    default_features = _default_features(frame, spec)
+    model = load_model(spec, data_columns=default_features, trust=trust_model)
     if model is not None:
         for column in model.feature_names:
             if column not in frame.columns:
@@ -130,7 +131,7 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         if data_spec.decision is None:
             raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.decision",
                                   problem="a predictions-only audit (model.format: none) needs data.decision")
-        X = frame[_default_features(frame, spec)]
+        X = frame[default_features]
     ids = frame[data_spec.id_column].astype(str).to_numpy() if data_spec.id_column else np.arange(len(frame)).astype(str)
     predictions = _predictions(frame, X, model, spec)
     return Subject(

@@ -14,6 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "german-credit"
 
 
+def _quick_spec(tmp_path: Path, *, model: dict) -> Path:
+    """The example spec in tmp_path, unsigned, with a given model and the slow samples turned down."""
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec["model"] = model
+    spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
+    spec.pop("signing")
+    spec["explanations"] = {"lime_sample": 0}
+    spec["fairness"]["bootstrap"] = 50
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
 def _without_timings(evidence: list) -> list[dict]:
     dumped = [e.model_dump(mode="json") for e in evidence]
     for item in dumped:
@@ -52,15 +66,7 @@ def test_a_failure_while_writing_leaves_no_bundle(tmp_path: Path, monkeypatch: p
     import audit.report
     from audit.pipeline import run_audit
 
-    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
-    spec["model"]["path"] = str(EXAMPLE / "model.skops")
-    spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
-    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
-    spec.pop("signing")
-    spec["explanations"] = {"lime_sample": 0}
-    spec["fairness"]["bootstrap"] = 50
-    path = tmp_path / "audit.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = _quick_spec(tmp_path, model={"path": str(EXAMPLE / "model.skops"), "format": "skops"})
 
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
@@ -80,15 +86,7 @@ def test_a_model_loaded_on_trust_is_recorded_as_such(tmp_path: Path, german_subj
     from audit.pipeline import run_audit
 
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(german_subject.model.estimator))
-    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
-    spec["model"] = {"path": "model.pkl", "format": "pickle"}
-    spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
-    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
-    spec.pop("signing")
-    spec["explanations"] = {"lime_sample": 0}
-    spec["fairness"]["bootstrap"] = 50
-    path = tmp_path / "audit.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = _quick_spec(tmp_path, model={"path": "model.pkl", "format": "pickle"})
     outcome = run_audit(path, trust_model=True, output=tmp_path / "reports")
     recorded = json.loads((outcome.bundle_dir / "audit.json").read_text())["subject"]
     assert recorded["model_format"] == "pickle" and recorded["model_trusted_explicitly"] is True

@@ -15,8 +15,9 @@ import numpy as np
 from audit.fairness.bootstrap import percentile_interval, rate, rate_parts, resample_cells
 from audit.fairness.groups import Breakdown, cell_counts, exclusion_reasons
 from audit.fairness.significance import proportion_test
+from audit.spec import FairnessSpec
 
-__all__ = ["Comparison", "Spread", "compare"]
+__all__ = ["Comparison", "Spread", "compare", "compare_each"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,23 @@ def compare(
         cells.sum(axis=-1), n_total=len(breakdown.codes), min_size=min_size, min_share=min_share
     )
     return Comparison(breakdown=breakdown, cells=cells, boot=boot, reasons=reasons)
+
+
+def compare_each(
+    breakdowns: list[Breakdown],
+    *,
+    decision: np.ndarray,
+    y: np.ndarray | None,
+    fairness: FairnessSpec,
+    rng: np.random.Generator,
+    resamples: int | None = None,
+) -> list[Comparison]:
+    """:func:`compare` for every breakdown with the spec's group-size rules (and its resamples unless given)."""
+    return [
+        compare(b, decision=decision, y=y, resamples=fairness.bootstrap if resamples is None else resamples, rng=rng,
+                min_size=fairness.min_group_size, min_share=fairness.min_group_share)
+        for b in breakdowns
+    ]
 
 
 def _interval(samples: np.ndarray | None, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

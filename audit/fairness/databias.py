@@ -13,7 +13,7 @@ import pandas as pd
 
 from audit.checks._base import CheckContext
 from audit.evidence import Evidence, Table, clean_number
-from audit.fairness.compare import Comparison, Spread, compare
+from audit.fairness.compare import Comparison, Spread, compare, compare_each
 from audit.fairness.groups import Breakdown
 from audit.fairness.longform import fmt_ci, long_row, long_table
 from audit.subject import Subject
@@ -30,18 +30,8 @@ def data_bias_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
     fairness = ctx.spec.fairness
     rng = ctx.rng(SALT)
     labels = subject.y if subject.y is not None else np.zeros(subject.n, dtype=bool)
-    comparisons = [
-        compare(
-            b,
-            decision=labels,
-            y=None,
-            resamples=fairness.bootstrap if subject.y is not None else 0,
-            rng=rng,
-            min_size=fairness.min_group_size,
-            min_share=fairness.min_group_share,
-        )
-        for b in breakdowns
-    ]
+    comparisons = compare_each(breakdowns, decision=labels, y=None, fairness=fairness, rng=rng,
+                               resamples=None if subject.y is not None else 0)
     groups = _representation(comparisons, has_labels=subject.y is not None)
     gaps = [(c.breakdown, c.spread("selection_rate")) for c in comparisons] if subject.y is not None else []
     missing = [

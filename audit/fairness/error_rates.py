@@ -18,7 +18,7 @@ from audit.fairness import error_report as report
 from audit.fairness.bootstrap import percentile_interval
 from audit.fairness.calibration import N_BINS, reliability, scores_are_probabilities
 from audit.fairness.choice import Choice, choose_primary, judge
-from audit.fairness.compare import Comparison, Spread, compare
+from audit.fairness.compare import Comparison, Spread, compare_each
 from audit.fairness.error_report import EVIDENCE_ID, GROUP_RATES
 from audit.fairness.groups import Breakdown
 from audit.fairness.individual import N_NEIGHBORS, consistency, design_matrix, theil_index
@@ -50,18 +50,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     ranking = subject.predictions.score
     score = ranking if scores_are_probabilities(ranking) else None
     rng = ctx.rng(SALT)
-    comparisons = [
-        compare(
-            b,
-            decision=decision,
-            y=y,
-            resamples=fairness.bootstrap,
-            rng=rng,
-            min_size=fairness.min_group_size,
-            min_share=fairness.min_group_share,
-        )
-        for b in breakdowns
-    ]
+    comparisons = compare_each(breakdowns, decision=decision, y=y, fairness=fairness, rng=rng)
     references = [_reference(c, subject) for c in comparisons]
     group_rows = [r for c in comparisons for r in _group_rows(c, y, ranking, score)]
     gap_rows = [r for c, ref in zip(comparisons, references, strict=True) for r in _gap_rows(c, ref)]

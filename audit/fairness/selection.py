@@ -18,7 +18,7 @@ from audit.checks._base import CheckContext
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.fairness.choice import IMPACT_RATIO_SOURCE, IMPACT_RATIO_THRESHOLD, resolve_threshold
-from audit.fairness.compare import Comparison, compare
+from audit.fairness.compare import Comparison, compare_each
 from audit.fairness.groups import Breakdown
 from audit.fairness.longform import fmt_ci, long_row, long_table
 from audit.fairness.significance import holm
@@ -45,18 +45,7 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
     fairness = ctx.spec.fairness
     selected, kind, median = selection_indicator(subject)
     rng = ctx.rng(SALT)
-    comparisons = [
-        compare(
-            b,
-            decision=selected,
-            y=None,
-            resamples=fairness.bootstrap,
-            rng=rng,
-            min_size=fairness.min_group_size,
-            min_share=fairness.min_group_share,
-        )
-        for b in breakdowns
-    ]
+    comparisons = compare_each(breakdowns, decision=selected, y=None, fairness=fairness, rng=rng)
     rows = [row for c in comparisons for row in _group_rows(c)]
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_value_holm"] = adjusted
