@@ -1,8 +1,9 @@
 """The command line: parses, calls the pipeline, sets the exit code. Nothing else.
 
-Exit codes of `audit run`: 0 no requirement FAILs, 1 at least one FAILs (the
-sign-off gate), 2 the audit could not run (bad input), with a one-line reason
-and no traceback unless --debug. Heavy libraries are imported inside commands
+Exit codes of `audit run`: 0 no requirement in force FAILs, 1 at least one does
+(the sign-off gate; `--fail-on review` also fails on REVIEW, `--fail-on readiness`
+also on requirements not yet in force), 2 the audit could not run (bad input),
+with a one-line reason and no traceback unless --debug. Heavy libraries are imported inside commands
 so that `audit --help` answers at once.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,15 @@ import typer
 __all__ = ["app", "main"]
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+class FailOn(StrEnum):
+    """What makes `audit run` exit 1."""
+
+    FAIL = "fail"
+    REVIEW = "review"
+    READINESS = "readiness"
+
 
 app = typer.Typer(
     name="audit",
@@ -85,8 +96,13 @@ def run(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for per-decision work.")] = None,
     output: Annotated[Path | None, typer.Option(help="Folder for bundles (default: the spec's output, reports/).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write one JUnit test case per requirement to this file.")] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", case_sensitive=False,
+        help="What exits 1. fail: a requirement in force FAILs (default). review: also any REVIEW in force "
+             "(a gate that wants everything answered). readiness: also a FAIL of a requirement not yet in force.",
+    )] = FailOn.FAIL,
 ) -> None:
-    """Run an audit and write a signed bundle. Exit 0: no FAIL; 1: a requirement FAILs; 2: could not run."""
+    """Run an audit and write a signed bundle. Exit 0: passes the gate; 1: it does not (see --fail-on); 2: could not run."""
 
     def body() -> int:
         from rich.console import Console
@@ -106,25 +122,50 @@ def run(
         if junit is not None:
             from audit.junit import write_junit
 
-            write_junit(outcome.result.findings, junit, suite_name=outcome.result.system["name"])
-        _print_summary(outcome)
-        return EXIT_FAIL if outcome.result.verdict.value == "FAIL" else EXIT_OK
+            write_junit(outcome.result.findings, junit, suite_name=outcome.result.system["name"], fail_on=fail_on.value)
+        _print_summary(outcome, fail_on)
+        return EXIT_FAIL if gate_fails(outcome.result, fail_on) else EXIT_OK
 
     raise typer.Exit(_guarded(body))
 
 
-def _print_summary(outcome) -> None:  # noqa: ANN001 - RunOutcome, imported lazily
+def gate_fails(result, fail_on: FailOn) -> bool:  # noqa: ANN001 - AuditResult, imported lazily
+    """Whether the sign-off gate says no: a FAIL in force; with ``review`` also a REVIEW in force;
+    with ``readiness`` also a FAIL of a requirement not yet in force."""
+    in_force = [f for f in result.findings if f.in_force]
+    if any(f.status.value == "FAIL" for f in in_force):
+        return True
+    if fail_on is FailOn.REVIEW and any(f.status.value == "REVIEW" for f in in_force):
+        return True
+    if fail_on is FailOn.READINESS and any(f.status.value == "FAIL" for f in result.findings if not f.in_force):
+        return True
+    return False
+
+
+def _print_summary(outcome, fail_on: FailOn) -> None:  # noqa: ANN001 - RunOutcome, imported lazily
     from rich.console import Console
+    from rich.markup import escape
 
     result = outcome.result
     colour = {"PASS": "green", "FAIL": "red", "REVIEW": "yellow"}.get(result.verdict.value, "white")
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     console = Console(highlight=False)
-    console.print(f"[bold {colour}]{result.verdict.value}[/] {result.system['name']} {result.system['version']}: {counts}", soft_wrap=True)
+    console.print(f"[bold {colour}]{result.verdict.value}[/] {escape(str(result.system['name']))} "
+                  f"{escape(str(result.system['version']))} (requirements in force on {result.audit_date}): {counts}",
+                  soft_wrap=True)
+    if result.readiness_verdict is not None:
+        later = ", ".join(f"{k} {v}" for k, v in result.readiness_counts.items())
+        console.print(f"readiness (not yet in force, never decides the verdict): {later}", soft_wrap=True)
+    for alert in result.alerts:
+        console.print(f"  [bold red]warning[/] {escape(alert)}", soft_wrap=True)
     for finding in result.findings:
-        if finding.status.value == "FAIL":
-            console.print(f"  [red]FAIL[/] {finding.id} {finding.title}: {finding.reason}", soft_wrap=True)
-    console.print(f"bundle: {outcome.bundle_dir}  ({outcome.timings.get('total', 0):.1f} s)", soft_wrap=True)
+        if finding.status.value == "FAIL" and (finding.in_force or fail_on is FailOn.READINESS):
+            console.print(f"  [red]FAIL[/] {escape(finding.id)} {escape(finding.title)}: {escape(finding.reason)}",
+                          soft_wrap=True)
+    if result.verdict.value == "REVIEW" and fail_on is FailOn.FAIL:
+        console.print(f"  {result.counts.get('REVIEW', 0)} requirements need a person's answer or evidence; a gate "
+                      "that must not pass them uses --fail-on review.", soft_wrap=True)
+    console.print(f"bundle: {escape(str(outcome.bundle_dir))}  ({outcome.timings.get('total', 0):.1f} s)", soft_wrap=True)
 
 
 @app.command()
@@ -178,15 +219,18 @@ def keygen(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of audit.yaml (for editors)."""
+def schema(
+    result: Annotated[bool, typer.Option("--result", help="Print the schema of audit.json instead (the typed results).")] = False,
+) -> None:
+    """Print the JSON Schema of audit.yaml (for editors), or with --result that of audit.json."""
 
     def body() -> int:
         import json
 
+        from audit.evidence import result_json_schema
         from audit.spec import spec_json_schema
 
-        typer.echo(json.dumps(spec_json_schema(), indent=2))
+        typer.echo(json.dumps(result_json_schema() if result else spec_json_schema(), indent=2))
         return EXIT_OK
 
     raise typer.Exit(_guarded(body))

@@ -35,9 +35,20 @@ __all__ = [
     "FAIRNESS_NO_FEATURES",
     "FAIRNESS_INTERSECTION_UNKNOWN",
     "FAIRNESS_PRIMARY_UNDECIDED",
-    "FAIRNESS_PRIMARY_UNKNOWN",
+    "THRESHOLD_UNKNOWN",
+    "THRESHOLD_OUT_OF_RANGE",
+    "ATTESTATION_UNKNOWN",
+    "PRIMARY_METRIC_UNKNOWN",
+    "DIRECTION_CONFLICT",
+    "RESULT_SCHEMA_UNKNOWN",
     "DECISION_ID_NOT_FOUND",
     "BUNDLE_FILE_MISSING",
+    "POSITIVE_CLASS_NOT_A_CLASS",
+    "POSITIVE_CLASS_UNDECIDED",
+    "MODEL_NOT_BINARY",
+    "DECISION_VALUES_NOT_FOUND",
+    "DECISION_SCORE_NOT_NUMERIC",
+    "DECISION_SCORE_NOT_FINITE",
 ]
 
 FILE_NOT_FOUND = "{what} not found: {path} ({hint})"
@@ -74,14 +85,51 @@ FAIRNESS_NO_SCORES = "no scores (the decisions come without a score)"
 FAIRNESS_NO_FEATURES = "no feature columns besides the protected attributes"
 FAIRNESS_INTERSECTION_UNKNOWN = "'{column}' is not a protected attribute (protected: {available})"
 FAIRNESS_PRIMARY_UNDECIDED = (
-    "not decided: the spec must say whether a positive decision grants a benefit or harms "
-    "(fairness.decision_nature: assistive or punitive), or name fairness.primary_metric with a justification"
+    "not decided: the spec must say which decision favours the person (data.favourable_decision: positive or "
+    "negative), or name fairness.primary_metric with a justification"
 )
-FAIRNESS_PRIMARY_UNKNOWN = "not decided: fairness.primary_metric '{name}' is not a known metric (known: {known})"
+# Spec values checked against the tool's own registries before any work (issue 9).
+THRESHOLD_UNKNOWN = "{path}: field 'thresholds.{id}': not a known threshold id; use one of: {known}"
+THRESHOLD_OUT_OF_RANGE = "{path}: field 'thresholds.{id}': value {value:g} is outside {low:g} to {high:g}"
+ATTESTATION_UNKNOWN = (
+    "{path}: field 'attestations.{id}': no requirement of the packs this audit applies ({packs}) has that id; "
+    "`audit policies` lists them"
+)
+PRIMARY_METRIC_UNKNOWN = "{path}: field 'fairness.primary_metric': '{name}' is not a known metric; use one of: {known}"
+DIRECTION_CONFLICT = (
+    "{path}: field 'data.favourable_decision': '{favourable}' contradicts fairness.decision_nature '{nature}' "
+    "(assistive means the positive decision is favourable, punitive that it is adverse); give one of them"
+)
+RESULT_SCHEMA_UNKNOWN = "{path}: audit.json has schema version {found}; this tool reads version {expected}"
 
 # `audit explain BUNDLE --id ROW`: the notice of one decision.
 DECISION_ID_NOT_FOUND = "{path}: no decision with id '{id}' ({count} decisions; ids look like {examples})"
 BUNDLE_FILE_MISSING = "{path}: not found; give the folder `audit run` wrote (it holds {what})"
+
+# Which of the model's classes is its positive decision (one rule for every adapter, audit/models/_classes.py).
+POSITIVE_CLASS_NOT_A_CLASS = (
+    "{path}: field 'model.positive_class': {value!r} is not one of the model's classes {classes}; set it to one of them"
+)
+POSITIVE_CLASS_UNDECIDED = (
+    "{path}: field 'model.positive_class' is not set and data.positive_label {label!r} is not one of the "
+    "model's classes {classes}; set model.positive_class to the class that is the positive decision"
+)
+MODEL_NOT_BINARY = (
+    "{path}: the {fmt} model's objective is '{objective}'; only binary classifiers are supported for now "
+    "(train it with {expected})"
+)
+# Predictions-only audits: the decision and score columns checked against the data when it is loaded.
+DECISION_VALUES_NOT_FOUND = (
+    "{path}: field 'data.decision.positive_values': {missing} not found in column '{column}' (values: {available})"
+)
+DECISION_SCORE_NOT_NUMERIC = (
+    "{path}: column '{column}' given as data.decision.score_column is not numeric: {value!r} at {row}; "
+    "give every score as a number"
+)
+DECISION_SCORE_NOT_FINITE = (
+    "{path}: column '{column}' given as data.decision.score_column has a missing or infinite score ({value}) "
+    "at {row}; every decision needs a finite score"
+)
 
 
 class AuditInputError(Exception):

@@ -6,14 +6,21 @@ renderer reads an :class:`AuditResult` only. Everything round-trips through
 JSON, so a report can be re-rendered from ``audit.json`` alone.
 
 Conventions for checks:
-- ``metrics`` holds the named scalar figures that policy rules may test
-  (e.g. ``min_impact_ratio``). Use ``None`` for "could not be computed".
+- ``metrics`` holds the named figures that policy rules may test. Which metrics an
+  evidence id has, with their types, units and roles, is declared once in
+  :mod:`audit.evidence_kinds`; an Evidence that breaks its kind is refused when built.
+- A metric that was not measured is ``None`` and ``missing[metric]`` says why (the
+  kind's usual reason is filled in when the check gives none): never 0, False or a sentence.
+- ``partial[metric]`` says when a figure covers only part of what it should (an
+  attribute that could not be compared): a rule may then FAIL on it, never PASS.
 - ``tables`` hold what a reader needs to see (columns + rows of plain values).
-- ``charts`` describe a figure as data; the renderer draws it. Checks never
-  render.
+- ``charts`` describe a figure as data; the renderer draws it. Checks never render.
 - A check whose needs are not met returns ``status="not_assessed"`` with a
-  ``reason`` ("not assessed: no model access"); a requirement resting on it
-  becomes REVIEW, never PASS.
+  ``reason`` ("not assessed: no model access") and no metrics; a requirement resting
+  on it becomes REVIEW, never PASS.
+
+audit.json holds no timings or clock time (those go to the manifest), so the same
+inputs give a byte-identical file.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from audit.errors import RESULT_SCHEMA_UNKNOWN, AuditInputError
+from audit.evidence_kinds import REGISTRY, metric_info
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -41,9 +51,10 @@ __all__ = [
     "clean_number",
     "read_audit_json",
     "write_audit_json",
+    "result_json_schema",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings
 
 Scalar = float | int | str | bool | None
 
@@ -125,12 +136,38 @@ class Evidence(BaseModel):
     reason: str | None = None  # why not assessed
     summary: str = ""  # one or two plain-language sentences for the report
     metrics: dict[str, Scalar] = Field(default_factory=dict)
+    missing: dict[str, str] = Field(default_factory=dict, description="Why a metric is None, by metric.")
+    partial: dict[str, str] = Field(default_factory=dict, description="Why a figure covers only part of what it should.")
     tables: list[Table] = Field(default_factory=list)
     charts: list[Chart] = Field(default_factory=list)
     method: str = ""
     limits: list[str] = Field(default_factory=list)
     params: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
-    seconds: float | None = None
+    seconds: float | None = Field(default=None, exclude=True)  # recorded in the manifest, not audit.json
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> Evidence:
+        """The metrics are those the registry declares for this id, typed; every None has its reason."""
+        kind = REGISTRY.get(self.id)
+        if kind is None:
+            raise ValueError(f"evidence id '{self.id}' is not registered in audit.evidence_kinds")
+        if self.status is EvidenceStatus.NOT_ASSESSED:
+            if self.metrics:
+                raise ValueError(f"{self.id}: evidence that was not assessed carries no metrics")
+            return self
+        typed = kind.model_validate(self.metrics)
+        self.metrics = {name: clean_number(getattr(typed, name)) for name in kind.model_fields}
+        for name, value in self.metrics.items():
+            if value is None and name not in self.missing:
+                info = metric_info(self.id, name)
+                self.missing[name] = (info.missing if info and info.missing else "it could not be measured")
+        for name in list(self.missing):
+            if self.metrics.get(name) is not None:
+                del self.missing[name]
+        unknown = set(self.partial) - set(self.metrics)
+        if unknown:
+            raise ValueError(f"{self.id}: partial names unknown metrics {sorted(unknown)}")
+        return self
 
     @classmethod
     def not_assessed(cls, id: str, check: str, title: str, reason: str) -> Evidence:
@@ -161,13 +198,20 @@ class Attestation(BaseModel):
 
 
 class RuleOutcome(BaseModel):
-    """One evidence rule of a requirement, evaluated."""
+    """One evidence rule of a requirement, evaluated.
+
+    ``binding`` says whether the threshold could decide: set by the law this requirement
+    cites, or by the user. A threshold that does not bind is a reference only, and the
+    rule is REVIEW with the measured value beside it.
+    """
 
     evidence: str
     metric: str
     op: str
     threshold: float | None
+    threshold_id: str | None = None
     threshold_source: str
+    binding: bool = False
     observed: Scalar = None
     status: Status
     note: str = ""
@@ -194,11 +238,16 @@ class Finding(BaseModel):
 
 
 class AuditResult(BaseModel):
-    """Everything the report shows. Written as audit.json; the renderer reads only this."""
+    """Everything the report shows. Written as audit.json; the renderer reads only this.
+
+    ``verdict`` and ``counts`` are over the requirements in force on the audit date;
+    requirements not yet in force are evaluated for readiness and counted apart
+    (``readiness_verdict``, ``readiness_counts``): they never decide the verdict.
+    ``alerts`` are facts the cover must show (e.g. decisions that may be inverted).
+    """
 
     schema_version: str = SCHEMA_VERSION
     tool: dict[str, str]
-    generated_at: str
     audit_date: str
     system: dict[str, Any]
     subject: dict[str, Any]
@@ -206,6 +255,9 @@ class AuditResult(BaseModel):
     findings: list[Finding]
     verdict: Status
     counts: dict[str, int]
+    readiness_verdict: Status | None = None
+    readiness_counts: dict[str, int] = Field(default_factory=dict)
+    alerts: list[str] = Field(default_factory=list)
     run: dict[str, Any] = Field(default_factory=dict)
 
     def evidence_by_id(self) -> dict[str, Evidence]:
@@ -219,5 +271,24 @@ def write_audit_json(result: AuditResult, path: Path) -> None:
 
 
 def read_audit_json(path: Path) -> AuditResult:
-    """Read an audit.json written by :func:`write_audit_json`."""
-    return AuditResult.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    """Read an audit.json written by :func:`write_audit_json`; a file of another schema version is refused."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    found = raw.get("schema_version") if isinstance(raw, dict) else None
+    if found != SCHEMA_VERSION:
+        raise AuditInputError(RESULT_SCHEMA_UNKNOWN, path=path, found=found, expected=SCHEMA_VERSION)
+    return AuditResult.model_validate(raw)
+
+
+def result_json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of audit.json, with each evidence kind's metrics typed by its id."""
+    schema = AuditResult.model_json_schema()
+    evidence = schema["$defs"]["Evidence"]
+    evidence["allOf"] = [
+        {"if": {"properties": {"id": {"const": ev_id}, "status": {"const": "ok"}}, "required": ["id", "status"]},
+         "then": {"properties": {"metrics": {**kind.model_json_schema(), "title": f"Metrics of {ev_id}"}}}}
+        for ev_id, kind in REGISTRY.items()
+    ]
+    evidence["properties"]["id"]["enum"] = list(REGISTRY)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["properties"]["schema_version"]["const"] = SCHEMA_VERSION
+    return schema

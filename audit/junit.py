@@ -4,7 +4,8 @@ CI systems (GitLab, Jenkins, GitHub test reporters, pytest-style consumers)
 display JUnit XML natively, so `audit run --junit FILE` lets a pipeline show
 which requirement passed, failed or needs a person, without reading the PDF.
 
-Status mapping (the exit code of `audit run` stays the gate: 1 on any FAIL):
+Status mapping, for requirements in force on the audit date (the exit code of
+`audit run` stays the gate, and the mapping follows its ``--fail-on``):
 
 =========  ==========================================  =========================
 Finding    JUnit                                       Shown by CI as
@@ -16,9 +17,13 @@ N/A        ``<skipped type="N/A" message=...>``        skipped
 =========  ==========================================  =========================
 
 REVIEW is *skipped*, not *failure*: it means "a person must answer or evidence
-is missing", which does not fail the sign-off gate (exit code 0 when there is no
-FAIL) and must not look like a failed test; it must not look like a pass
-either. The ``message`` of a skipped test starts with "REVIEW:" or "N/A:" so
+is missing", which does not fail the default sign-off gate (exit code 0 when there
+is no FAIL) and must not look like a failed test; it must not look like a pass
+either. With ``--fail-on review`` the gate fails on it, and so it is a *failure*.
+
+Requirements not yet in force are evaluated for readiness and written to their
+own suites (``<name>.<pack>.readiness``). Their FAILs are *skipped* with type
+"READINESS FAIL" (they never decide the gate) unless ``--fail-on readiness``. The ``message`` of a skipped test starts with "REVIEW:" or "N/A:" so
 the two can be told apart in any viewer, and ``type`` carries the status.
 No ``<error>`` is ever written: an audit that cannot run writes no report.
 
@@ -98,51 +103,63 @@ def _details(f: Finding) -> str:
     return _clean("\n".join(lines))
 
 
-def _testcase(f: Finding) -> ET.Element:
+def _element(f: Finding, fail_on: str) -> tuple[str | None, str]:
+    """The JUnit child element of a finding under this gate, and its type."""
+    if f.status is Status.FAIL and not f.in_force and fail_on != "readiness":
+        return "skipped", "READINESS FAIL"
+    if f.status is Status.REVIEW and f.in_force and fail_on == "review":
+        return "failure", "REVIEW"
+    return JUNIT_ELEMENT[f.status], f.status.value
+
+
+def _testcase(f: Finding, fail_on: str) -> ET.Element:
     case = ET.Element("testcase", {"classname": _clean(f.pack), "name": _clean(f"{f.id} {f.title}"), "time": "0"})
-    element = JUNIT_ELEMENT[f.status]
+    element, kind = _element(f, fail_on)
     if element == "failure":
-        child = ET.SubElement(case, "failure", {"type": "FAIL", "message": _message(f.reason)})
+        child = ET.SubElement(case, "failure", {"type": kind, "message": _message(f.reason)})
         child.text = _details(f)
         return case  # the details are the failure's text
     if element == "skipped":
-        ET.SubElement(case, "skipped", {"type": f.status.value, "message": _message(f"{f.status.value}: {f.reason}")})
+        ET.SubElement(case, "skipped", {"type": kind, "message": _message(f"{kind}: {f.reason}")})
     out = ET.SubElement(case, "system-out")
     out.text = _details(f)
     return case
 
 
-def _counts(findings: list[Finding]) -> dict[str, str]:
+def _counts(findings: list[Finding], fail_on: str) -> dict[str, str]:
+    elements = [_element(f, fail_on)[0] for f in findings]
     return {"tests": str(len(findings)),
-            "failures": str(sum(f.status is Status.FAIL for f in findings)),
+            "failures": str(elements.count("failure")),
             "errors": "0",
-            "skipped": str(sum(f.status in (Status.REVIEW, Status.NA) for f in findings)),
+            "skipped": str(elements.count("skipped")),
             "time": "0"}
 
 
-def junit_xml(findings: list[Finding], *, suite_name: str, properties: dict[str, object] | None = None) -> str:
+def junit_xml(findings: list[Finding], *, suite_name: str, properties: dict[str, object] | None = None,
+              fail_on: str = "fail") -> str:
     """The JUnit XML document for these findings, as text (UTF-8, with declaration)."""
     packs: dict[str, list[Finding]] = {}
     for f in findings:
-        packs.setdefault(f.pack, []).append(f)
-    root = ET.Element("testsuites", {"name": _clean(suite_name), **_counts(findings)})
+        key = f.pack if f.in_force or f.status is Status.NA else f"{f.pack}.readiness"
+        packs.setdefault(key, []).append(f)
+    root = ET.Element("testsuites", {"name": _clean(suite_name), **_counts(findings, fail_on)})
     for pack, items in packs.items():
-        suite = ET.SubElement(root, "testsuite", {"name": _clean(f"{suite_name}.{pack}"), **_counts(items)})
+        suite = ET.SubElement(root, "testsuite", {"name": _clean(f"{suite_name}.{pack}"), **_counts(items, fail_on)})
         if properties:
             props = ET.SubElement(suite, "properties")
             for key, value in properties.items():
                 ET.SubElement(props, "property", {"name": _clean(key), "value": _clean(value)})
-        suite.extend(_testcase(f) for f in items)
+        suite.extend(_testcase(f, fail_on) for f in items)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def write_junit(findings: list[Finding], path: Path, *, suite_name: str,
-                properties: dict[str, object] | None = None) -> Path:
+                properties: dict[str, object] | None = None, fail_on: str = "fail") -> Path:
     """Write the JUnit XML report to ``path`` atomically (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = junit_xml(findings, suite_name=suite_name, properties=properties)
+    text = junit_xml(findings, suite_name=suite_name, properties=properties, fail_on=fail_on)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -23,9 +23,16 @@ from typing import Any
 import pandas as pd
 
 from audit.checks import CHECK_MODULES, CheckContext, Progress
-from audit.errors import FILE_NOT_FOUND, UNSUPPORTED_FORMAT, AuditInputError
+from audit.errors import (
+    ATTESTATION_UNKNOWN,
+    DIRECTION_CONFLICT,
+    FILE_NOT_FOUND,
+    PRIMARY_METRIC_UNKNOWN,
+    UNSUPPORTED_FORMAT,
+    AuditInputError,
+)
 from audit.evidence import AuditResult, Evidence, write_audit_json
-from audit.spec import AuditSpec, load_spec
+from audit.spec import AuditSpec, direction_declared, load_spec
 from audit.subject import Subject, load_subject
 
 __all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version"]
@@ -69,13 +76,28 @@ def _slug(text: str) -> str:
 
 
 def _check_inputs_before_work(spec: AuditSpec, spec_path: Path) -> None:
-    """Fail fast on problems that would otherwise surface after minutes of computation."""
-    from audit.policies import available_packs
+    """Fail fast, before any data is read, on spec values the tool's own registries can refute."""
+    from audit.fairness.choice import PRIMARY_METRICS, canonical_metric
+    from audit.fairness.groups import intersection_sets
+    from audit.policies import available_packs, load_pack
+    from audit.thresholds import validate_overrides
 
     known = available_packs()
     for name in spec.policies:
         if name not in known:
             raise AuditInputError(UNSUPPORTED_FORMAT, path=spec_path, what="policy pack", value=name, supported=", ".join(known))
+    validate_overrides(spec, path=spec_path)
+    requirement_ids = {req.id for name in spec.policies for req in load_pack(name).requirements}
+    for answered in spec.attestations:
+        if answered not in requirement_ids:
+            raise AuditInputError(ATTESTATION_UNKNOWN, path=spec_path, id=answered, packs=", ".join(spec.policies))
+    if spec.fairness.primary_metric and canonical_metric(spec.fairness.primary_metric) is None:
+        raise AuditInputError(PRIMARY_METRIC_UNKNOWN, path=spec_path, name=spec.fairness.primary_metric,
+                              known=", ".join(PRIMARY_METRICS))
+    favourable, nature = spec.data.favourable_decision, spec.fairness.decision_nature
+    if favourable is not None and nature is not None and (favourable == "positive") != (nature == "assistive"):
+        raise AuditInputError(DIRECTION_CONFLICT, path=spec_path, favourable=favourable, nature=nature)
+    intersection_sets([p.column for p in spec.data.protected_specs()], spec.fairness.intersections, spec_path=spec_path)
     if spec.signing is not None:
         for what, path in (("signing key", spec.signing.key), ("signing certificate", spec.signing.certificate)):
             if not spec.resolve(path).is_file():
@@ -84,6 +106,7 @@ def _check_inputs_before_work(spec: AuditSpec, spec_path: Path) -> None:
 
 
 def _run_checks(subject: Subject, ctx: CheckContext, timings: dict[str, float]) -> list[Evidence]:
+    """Every check in order; seconds per check and per evidence go to ``timings`` (the manifest), not audit.json."""
     evidence: list[Evidence] = []
     for module_name in CHECK_MODULES:
         name = module_name.rsplit(".", 1)[-1]
@@ -93,11 +116,21 @@ def _run_checks(subject: Subject, ctx: CheckContext, timings: dict[str, float]) 
         seconds = time.perf_counter() - start
         timings[f"check.{name}"] = round(seconds, 3)
         for item in produced:
-            if item.seconds is None:
-                item.seconds = round(seconds / len(produced), 3)
+            timings[f"evidence.{item.id}"] = round(item.seconds if item.seconds is not None else seconds / len(produced), 3)
         evidence.extend(produced)
         ctx.progress(f"check: {name}", 1, 1)
     return evidence
+
+
+def _alerts(evidence: list[Evidence]) -> list[str]:
+    """Facts the cover and summary must show before any figure."""
+    out = []
+    for item in evidence:
+        if item.id == "performance.overall" and item.metrics.get("roc_auc_below_chance") is True:
+            out.append(f"The scores rank the actual outcomes worse than chance (ROC AUC {item.metrics['roc_auc']:.3f}): "
+                       "the decisions may be inverted. Check model.positive_class and data.positive_label before "
+                       "reading any other figure.")
+    return out
 
 
 def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
@@ -125,6 +158,10 @@ def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
         "model_file": subject.model_path.name if subject.model_path else None,
         "model_sha256": hash_file(subject.model_path) if subject.model_path else None,
         "model_trusted_explicitly": spec.model.trust or trust_model,  # spec or --trust-model: the reader must know
+        "model_classes": [str(c) for c in subject.model.classes] if subject.model is not None else None,
+        "model_positive_class": str(subject.model.positive_class) if subject.model is not None else None,
+        "favourable_decision": "positive" if subject.favourable_is_positive else "negative",
+        "favourable_decision_declared": direction_declared(spec),
     }
     return summary
 
@@ -160,12 +197,12 @@ def run_audit(
     t = time.perf_counter()
     findings = policies.evaluate(spec, evidence, audit_date=audit_date)
     verdict, counts = policies.verdict(findings)
+    readiness_verdict, readiness_counts = policies.readiness(findings)
     timings["policies"] = round(time.perf_counter() - t, 3)
 
     versions = library_versions()
     result = AuditResult(
         tool={"name": TOOL_NAME, "version": tool_version()},
-        generated_at=now.isoformat(timespec="seconds"),
         audit_date=audit_date.isoformat(),
         system=spec.system.model_dump(mode="json"),
         subject=_subject_summary(subject, trust_model=trust_model),
@@ -173,7 +210,10 @@ def run_audit(
         findings=findings,
         verdict=verdict,
         counts=counts,
-        run={"seed": spec.seed, "libraries": versions, "timings": dict(timings), "policies": spec.policies,
+        readiness_verdict=readiness_verdict,
+        readiness_counts=readiness_counts,
+        alerts=_alerts(evidence),
+        run={"seed": spec.seed, "libraries": versions, "policies": spec.policies,
              "spec_file": spec_path.name, "python": platform.python_version()},
     )
 
@@ -192,16 +232,16 @@ def run_audit(
         t = time.perf_counter()
         write_audit_json(result, work / "audit.json")
         _decisions_frame(subject, ctx).to_parquet(work / "decisions.parquet", index=False)
-        from audit.fairness import write_metrics_csv
+        from audit.checks._longform import write_metrics_csv
 
         write_metrics_csv(evidence, work / "metrics.csv")
         timings["write"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        render_report(result, out_dir=work)
+        render_report(result, out_dir=work, generated_at=now.isoformat(timespec="seconds"))
         timings["report"] = round(time.perf_counter() - t, 3)
         manifest_info = {
             "tool": result.tool, "libraries": versions, "seed": spec.seed, "audit_date": result.audit_date,
-            "generated_at": result.generated_at, "data_sha256": result.subject["data_sha256"],
+            "generated_at": now.isoformat(timespec="seconds"), "data_sha256": result.subject["data_sha256"],
             "model_sha256": result.subject["model_sha256"], "verdict": verdict.value, "timings": timings}
         if spec.signing is None:  # hashes still recorded; nothing vouches for them
             timings["total"] = round(time.perf_counter() - start, 3)

@@ -13,6 +13,12 @@ when every rule passes and every attestation is answered "yes". A requirement
 with neither rules nor an attestation is REVIEW: nothing can PASS without
 evidence.
 
+Only binding rules decide (:mod:`audit.thresholds`): a threshold set by the law
+the requirement cites, or by the user with ``set_by``. A rule whose threshold is
+only our reference value is REVIEW, showing the measured figure beside the
+reference and how to set one's own. Every rule's evidence and metric are checked
+against :mod:`audit.evidence_kinds` when the pack loads.
+
 Applicability is decided from the spec's ``system`` block and has three
 outcomes: it applies, it does not (N/A with the reason), or the spec does not
 say enough to decide (e.g. whether a deployer is a public body, for the AI Act
@@ -39,7 +45,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from audit.errors import SPEC_INVALID, UNSUPPORTED_FORMAT, AuditInputError
 from audit.evidence import Attestation, Evidence, EvidenceStatus, Finding, RuleOutcome, Scalar, Status
-from audit.spec import AuditSpec
+from audit.evidence_kinds import REGISTRY, metric_info
+from audit.fairness.choice import choose_primary
+from audit.spec import DOMAIN_NAMES, AuditSpec, effective_domain
+from audit.thresholds import Resolved, load_thresholds, resolve
 
 __all__ = [
     "POLICY_DIR",
@@ -51,20 +60,23 @@ __all__ = [
     "AppliesFrom",
     "AttestationQuestion",
     "Repeal",
-    "ThresholdDefault",
+    "Significance",
+    "PRIMARY_METRIC_THRESHOLD",
     "available_packs",
     "load_pack",
-    "load_thresholds",
     "iter_requirements",
     "evaluate",
     "verdict",
+    "readiness",
     "is_high_risk",
 ]
 
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 
-Op = Literal[">=", ">", "<=", "<", "==", "is_true", "is_false", "present"]
-_COMPARISONS = {">=", ">", "<=", "<", "=="}
+Op = Literal[">=", ">", "<=", "<", "is_true", "is_false", "present", "meets"]
+_COMPARISONS = {">=", ">", "<=", "<"}
+#: The threshold id that stands for "the threshold of the fairness metric this spec chose" (fairness.choice).
+PRIMARY_METRIC_THRESHOLD = "@primary_metric"
 
 # Reader-facing names of the Annex III points (AI Act, Regulation (EU) 2024/1689), for reasons.
 ANNEX_III_NAMES: dict[str, str] = {
@@ -95,36 +107,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ThresholdDefault(_Strict):
-    """A default threshold and where it comes from (policies/thresholds.yaml)."""
+class Significance(_Strict):
+    """A legal caveat on a ratio: a shortfall that is not statistically significant is not by itself adverse impact.
 
-    value: float
+    29 CFR 1607.4(D): "greater differences in selection rate may not constitute adverse
+    impact where the differences are based on small numbers and are not statistically
+    significant". A binding rule that fails while ``p_value`` is at least ``alpha`` is REVIEW.
+    """
+
+    p_value: str = Field(description="Metric of the same evidence holding the p-value of the figure tested.")
+    alpha: float = Field(gt=0, lt=1)
     source: str
 
 
 class Rule(_Strict):
     """One comparison of an evidence metric, e.g. fairness.selection_rate.min_impact_ratio >= impact_ratio.
 
-    ``present`` means "the evidence was produced and the metric computed": it
-    never fails, it is REVIEW when the evidence or metric is missing.
+    ``threshold`` is an id of policies/thresholds.yaml (its one home), or
+    ``@primary_metric``: the threshold of the fairness metric the spec chose, with
+    ``op: meets`` (compared in that threshold's own direction). ``present`` means
+    "the figure was measured": it never fails, it is REVIEW when the figure is
+    missing, and it is refused on counts (which always exist).
     """
 
     evidence: str
     metric: str
     op: Op
-    threshold: float | str | None = Field(default=None, description="A number, or a threshold id from thresholds.yaml.")
-    source: str | None = Field(default=None, description="Source of a literal threshold.")
+    threshold: str | None = Field(default=None, description="A threshold id from thresholds.yaml, or @primary_metric.")
     describes: str = Field(default="", description="What the rule shows, in a reader's words.")
     if_missing: str | None = Field(default=None, description="Why the metric may be missing, shown when it is (REVIEW).")
+    significance: Significance | None = None
 
     @model_validator(mode="after")
     def _threshold_fits_op(self) -> Rule:
-        if self.op in _COMPARISONS and self.threshold is None:
-            raise ValueError(f"rule on {self.evidence}.{self.metric}: '{self.op}' needs a threshold")
-        if self.op not in _COMPARISONS and self.threshold is not None:
-            raise ValueError(f"rule on {self.evidence}.{self.metric}: '{self.op}' takes no threshold")
-        if isinstance(self.threshold, (int, float)) and not self.source:
-            raise ValueError(f"rule on {self.evidence}.{self.metric}: a literal threshold needs its source")
+        where = f"rule on {self.evidence}.{self.metric}"
+        if self.op in _COMPARISONS | {"meets"} and self.threshold is None:
+            raise ValueError(f"{where}: '{self.op}' needs a threshold")
+        if self.op not in _COMPARISONS | {"meets"} and self.threshold is not None:
+            raise ValueError(f"{where}: '{self.op}' takes no threshold")
+        if (self.op == "meets") != (self.threshold == PRIMARY_METRIC_THRESHOLD):
+            raise ValueError(f"{where}: op 'meets' goes with threshold {PRIMARY_METRIC_THRESHOLD}, and only with it")
         return self
 
 
@@ -141,6 +163,7 @@ class Applicability(_Strict):
     jurisdictions: list[str] | None = None  # any of these among system.jurisdictions (US-NYC and US-CO imply US)
     high_risk: bool | None = None  # True: only for high-risk (Annex III) systems
     annex_iii: list[str] | None = None  # the system's Annex III point is one of these
+    domains: list[str] | None = Field(default=None, description="The system's domain (system.domain) is one of these.")
     roles: list[Literal["provider", "deployer"]] | None = None
     use: list[Literal["classification", "scoring"]] | None = None
     profiling: bool | None = None
@@ -205,6 +228,7 @@ class Requirement(_Strict):
     applies_from: AppliesFrom | None = None
     repealed: Repeal | None = None
     rules: list[Rule] = Field(default_factory=list)
+    shows: list[str] = Field(default_factory=list, description="Evidence shown to the person who attests (no rule).")
     attestation: AttestationQuestion | None = None
     status_note: str | None = Field(default=None, description="Legal status caveat (e.g. guidance withdrawn).")
 
@@ -249,20 +273,40 @@ def load_pack(name: str) -> Pack:
         problem = str(exc).splitlines()
         detail = "; ".join(line.strip() for line in problem[1:3]) if isinstance(exc, ValidationError) else problem[0]
         raise AuditInputError(SPEC_INVALID, path=path, field="requirements", problem=detail) from None
-    known = load_thresholds()
     for req in pack.requirements:
+        unknown = [ev for ev in req.shows if ev not in REGISTRY]
+        if unknown:
+            raise AuditInputError(SPEC_INVALID, path=path, field=f"{req.id}.shows",
+                                  problem=f"evidence {', '.join(unknown)} is not registered (audit/evidence_kinds.py)")
         for rule in req.rules:
-            if isinstance(rule.threshold, str) and rule.threshold not in known:
-                raise AuditInputError(SPEC_INVALID, path=path, field=f"{req.id}.rules",
-                                      problem=f"threshold id '{rule.threshold}' is not in thresholds.yaml")
+            problem = _rule_problem(rule)
+            if problem:
+                raise AuditInputError(SPEC_INVALID, path=path, field=f"{req.id}.rules", problem=problem)
     return pack
 
 
-@cache
-def load_thresholds() -> dict[str, ThresholdDefault]:
-    """Default thresholds by id, each with its source."""
-    raw = yaml.safe_load((POLICY_DIR / "thresholds.yaml").read_text(encoding="utf-8"))
-    return {key: ThresholdDefault.model_validate(value) for key, value in raw.items()}
+_ROLES_FOR_OP = {"present": {"figure", "label", "flag"}, "is_true": {"flag"}, "is_false": {"flag"},
+                 "meets": {"figure"}, **{op: {"figure", "count"} for op in _COMPARISONS}}
+
+
+def _rule_problem(rule: Rule) -> str | None:
+    """Why a rule cannot check what it claims (checked against the evidence registry), or None."""
+    info = metric_info(rule.evidence, rule.metric)
+    if info is None:
+        return f"evidence '{rule.evidence}' has no metric '{rule.metric}' (audit/evidence_kinds.py)"
+    if info.role not in _ROLES_FOR_OP[rule.op]:
+        why = " (a count always exists, so its presence shows nothing)" if info.role == "count" else ""
+        return f"'{rule.op}' cannot be applied to {rule.evidence}.{rule.metric}, a {info.role}{why}"
+    if rule.threshold is not None and rule.threshold != PRIMARY_METRIC_THRESHOLD:
+        known = load_thresholds()
+        if rule.threshold not in known:
+            return f"threshold id '{rule.threshold}' is not in thresholds.yaml"
+        expected = ">=" if known[rule.threshold].direction == "at_least" else "<="
+        if rule.op.strip("=") != expected.strip("="):
+            return f"threshold '{rule.threshold}' is {known[rule.threshold].direction}; the rule's op '{rule.op}' contradicts it"
+    if rule.significance is not None and metric_info(rule.evidence, rule.significance.p_value) is None:
+        return f"evidence '{rule.evidence}' has no metric '{rule.significance.p_value}' for the significance caveat"
+    return None
 
 
 def iter_requirements(packs: list[str] | None = None) -> Iterator[tuple[Pack, Requirement]]:
@@ -316,6 +360,14 @@ def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
     if a.annex_iii is not None and system.annex_iii_area not in a.annex_iii:
         return "no", (f"applies to uses in Annex III point {_names(a.annex_iii, ANNEX_III_NAMES)}; this system's use "
                       f"is {ANNEX_III_NAMES.get(system.annex_iii_area, system.annex_iii_area)}")
+    if a.domains is not None:
+        domain = effective_domain(spec)
+        if domain is None:
+            return "unknown", ("the spec does not say what the system decides about (system.domain: "
+                               f"{', '.join(DOMAIN_NAMES)}); this applies only to {_names(a.domains, DOMAIN_NAMES)}")
+        if domain not in a.domains:
+            return "no", (f"applies to {_names(a.domains, DOMAIN_NAMES)}; this system's domain is "
+                          f"{DOMAIN_NAMES.get(domain, domain)}")
     roles = _system_roles(spec)
     if a.roles is not None and not roles & set(a.roles):
         return "no", f"a duty of the {' or '.join(a.roles)}; this audit's organisation is the {system.role}"
@@ -346,38 +398,40 @@ def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
 # ----------------------------------------------------------------------------------------- rules
 
 
-def _threshold(rule: Rule, spec: AuditSpec) -> tuple[float | None, str]:
+def _threshold(rule: Rule, spec: AuditSpec, requirement: str) -> tuple[Resolved | None, str | None]:
+    """The rule's threshold for this requirement, or (None, why) when it cannot be known."""
     if rule.threshold is None:
-        return None, rule.source or ""
-    if isinstance(rule.threshold, str):
-        if rule.threshold in spec.thresholds:
-            own = spec.thresholds[rule.threshold]
-            return own.value, f"set by {own.set_by} (spec threshold '{rule.threshold}')"
-        default = load_thresholds()[rule.threshold]
-        return default.value, f"default: {default.source}"
-    return float(rule.threshold), rule.source or ""
+        return None, None
+    if rule.threshold == PRIMARY_METRIC_THRESHOLD:
+        choice = choose_primary(spec)
+        if choice.threshold_id is None:
+            return None, choice.reason
+        return resolve(spec, choice.threshold_id, requirement=requirement), None
+    return resolve(spec, rule.threshold, requirement=requirement), None
 
 
-def _compare(op: Op, observed: Scalar, threshold: float | None) -> bool:
+def _compare(op: str, observed: Scalar, threshold: float | None) -> bool:
     if op == "present":
         return observed is not None
-    if op == "is_true":
+    if op in ("is_true", "is_false"):
         if not isinstance(observed, bool):
             raise TypeError(f"expected yes/no, got {observed!r}")
-        return observed is True
-    if op == "is_false":
-        if not isinstance(observed, bool):
-            raise TypeError(f"expected yes/no, got {observed!r}")
-        return observed is False
+        return observed is (op == "is_true")
     if isinstance(observed, bool) or not isinstance(observed, (int, float)) or threshold is None:
         raise TypeError(f"cannot compare {observed!r} {op} {threshold!r}")
     return {">=": observed >= threshold, ">": observed > threshold, "<=": observed <= threshold,
-            "<": observed < threshold, "==": observed == threshold}[op]
+            "<": observed < threshold}[op]
 
 
-def _evaluate_rule(rule: Rule, spec: AuditSpec, evidence: dict[str, Evidence]) -> RuleOutcome:
-    threshold, source = _threshold(rule, spec)
-    base = {"evidence": rule.evidence, "metric": rule.metric, "op": rule.op, "threshold": threshold, "threshold_source": source}
+def _evaluate_rule(rule: Rule, spec: AuditSpec, evidence: dict[str, Evidence], requirement: str) -> RuleOutcome:
+    resolved, undecided = _threshold(rule, spec, requirement)
+    op = resolved.op if rule.op == "meets" and resolved is not None else rule.op
+    base: dict[str, Any] = {
+        "evidence": rule.evidence, "metric": rule.metric, "op": op,
+        "threshold": resolved.value if resolved else None,
+        "threshold_id": resolved.id if resolved else rule.threshold,
+        "threshold_source": resolved.source if resolved else "",
+        "binding": bool(resolved and resolved.binding)}
     item = evidence.get(rule.evidence)
     if item is None:
         return RuleOutcome(**base, status=Status.REVIEW, note=f"evidence '{rule.evidence}' was not produced by this audit")
@@ -385,13 +439,36 @@ def _evaluate_rule(rule: Rule, spec: AuditSpec, evidence: dict[str, Evidence]) -
         return RuleOutcome(**base, status=Status.REVIEW, note=f"not assessed: {item.reason}")
     observed = item.metrics.get(rule.metric)
     if observed is None:
-        why = rule.if_missing or "it could not be computed"
-        return RuleOutcome(**base, status=Status.REVIEW, note=f"'{rule.metric}' is missing: {why}")
+        why = item.missing.get(rule.metric) or rule.if_missing or "it could not be measured"
+        return RuleOutcome(**base, status=Status.REVIEW, note=f"{rule.metric} not measured: {why}")
+    if undecided is not None:
+        return RuleOutcome(**base, observed=observed, status=Status.REVIEW,
+                           note=f"measured {_shown(observed)}, but no threshold applies: {undecided}")
     try:
-        ok = _compare(rule.op, observed, threshold)
+        ok = _compare(op, observed, resolved.value if resolved else None)
     except TypeError as exc:
         return RuleOutcome(**base, observed=observed, status=Status.REVIEW, note=str(exc))
-    return RuleOutcome(**base, observed=observed, status=Status.PASS if ok else Status.FAIL, note=rule.describes)
+    partial = item.partial.get(rule.metric)
+    if resolved is not None and not resolved.binding:
+        verdict = "meets" if ok else "does not meet"
+        return RuleOutcome(**base, observed=observed, status=Status.REVIEW, note=(
+            f"measured {_shown(observed)}; it {verdict} the reference value {op} {resolved.value:g} "
+            f"({resolved.source}), which no law sets for this requirement: set thresholds.{resolved.id} "
+            "(value and set_by) in the spec to decide"
+            + (f"; the figure is partial: {partial}" if partial else "")))
+    if ok:
+        if partial:
+            return RuleOutcome(**base, observed=observed, status=Status.REVIEW,
+                               note=f"{rule.describes}; but the figure is partial: {partial}")
+        return RuleOutcome(**base, observed=observed, status=Status.PASS, note=rule.describes)
+    if rule.significance is not None:
+        p_value = item.metrics.get(rule.significance.p_value)
+        if not isinstance(p_value, (int, float)) or isinstance(p_value, bool) or p_value >= rule.significance.alpha:
+            shown = "not measured" if p_value is None else f"p = {_shown(p_value)}"
+            return RuleOutcome(**base, observed=observed, status=Status.REVIEW, note=(
+                f"below the threshold, but the gap is not statistically significant ({shown}, "
+                f"alpha {rule.significance.alpha:g}): {rule.significance.source}; a person must judge it"))
+    return RuleOutcome(**base, observed=observed, status=Status.FAIL, note=rule.describes)
 
 
 def _combine(statuses: list[Status]) -> Status:
@@ -410,7 +487,7 @@ _FINDING_FIELDS = set(Finding.model_fields)
 def _evaluate_one(req: Requirement, pack: Pack, spec: AuditSpec, evidence: dict[str, Evidence], audit_date: dt.date) -> Finding:
     base: dict[str, Any] = {"id": req.id, "pack": pack.pack, "title": req.title, "citation": req.citation,
                             "obligation": req.obligation, "bearer": req.bearer,
-                            "evidence_ids": sorted({r.evidence for r in req.rules})}
+                            "evidence_ids": sorted({r.evidence for r in req.rules} | set(req.shows))}
     # Optional Finding fields, passed only once evidence.py has them (older schema: dropped, not an error).
     extra = {"status_note": req.status_note,
              "applies_from_note": req.applies_from.describe(audit_date) if req.applies_from else None}
@@ -428,7 +505,7 @@ def _evaluate_one(req: Requirement, pack: Pack, spec: AuditSpec, evidence: dict[
     if decision == "no":
         note = f" ({req.applies.note})" if req.applies.note else ""
         return Finding(**base, status=Status.NA, reason=f"Not applicable: {why}{note}.", in_force=in_force)
-    outcomes = [_evaluate_rule(rule, spec, evidence) for rule in req.rules]
+    outcomes = [_evaluate_rule(rule, spec, evidence, req.id) for rule in req.rules]
     statuses = [o.status for o in outcomes]
     attestation = None
     if req.attestation is not None:
@@ -489,7 +566,18 @@ def evaluate(spec: AuditSpec, evidence: list[Evidence], *, audit_date: dt.date) 
 
 
 def verdict(findings: list[Finding]) -> tuple[Status, dict[str, int]]:
-    """Overall verdict (FAIL > REVIEW > PASS; N/A ignored) and the count per status."""
-    counts = {s.value: sum(f.status is s for f in findings) for s in Status}
-    applicable = [f.status for f in findings if f.status is not Status.NA]
+    """Verdict over the requirements in force on the audit date (FAIL > REVIEW > PASS; N/A ignored), and counts.
+
+    Requirements not yet in force never decide it: see :func:`readiness`.
+    """
+    in_force = [f for f in findings if f.in_force]
+    counts = {s.value: sum(f.status is s for f in in_force) for s in Status}
+    applicable = [f.status for f in in_force if f.status is not Status.NA]
     return (_combine(applicable) if applicable else Status.REVIEW), counts
+
+
+def readiness(findings: list[Finding]) -> tuple[Status | None, dict[str, int]]:
+    """Verdict and counts of the requirements evaluated for readiness (not yet in force); None when there are none."""
+    later = [f for f in findings if not f.in_force and f.status is not Status.NA]
+    counts = {s.value: sum(f.status is s for f in later) for s in Status if s is not Status.NA}
+    return (_combine([f.status for f in later]) if later else None), counts

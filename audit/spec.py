@@ -33,6 +33,11 @@ __all__ = [
     "AttestationAnswer",
     "SigningSpec",
     "ModelFormat",
+    "Domain",
+    "DOMAIN_NAMES",
+    "effective_domain",
+    "favourable_is_positive",
+    "direction_declared",
     "load_spec",
     "spec_json_schema",
 ]
@@ -56,6 +61,34 @@ class ModelFormat(StrEnum):
 AnnexIIIArea = Literal[
     "none", "1", "2", "3a", "3b", "3c", "3d", "4a", "4b", "5a", "5b", "5c", "5d", "6", "7", "8",
 ]
+
+
+Domain = Literal[
+    "employment_screening", "promotion", "credit", "insurance", "housing", "education", "health",
+    "essential_public_services", "criminal_justice", "migration", "other",
+]
+
+#: Reader-facing names of the domains (US laws apply by domain, not by the EU's Annex III).
+DOMAIN_NAMES: dict[str, str] = {
+    "employment_screening": "employment: screening or selecting candidates",
+    "promotion": "employment: promotion, terms of work, termination",
+    "credit": "credit and lending",
+    "insurance": "insurance",
+    "housing": "housing",
+    "education": "education",
+    "health": "health care",
+    "essential_public_services": "essential public services and benefits",
+    "criminal_justice": "criminal justice and law enforcement",
+    "migration": "migration, asylum and border control",
+    "other": "another domain",
+}
+
+#: The domain an Annex III point implies, used when system.domain is not given.
+_DOMAIN_OF_ANNEX_III: dict[str, str] = {
+    "3a": "education", "3b": "education", "3c": "education", "3d": "education",
+    "4a": "employment_screening", "4b": "promotion", "5a": "essential_public_services", "5b": "credit",
+    "5c": "insurance", "6": "criminal_justice", "7": "migration", "8": "criminal_justice",
+}
 
 
 class SystemSpec(_Strict):
@@ -83,6 +116,13 @@ class SystemSpec(_Strict):
     use: Literal["classification", "scoring"] = Field(
         default="classification",
         description="Whether the tool selects/classifies people or only scores them (NYC LL144 distinguishes the two).",
+    )
+    domain: Domain | None = Field(
+        default=None,
+        description="What the system decides about: employment_screening, promotion, credit, insurance, housing, "
+                    "education, health, essential_public_services, criminal_justice, migration, other. US laws "
+                    "(NYC LL144, EEOC, ECOA) apply by domain and jurisdiction. Default: implied by annex_iii_area "
+                    "where it names one; otherwise requirements that depend on it are REVIEW.",
     )
 
 
@@ -157,6 +197,14 @@ class DataSpec(_Strict):
     immutable: list[str] = Field(default_factory=list, description="Features a person cannot change (protected attributes always are).")
     increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")
     decision: DecisionSpec | None = Field(default=None, description="For predictions-only audits: where the decisions are.")
+    favourable_decision: Literal["positive", "negative"] | None = Field(
+        default=None,
+        description="Which decision favours the person: positive (a loan granted, a candidate selected) or negative "
+                    "(a fraud or risk flag, where the positive decision is the flag). Decision rates, impact ratios, "
+                    "recourse, notices and the deciding fairness metric follow it. Default: positive, but the "
+                    "fairness metric that decides is then left undecided (REVIEW) unless fairness.decision_nature "
+                    "or fairness.primary_metric says more.",
+    )
 
     @field_validator("protected", mode="before")
     @classmethod
@@ -256,6 +304,25 @@ class AuditSpec(_Strict):
     def resolve(self, path: Path) -> Path:
         """A path from the spec, relative to the spec file's folder."""
         return path if path.is_absolute() else (self.base_dir / path)
+
+
+def effective_domain(spec: AuditSpec) -> str | None:
+    """The system's domain: declared, or implied by its Annex III point; None when neither says."""
+    if spec.system.domain is not None:
+        return spec.system.domain
+    return _DOMAIN_OF_ANNEX_III.get(spec.system.annex_iii_area)
+
+
+def favourable_is_positive(spec: AuditSpec) -> bool:
+    """Whether the positive decision favours the person (True unless the spec declares it adverse)."""
+    if spec.data.favourable_decision is not None:
+        return spec.data.favourable_decision == "positive"
+    return spec.fairness.decision_nature != "punitive"
+
+
+def direction_declared(spec: AuditSpec) -> bool:
+    """Whether the spec says which decision favours the person (not just the default)."""
+    return spec.data.favourable_decision is not None or spec.fairness.decision_nature is not None
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -19,6 +19,9 @@ from audit.errors import (
     COLUMN_NOT_FOUND,
     DATA_EMPTY,
     DATA_READ_FAILED,
+    DECISION_SCORE_NOT_FINITE,
+    DECISION_SCORE_NOT_NUMERIC,
+    DECISION_VALUES_NOT_FOUND,
     FILE_NOT_FOUND,
     MODEL_FEATURES_MISSING,
     POSITIVE_LABEL_NOT_FOUND,
@@ -27,8 +30,8 @@ from audit.errors import (
     UNSUPPORTED_FORMAT,
     AuditInputError,
 )
-from audit.models import ModelAdapter, Predictions, load_model
-from audit.spec import AuditSpec, ProtectedSpec
+from audit.models import ModelAdapter, Predictions, load_model, native, value_text
+from audit.spec import AuditSpec, ProtectedSpec, favourable_is_positive
 
 __all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
 
@@ -71,6 +74,17 @@ class Subject:
     def has_model(self) -> bool:
         """Whether checks can re-predict (False for predictions-only audits)."""
         return self.model is not None
+
+    @property
+    def favourable_is_positive(self) -> bool:
+        """Whether the positive decision favours the person (False for a fraud or risk flag)."""
+        return favourable_is_positive(self.spec)
+
+    @property
+    def favourable(self) -> np.ndarray:
+        """True where the decision favours the person (the decision itself, or its negation for a flag)."""
+        decision = np.asarray(self.predictions.decision, dtype=bool)
+        return decision if self.favourable_is_positive else ~decision
 
     @property
     def immutable(self) -> list[str]:
@@ -118,6 +132,7 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
     if data_spec.decision is not None:
         need(data_spec.decision.column, "data.decision.column")
         need(data_spec.decision.score_column, "data.decision.score_column")
+        _check_decision_inputs(frame, spec, path)
 
     y = _labels(frame, spec, path)
     default_features = _default_features(frame, spec)
@@ -206,10 +221,70 @@ def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | Non
     d = spec.data.decision
     if d is None:  # load_subject rejects this earlier; kept so the function stands alone
         raise ValueError("a predictions-only subject needs data.decision")
-    score = frame[d.score_column].astype(float).to_numpy() if d.score_column else None
+    score = _score_values(frame[d.score_column]) if d.score_column else None
     if d.column is not None:
-        wanted = {str(v) for v in d.positive_values}
-        decision = frame[d.column].astype(str).isin(wanted).to_numpy()
-    else:
+        decision = _texts(frame[d.column]).isin({value_text(v) for v in d.positive_values}).to_numpy()
+    else:  # the cutoff applies on the score's own scale (a probability, a decile, a credit score)
         decision = score >= float(d.cutoff)  # type: ignore[operator, arg-type]
     return Predictions(decision=decision, score=score, source="data")
+
+
+# At most this many of a column's values are shown in a message.
+_SHOWN_VALUES = 8
+
+
+def _check_decision_inputs(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> None:
+    """Check data.decision against the data as soon as it is read, before any model or prediction.
+
+    Every value of ``positive_values`` must occur in the decision column (compared as
+    text, like the decisions themselves): a typo would otherwise audit no positive
+    decision at all. A ``score_column`` must hold finite numbers, on any scale (the
+    cutoff applies on that scale). The columns exist (checked just before).
+    """
+    d = spec.data.decision
+    if d is None:
+        return
+    if d.column is not None:
+        present = frame[d.column].dropna()
+        found = set(_texts(present))
+        missing = [v for v in d.positive_values if value_text(v) not in found]
+        if missing:
+            values = sorted({str(v) for v in present.unique()})
+            available = ", ".join(values[:_SHOWN_VALUES]) + (" ..." if len(values) > _SHOWN_VALUES else "")
+            raise AuditInputError(DECISION_VALUES_NOT_FOUND, path=path, missing=", ".join(repr(v) for v in missing),
+                                  column=d.column, available=available or "none")
+    if d.score_column is not None:
+        column = frame[d.score_column]
+        if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+            numbers = pd.to_numeric(column, errors="coerce") if not pd.api.types.is_bool_dtype(column) else None
+            not_numbers = column.notna() if numbers is None else column.notna() & numbers.isna()
+            if not_numbers.any():
+                at = int(np.argmax(not_numbers.to_numpy()))
+                raise AuditInputError(DECISION_SCORE_NOT_NUMERIC, path=path, column=d.score_column,
+                                      value=native(column.iloc[at]), row=_row_name(frame, at, spec))
+        values = _score_values(column)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            at = int(np.argmax(bad))
+            raise AuditInputError(DECISION_SCORE_NOT_FINITE, path=path, column=d.score_column,
+                                  value=values[at], row=_row_name(frame, at, spec))
+
+
+def _texts(column: pd.Series) -> pd.Series:
+    """Each value as the text it is compared by (audit.models.value_text: 1, "1", True and 1.0 alike); NaN stays NaN.
+
+    Computed once per distinct value, so a column of millions of decisions costs a lookup per row.
+    """
+    return column.map({value: value_text(value) for value in column.dropna().unique()})
+
+
+def _score_values(column: pd.Series) -> np.ndarray:
+    """A score column as floats (text that is not a number becomes NaN; _check_decision_inputs refuses both)."""
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+
+def _row_name(frame: pd.DataFrame, position: int, spec: AuditSpec) -> str:
+    """How a message names a row: its number in the data (from 1) and its id, when there is an id column."""
+    id_column = spec.data.id_column
+    where = f"row {position + 1}"
+    return f"{where} ({id_column} {frame[id_column].iloc[position]})" if id_column else where

@@ -70,7 +70,7 @@ def main() -> None:
     from audit.checks.fairness import run
     from audit.fairness.compare import compare
     from audit.fairness.groups import build_breakdowns
-    from audit.fairness.selection import selection_evidence
+    from audit.checks._selection import selection_evidence
     from audit.spec import load_spec
     from audit.subject import load_subject
 

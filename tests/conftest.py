@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # Thread counts are set before numpy/sklearn/lightgbm load: 2 cores, tests running side by side.
@@ -11,6 +12,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/factories.py for every test folder
 
 ROOT = Path(__file__).resolve().parents[1]
 GERMAN_SPEC = ROOT / "examples" / "german-credit" / "audit.yaml"

@@ -1,17 +1,18 @@
-"""What every check receives besides the Subject, and how checks share work.
+"""What every check receives besides the Subject, and how checks pass results forward.
 
 A check is a module under ``audit.checks`` with a function
-``run(subject: Subject, ctx: CheckContext) -> list[Evidence]``. It never renders
-and never reads policies. When its needs are not met (no model, no labels, no
-protected attribute) it returns ``Evidence.not_assessed(...)`` naming why.
+``run(subject: Subject, ctx: CheckContext) -> list[Evidence]`` and a constant
+``NEEDS`` naming what it needs (model access, labels, protected attributes). It
+never renders and never reads policies or thresholds. When its needs are not met it
+returns ``Evidence.not_assessed(...)`` naming why.
 
-Checks run in the order of ``CHECK_MODULES`` and may pass intermediate results
-forward through ``ctx.shared`` under these documented keys:
+Checks run in the order of ``CHECK_MODULES`` and pass intermediate results forward
+through typed fields of the context, each written by one check:
 
-- ``"shap"``: per-decision SHAP contributions in the user's columns
-  (written by ``importance``, read by ``local`` and the report of reasons);
-- ``"proxies"``: ``{protected attribute: [feature, ...]}`` from the proxy screen
-  (written by ``fairness``, read by ``counterfactual``).
+- ``shap``: per-decision SHAP contributions in the user's columns (written by
+  ``importance``, read by ``local``);
+- ``proxies``: ``{protected attribute: [feature, ...]}`` from the proxy screen
+  (written by ``fairness``, read by ``counterfactual``); None when no screen ran.
 
 Per-decision outputs (reasons, recourse) go to ``ctx.decision_columns``; the
 pipeline writes them, with the id, decision and score, to decisions.parquet.
@@ -21,13 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from audit.spec import AuditSpec
 
-__all__ = ["CheckContext", "Progress"]
+if TYPE_CHECKING:
+    from audit.explain.shap_values import ShapResult
+
+__all__ = ["CheckContext", "Progress", "Need"]
+
+#: What a check can need: the model (to re-predict), ground-truth labels, protected attributes, scores.
+Need = Literal["model", "labels", "protected", "scores"]
 
 Progress = Callable[[str, int, int], None]  # (task, done, total)
 
@@ -42,7 +49,8 @@ class CheckContext:
 
     spec: AuditSpec
     seed: int
-    shared: dict[str, Any] = field(default_factory=dict)
+    shap: ShapResult | None = None
+    proxies: dict[str, list[str]] | None = None
     decision_columns: dict[str, np.ndarray | list[Any]] = field(default_factory=dict)
     scheduler: str | None = None  # Dask scheduler address; None = local processes
     progress: Progress = _no_progress

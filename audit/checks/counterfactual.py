@@ -17,6 +17,7 @@ __all__ = ["run"]
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """The flip test and the recourse search, each as one Evidence."""
-    from audit.counterfactual import flip_evidence, recourse_evidence
+    from audit.checks._flip import flip_evidence
+    from audit.checks._recourse import recourse_evidence
 
     return [flip_evidence(subject, ctx), recourse_evidence(subject, ctx)]

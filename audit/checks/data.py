@@ -11,7 +11,9 @@ from audit.checks._base import CheckContext
 from audit.evidence import Evidence, Table, clean_number
 from audit.subject import Subject
 
-__all__ = ["run"]
+__all__ = ["run", "NEEDS"]
+
+NEEDS: tuple[str, ...] = ()  # the data alone
 
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
@@ -33,8 +35,8 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     metrics = {
         "rows": len(frame),
         "features": X.shape[1],
-        "protected_attributes": ", ".join(subject.groups.columns),
-        "missing_share": float(X.isna().to_numpy().mean()),
+        "protected_attributes": ", ".join(subject.groups.columns) or None,
+        "missing_share": float(X.isna().to_numpy().mean()) if X.shape[1] else None,
         "columns_with_missing": int((missing > 0).sum()),
         "duplicate_rows": duplicates,
         "positive_label_rate": clean_number(subject.y.mean()) if subject.y is not None else None,

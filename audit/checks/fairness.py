@@ -2,7 +2,7 @@
 
 Produces ``fairness.selection_rate`` (works from decisions alone),
 ``fairness.error_rates`` (needs labels), ``data.bias`` and ``data.proxies``;
-writes ``ctx.shared["proxies"]``. The statistics live in ``audit.fairness``.
+sets ``ctx.proxies`` for the flip test. The statistics live in ``audit.fairness``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,6 @@ __all__ = ["run"]
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """Every fairness and data-bias evidence item for the Subject."""
-    from audit.fairness import fairness_evidence
+    from audit.checks._fairness_run import fairness_evidence
 
     return fairness_evidence(subject, ctx)

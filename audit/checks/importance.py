@@ -2,7 +2,7 @@
 
 - ``importance.shap``: mean |SHAP| per feature over every decision (exact for trees and
   linear models), with the direction of each feature's effect. The per-row matrix is
-  shared with the ``local`` check through ``ctx.shared["shap"]`` (computed once).
+  passed to the ``local`` check through ``ctx.shap`` (computed once).
 - ``importance.permutation``: drop in accuracy (ROC AUC) when a feature is shuffled.
 - ``importance.surrogate``: a depth-4 tree mimicking the model, with its fidelity.
 - ``importance.pdp``: partial dependence of the score on the top three features.
@@ -22,7 +22,10 @@ from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.explain.shap_values import ShapResult, explain
 from audit.subject import Subject
 
-__all__ = ["run", "shap_result", "contribution_unit", "CHECK", "PERMUTATION_ROWS", "SURROGATE_DEPTH", "PDP_ROWS"]
+__all__ = ["run", "shap_result", "contribution_unit", "additivity_error", "CHECK", "NEEDS", "PERMUTATION_ROWS",
+           "SURROGATE_DEPTH", "PDP_ROWS"]
+
+NEEDS = ("model",)  # and labels for permutation importance
 
 CHECK = "importance"
 PERMUTATION_ROWS = 5_000
@@ -51,14 +54,24 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
 
 
 def shap_result(subject: Subject, ctx: CheckContext) -> ShapResult:
-    """The per-decision SHAP matrix, computed once per run and kept in ``ctx.shared["shap"]``."""
-    cached = ctx.shared.get("shap")
-    if isinstance(cached, ShapResult) and len(cached.values) == subject.n:
+    """The per-decision SHAP matrix, computed once per run and kept in ``ctx.shap``."""
+    cached = ctx.shap
+    if cached is not None and len(cached.values) == subject.n:
         return cached
     scheduler = ctx.scheduler or subject.spec.explanations.scheduler
     result = explain(model=subject.model, X=subject.X, seed=ctx.seed, scheduler=scheduler, progress=ctx.progress)
-    ctx.shared["shap"] = result
+    ctx.shap = result
     return result
+
+
+def additivity_error(result: ShapResult) -> tuple[float | None, dict[str, str]]:
+    """Largest additivity gap of an exact explainer, or None with why (an approximate explainer proves nothing)."""
+    if not result.exact:
+        return None, {"max_additivity_error": f"{result.method} is not an exact explainer: its contributions are "
+                                              "fitted to sum to the output, so the sum shows nothing about exactness"}
+    if not len(result.values):
+        return None, {"max_additivity_error": "no decision was explained"}
+    return float(result.additivity_error.max()), {}
 
 
 def contribution_unit(result: ShapResult) -> str:
@@ -104,16 +117,18 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                         "share": float(mean_abs[j] / total),
                         "direction": _direction(subject.X[name], values[:, j], kind)})
     top = [result.feature_names[j] for j in order[:TOP_CHART]]
-    error = float(result.additivity_error.max()) if len(values) else None
+    error, missing = additivity_error(result)
     unit = contribution_unit(result)
     top3 = ", ".join(r["feature"] for r in records[:3])
     return Evidence(
         id="importance.shap", check=CHECK, title=_TITLES["importance.shap"],
         summary=(f"Across all {subject.n:,} decisions, the details that move the model's score most are {top3}. "
-                 "Each decision is split exactly into the part each detail contributed."),
+                 + ("Each decision is split exactly into the part each detail contributed." if result.exact else
+                    "Each decision is split into the part each detail contributed, by an approximate method.")),
         metrics={"method": result.method, "output_space": result.output_space, "max_additivity_error": clean_number(error),
                  "n_rows": subject.n, "top_feature": records[0]["feature"] if records else None,
                  "n_features": len(result.feature_names), "precision": result.precision},
+        missing=missing,
         tables=[Table.from_records(f"Features ranked by mean absolute contribution ({unit})", records,
                                    note="Encoded columns (one-hot) are summed back into the original column; "
                                         "the direction is the correlation of a value with its contribution "
@@ -248,9 +263,9 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     from audit.explain.dependence import partial_dependence
 
     started = time.perf_counter()
-    result = ctx.shared.get("shap")
+    result = ctx.shap
     names = list(subject.X.columns)
-    if isinstance(result, ShapResult) and len(result.values):
+    if result is not None and len(result.values):
         ranking = np.argsort(-np.abs(result.values).mean(axis=0), kind="stable")
         features = [result.feature_names[j] for j in ranking[:PDP_FEATURES]]
     else:

@@ -8,8 +8,10 @@
   rerun with different seeds: local fidelity (R²), stability (top-k overlap across reruns)
   and agreement with SHAP (rank correlation, top-k overlap).
 
-The SHAP matrix comes from ``ctx.shared["shap"]`` (written by ``importance``); it is
-computed here only when that check did not run.
+The SHAP matrix comes from ``ctx.shap`` (written by ``importance``); it is computed
+here only when that check did not run. "Adverse" follows the spec's declared direction:
+for a fraud or risk flag the flag is the adverse decision, and its reasons are the details
+that raised the score towards it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import time
 import numpy as np
 
 from audit.checks._base import CheckContext
-from audit.checks.importance import contribution_unit, shap_result
+from audit.checks.importance import additivity_error, contribution_unit, shap_result
 from audit.evidence import Evidence, Table, clean_number
 from audit.explain.reasons import principal_reasons
-from audit.explain.shap_values import ShapResult
 from audit.subject import Subject
 
-__all__ = ["run", "CHECK", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
+__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
+
+NEEDS = ("model",)
 
 CHECK = "local"
 EXAMPLE_ROWS = 10
@@ -45,17 +48,21 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     return [shap_ev, _lime_evidence(subject, ctx)]
 
 
-def _decision_word(decision: bool) -> str:
-    return "approve" if decision else "reject"
+def _decision_word(favourable: bool, favourable_is_positive: bool) -> str:
+    if favourable_is_positive:
+        return "favourable (positive)" if favourable else "adverse (negative)"
+    return "favourable (not flagged)" if favourable else "adverse (flagged)"
 
 
 def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     started = time.perf_counter()
     top_k = subject.spec.explanations.top_k
-    reused = isinstance(ctx.shared.get("shap"), ShapResult)
+    reused = ctx.shap is not None
     result = shap_result(subject, ctx)
     values = result.values
     decision = np.asarray(subject.predictions.decision, dtype=bool)
+    favourable = subject.favourable
+    # Reasons point towards the decision taken: for a positive decision the details that raised the score.
     reasons = principal_reasons(values=values, X=subject.X[result.feature_names], decision=decision, top_k=top_k)
     for r, texts in enumerate(reasons.texts, start=1):
         ctx.decision_columns[f"reason_{r}"] = texts
@@ -63,23 +70,31 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         ctx.decision_columns[f"shap:{name}"] = values[:, j].copy()
     explained = np.isfinite(values).all(axis=1) & np.isfinite(result.margin)
     n_explained = int(explained.sum())
-    error = float(result.additivity_error.max()) if len(values) else None
-    adverse = ~decision
-    no_negative = int(((reasons.counts == 0) & adverse).sum())
-    examples = _examples(subject, ctx, reasons.texts, decision)
+    error, missing = additivity_error(result)
+    adverse = ~favourable
+    without_reason = adverse & (reasons.counts == 0)
+    n_without = int(without_reason.sum())
+    # A person is served when their decision is explained and, if it went against them, names a reason.
+    usable = explained & ~without_reason
+    examples = _examples(subject, ctx, reasons.texts, favourable)
     protected = [j for j, name in enumerate(result.feature_names) if name in {p.column for p in subject.protected}]
     citing = int((np.isin(reasons.features, protected) & adverse[:, None]).any(axis=1).sum()) if protected else 0
     cited = ", ".join(result.feature_names[j] for j in protected)
     unit = contribution_unit(result)
+    towards = "raised the score towards the flag" if not subject.favourable_is_positive else "lowered the score most"
     return Evidence(
         id="local.shap", check=CHECK, title=SHAP_TITLE,
-        summary=(f"Every one of the {subject.n:,} decisions has its main reasons listed in the person's own terms "
-                 f"(at most {top_k}); for a rejection these are the details that lowered the score most."),
-        metrics={"n_explained": n_explained, "coverage": clean_number(n_explained / subject.n if subject.n else None),
+        summary=(f"{int(usable.sum()):,} of the {subject.n:,} decisions have their main reasons listed in the person's "
+                 f"own terms (at most {top_k}); for an adverse decision these are the details that {towards}."
+                 + (f" {n_without:,} adverse decisions have no such detail and so no reason to give." if n_without
+                    else "")),
+        metrics={"n_explained": n_explained, "n_adverse": int(adverse.sum()), "adverse_without_reason": n_without,
+                 "coverage": clean_number(usable.mean()) if subject.n else None,
                  "max_reasons": int(reasons.counts.max()) if len(reasons.counts) else 0,
                  "additivity_error_max": clean_number(error),
-                 "adverse_without_negative_factor": no_negative, "adverse_citing_protected": citing,
+                 "adverse_citing_protected": citing,
                  "method": result.method, "output_space": result.output_space},
+        missing={("additivity_error_max" if k == "max_additivity_error" else k): v for k, v in missing.items()},
         tables=[Table.from_records("Example decisions and their reasons", examples,
                                    columns=["id", "decision", "score", "reasons"],
                                    note=f"Amounts are contributions to the model's score in {unit}.")],
@@ -93,8 +108,9 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             (f"Amounts are in {unit}; they add up to the score before it is turned into a probability."
              if result.output_space == "log-odds" else f"Amounts are in {unit}; they add up to the score."),
             "Contributions of related details (e.g. marital status and relationship) can be shared between them.",
-            *([f"{no_negative} adverse decisions have no detail that lowered the score: the model's starting point was "
-               "already below the threshold; their notice says so instead of naming a detail."] if no_negative else []),
+            *([f"{n_without} adverse decisions have no detail that moved the score towards them: the model's starting "
+               "point already gave that decision. Their notice can name no reason, so they count as not explained."]
+              if n_without else []),
             *([f"{citing:,} adverse decisions name a protected attribute ({cited}) among their principal reasons: "
                "the model uses it, and a notice must not hide that; whether this use is lawful needs review."]
               if citing else []),
@@ -105,17 +121,17 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     )
 
 
-def _examples(subject: Subject, ctx: CheckContext, texts: list[np.ndarray], decision: np.ndarray) -> list[dict[str, object]]:
+def _examples(subject: Subject, ctx: CheckContext, texts: list[np.ndarray], favoured: np.ndarray) -> list[dict[str, object]]:
     """Ten real rows: half adverse, half favourable where possible (seeded)."""
     rng = ctx.rng(401)
-    adverse, favourable = np.flatnonzero(~decision), np.flatnonzero(decision)
+    adverse, favourable = np.flatnonzero(~favoured), np.flatnonzero(favoured)
     half = EXAMPLE_ROWS // 2
     pick_a = rng.choice(adverse, size=min(half, len(adverse)), replace=False) if len(adverse) else np.zeros(0, int)
     pick_f = rng.choice(favourable, size=min(EXAMPLE_ROWS - len(pick_a), len(favourable)), replace=False) \
         if len(favourable) else np.zeros(0, int)
     rows = np.sort(np.concatenate([pick_a, pick_f]).astype(int))
     score = subject.predictions.score
-    return [{"id": str(subject.ids[i]), "decision": _decision_word(bool(decision[i])),
+    return [{"id": str(subject.ids[i]), "decision": _decision_word(bool(favoured[i]), subject.favourable_is_positive),
              "score": round(float(score[i]), 4) if score is not None else None,
              "reasons": "; ".join(str(t[i]) for t in texts if t[i] is not None)} for i in rows]
 
@@ -131,7 +147,7 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     seed = int(ctx.rng(501).integers(0, 2**31 - settings.lime_repeats - 1))
     quality = lime_quality(
         model=subject.model, X=subject.X[result.feature_names], shap_values=result.values,
-        score=subject.predictions.score, decision=subject.predictions.decision, sample_size=settings.lime_sample,
+        score=subject.predictions.score, favourable=subject.favourable, sample_size=settings.lime_sample,
         repeats=settings.lime_repeats, seed=seed, top_k=settings.top_k, threshold=DECISION_THRESHOLD,
         num_samples=LIME_NUM_SAMPLES, scheduler=ctx.scheduler or settings.scheduler, progress=ctx.progress)
     summary = quality.summary()
@@ -149,8 +165,10 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     return Evidence(
         id="local.lime", check=CHECK, title=LIME_TITLE,
         summary=(f"A second method (LIME) was run {len(quality.seeds)} times on {len(quality.rows)} decisions. "
-                 f"Between reruns, {(stability or 0):.0%} of its top {quality.top_k} reasons stayed the same, and its "
-                 f"ranking of reasons agrees with the main method to a correlation of {(agreement or 0):.2f}."),
+                 + (f"Between reruns, {stability:.0%} of its top {quality.top_k} reasons stayed the same"
+                    if stability is not None else "Its stability between reruns could not be measured")
+                 + (f", and its ranking of reasons agrees with the main method to a correlation of {agreement:.2f}."
+                    if agreement is not None else "; its agreement with the main method could not be measured.")),
         metrics={**{k: clean_number(v) for k, v in summary.items()},
                  "seeds": ", ".join(str(s) for s in quality.seeds), "repeats": len(quality.seeds),
                  "num_samples": quality.num_samples, "top_k": quality.top_k},

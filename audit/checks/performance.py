@@ -11,9 +11,12 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, brier_score
 
 from audit.checks._base import CheckContext
 from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.fairness.calibration import scores_are_probabilities
 from audit.subject import Subject
 
-__all__ = ["run", "accuracy_metrics"]
+__all__ = ["run", "accuracy_metrics", "NEEDS"]
+
+NEEDS = ("labels",)  # and the decisions; scores for ROC AUC and the Brier score
 
 LIMITS = [
     "Measured on the audit dataset only; accuracy on future applicants may differ if their population shifts.",
@@ -23,15 +26,19 @@ LIMITS = [
 
 
 def accuracy_metrics(y: np.ndarray, decision: np.ndarray, score: np.ndarray | None) -> dict[str, float | int | None]:
-    """Accuracy figures of one set of decisions against labels (both bool arrays)."""
+    """Accuracy figures of one set of decisions against labels (both bool arrays).
+
+    ``score`` may be on any scale (higher = more likely positive): ROC AUC needs only its order.
+    The Brier score is a property of probabilities, so it is computed only for scores in [0, 1].
+    """
     tn, fp, fn, tp = confusion_matrix(y, decision, labels=[False, True]).ravel()
     both_classes = len(np.unique(y)) == 2
     return {
         "n": int(len(y)),
-        "accuracy": float(accuracy_score(y, decision)),
+        "accuracy": float(accuracy_score(y, decision)) if len(y) else None,
         "balanced_accuracy": float(balanced_accuracy_score(y, decision)) if both_classes else None,
         "roc_auc": float(roc_auc_score(y, score)) if score is not None and both_classes else None,
-        "brier": float(brier_score_loss(y, score)) if score is not None else None,
+        "brier": float(brier_score_loss(y, score)) if scores_are_probabilities(score) and len(y) else None,
         "true_positives": int(tp),
         "false_positives": int(fp),
         "true_negatives": int(tn),
@@ -72,15 +79,31 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
         xlabel="accuracy", reference=overall["accuracy"], reference_label="overall",
     )
     auc_text = f" and ranks outcomes with a ROC AUC of {overall['roc_auc']:.3f}" if overall["roc_auc"] is not None else ""
+    if overall["roc_auc"] is not None and overall["roc_auc"] < 0.5:
+        auc_text += (" — worse than chance: the decisions may be inverted (check model.positive_class and "
+                     "data.positive_label)")
     return [Evidence(
         id="performance.overall", check="performance", title=title,
         summary=f"The decisions agree with the actual outcome for {overall['accuracy']:.1%} of the "
                 f"{overall['n']:,} cases{auc_text}.",
         metrics={**{k: clean_number(v) for k, v in overall.items()}, "max_group_accuracy_gap": clean_number(gap),
+                 "roc_auc_below_chance": None if overall["roc_auc"] is None else bool(overall["roc_auc"] < 0.5),
                  "positive_decision_rate": float(decision.mean()), "positive_label_rate": float(y.mean())},
+        missing=_missing(score, overall),
         tables=[matrix, by_group], charts=[chart],
         method="Decisions compared with the ground-truth labels of the audit data (scikit-learn metrics). "
                "ROC AUC and the Brier score use the model's probability of the positive decision.",
         limits=LIMITS,
         params={"decision_source": subject.predictions.source},
     )]
+
+
+def _missing(score: np.ndarray | None, overall: dict[str, float | int | None]) -> dict[str, str]:
+    """Why the score-based figures are missing, in this audit's terms."""
+    out = {}
+    if score is None:
+        out["roc_auc"] = out["brier"] = "the decisions come without a score"
+    elif overall["brier"] is None:
+        out["brier"] = (f"the scores are not probabilities (they range from {float(np.min(score)):g} to "
+                        f"{float(np.max(score)):g}); the Brier score applies only to scores in [0, 1]")
+    return out

@@ -1,7 +1,7 @@
 """Robustness evidence (AI Act Art. 15(4)): decision flip rates under noise and missing values.
 
 Produces ``robustness.perturbation``. Needs model access; the computation lives
-in ``audit.counterfactual.robustness``.
+in ``audit.robustness.perturbation``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,6 @@ __all__ = ["run"]
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """The perturbation tests as one Evidence."""
-    from audit.counterfactual import robustness_evidence
+    from audit.checks._robustness import robustness_evidence
 
     return [robustness_evidence(subject, ctx)]

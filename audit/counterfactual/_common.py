@@ -1,46 +1,10 @@
-"""Small helpers shared by the counterfactual and robustness evidence builders."""
+"""Row sampling shared by the counterfactual and robustness methods."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from audit.spec import AuditSpec
-
-__all__ = ["NO_MODEL", "resolve_threshold", "resolve_proxies", "sample_rows", "pct", "SALT"]
-
-NO_MODEL = "no model access (predictions-only audit): changed inputs cannot be re-predicted"
-
-# Salts of ctx.rng: each stochastic step draws from its own stream.
-SALT = {"flip": 5101, "recourse": 5102, "gap": 5103, "plausibility": 5104, "robustness": 5201, "sample": 5202}
-
-
-def resolve_threshold(spec: AuditSpec, *, key: str, default: float, source: str) -> tuple[float, str]:
-    """The spec's own threshold for ``key`` (naming who set it), or our default with its source."""
-    override = spec.thresholds.get(key)
-    if override is not None:
-        return float(override.value), f"set by {override.set_by} (spec.thresholds['{key}'])"
-    return default, source
-
-
-def resolve_proxies(spec: AuditSpec, shared: dict[str, object]) -> tuple[dict[str, list[str]] | None, str]:
-    """Proxies per protected attribute, and where they come from.
-
-    The union of the proxy screen's findings (``ctx.shared["proxies"]``, written by
-    the fairness check) and the spec's ``counterfactuals.proxies``: changing more
-    proxies can only make the test stricter. None when neither is available.
-    """
-    screen = shared.get("proxies")
-    declared = spec.counterfactuals.proxies
-    if screen is None and declared is None:
-        return None, "none: no proxy screen ran and counterfactuals.proxies is not set"
-    merged: dict[str, list[str]] = {}
-    for source in (screen or {}, declared or {}):
-        for attr, features in dict(source).items():  # type: ignore[call-overload]
-            merged.setdefault(str(attr), [])
-            merged[str(attr)] += [str(f) for f in features if str(f) not in merged[str(attr)]]
-    origin = " and ".join(name for name, part in (("proxy screen (data.proxies)", screen),
-                                                  ("spec counterfactuals.proxies", declared)) if part is not None)
-    return merged, origin
+__all__ = ["sample_rows"]
 
 
 def sample_rows(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
@@ -48,8 +12,3 @@ def sample_rows(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.sort(rng.choice(n, size=limit, replace=False))
-
-
-def pct(value: float | None) -> str:
-    """A share as a readable percentage ("n/a" when unknown)."""
-    return "n/a" if value is None else f"{value:.1%}"

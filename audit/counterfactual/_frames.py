@@ -71,9 +71,14 @@ class Predictor:
     every other model, and callers then build DataFrames as before.
     """
 
-    def __init__(self, model: object, *, chunk_rows: int = _CHUNK_ROWS, fast: bool = True) -> None:
+    def __init__(self, model: object, *, chunk_rows: int = _CHUNK_ROWS, fast: bool = True,
+                 favourable_is_positive: bool = True) -> None:
         self.model = model
         self.chunk_rows = chunk_rows
+        # Recourse searches towards the favourable decision. Where the positive decision is adverse (a fraud or
+        # risk flag), scores are turned into the probability of the favourable (negative) decision, and decide()
+        # answers "favourable?", so every search, polish and verification step follows the declared direction.
+        self.favourable_is_positive = favourable_is_positive
         self.n_predicted = 0
         self.encoded: EncodedModel | None = encoded_model(model) if fast else None
 
@@ -95,7 +100,7 @@ class Predictor:
         before = rows.model.n_scored
         out = rows.score(positions, changes)
         self.n_predicted += rows.model.n_scored - before  # rows the model really scored (not those it remembered)
-        return out
+        return out if self.favourable_is_positive else 1.0 - out
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the favourable decision for every row of ``frame``."""
@@ -104,8 +109,12 @@ class Predictor:
             return np.empty(0)
         parts = [np.asarray(self.model.predict_score(frame.iloc[s:s + self.chunk_rows]), dtype=float)  # type: ignore[attr-defined]
                  for s in range(0, len(frame), self.chunk_rows)]
-        return np.concatenate(parts)
+        out = np.concatenate(parts)
+        return out if self.favourable_is_positive else 1.0 - out
 
     def decide(self, score: np.ndarray) -> np.ndarray:
-        """The model's own decision rule applied to scores."""
-        return np.asarray(self.model.decide(score), dtype=bool)  # type: ignore[attr-defined]
+        """The model's own decision rule applied to scores of :meth:`score`: True where the decision is the
+        positive one, or (``favourable_is_positive=False``) where it is the favourable, negative one."""
+        if self.favourable_is_positive:
+            return np.asarray(self.model.decide(score), dtype=bool)  # type: ignore[attr-defined]
+        return ~np.asarray(self.model.decide(1.0 - np.asarray(score, dtype=float)), dtype=bool)  # type: ignore[attr-defined]

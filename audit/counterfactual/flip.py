@@ -7,8 +7,9 @@ target group. The share of decisions that flip, per (from → to) pair, measures
 disparate treatment directly. The *with proxies* variant also replaces the
 attribute's proxy features by those of a random member of the target group
 (whole proxy rows, so their joint distribution is kept). An attribute that is
-not a model input cannot flip a decision by itself (0 by construction); only the
-proxy variant can show an effect.
+not a model input has no direct variant (nothing was measured, so no rate is
+recorded, not even 0): only the proxy variant can show an effect, and an
+attribute with neither is listed in ``FlipResult.not_tested`` with the reason.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class FlipResult:
     examples: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     proxies_used: dict[str, list[str]] = field(default_factory=dict)
+    not_tested: dict[str, str] = field(default_factory=dict)  # attribute -> why no variant could be run
     n_predicted: int = 0
 
     def max_rate(self, variant: str) -> float | None:
@@ -154,10 +156,12 @@ def flip_test(
         targets = _targets(X[attr] if is_input else pd.Series(np.zeros(len(X))), g, spec)
         if len(targets) < 2:
             result.notes.append(f"{attr}: fewer than two known groups; nothing to flip")
+            result.not_tested[attr] = "fewer than two known groups"
             continue
-        if not is_input:
-            result.pairs.append(FlipPair(attr, DIRECT, "all", "all", int(np.sum(g != MISSING_GROUP)), 0, 0.0,
-                                         (0.0, 0.0), 0.0, (0.0, 0.0), note="not a model input: 0 by construction"))
+        if not is_input and not known:
+            result.not_tested[attr] = ("not a model input, and no proxy of it is a known model input"
+                                       + ("" if proxies is not None else " (no proxy information)"))
+            continue
         for variant in ([DIRECT] if is_input else []) + ([WITH_PROXIES] if known else []):
             new_score = _variant_scores(source, g, attr if is_input else None, targets,
                                         known if variant == WITH_PROXIES else [], score, predictor, rng, encoded)

@@ -41,7 +41,7 @@ from audit.counterfactual.actionability import Actionability, Unit, format_value
 from audit.counterfactual.costs import changed_units, unit_costs
 from audit.counterfactual.search import StateScorer, materialise, search_block
 
-__all__ = ["RecourseResult", "find_recourse", "distinct_rows", "unit_costs", "changed_units", "NO_RECOURSE"]
+__all__ = ["RecourseResult", "find_recourse", "distinct_rows", "unit_costs", "changed_units", "constraint_violations", "NO_RECOURSE"]
 
 NO_RECOURSE = "no recourse found within {max_changes} changes"
 
@@ -102,10 +102,14 @@ def find_recourse(
     progress: Callable[[str, int, int], None] | None = None,
     fast: bool = True,
     lazy: bool = True,
+    favourable_is_positive: bool = True,
 ) -> RecourseResult:
     """Search the cheapest valid counterfactual (fewest changes first) for the rows ``rows`` of ``X``.
 
     ``score_before`` are the model's scores of those rows (computed once by the Subject).
+    ``favourable_is_positive=False`` (a fraud or risk flag): the rows are flagged and the search looks
+    for the change that removes the flag; scores in the result are then probabilities of the favourable
+    (negative) decision.
     ``fast=False`` scores every candidate through the adapter on DataFrames, and
     ``lazy=False`` scores every state of every level: both give the same result
     (the tests compare them), only slower.
@@ -116,7 +120,7 @@ def find_recourse(
     # Identical rows get identical results (every step is per row and deterministic): search each once.
     first, inverse = distinct_rows(source.frame)
     unique = RowSource(source.frame.iloc[first]) if first.size < rows.size else source
-    predictor = Predictor(model, fast=fast)
+    predictor = Predictor(model, fast=fast, favourable_is_positive=favourable_is_positive)
     n_units = len(action.units)
     chosen = np.full((first.size, n_units), -1, dtype=np.int32)
     scorer = StateScorer(unique, action.units, predictor) if first.size else None
@@ -131,7 +135,7 @@ def find_recourse(
     cf = refine_numeric(unique, cf, action, predictor, lazy=lazy)
     if unique is not source:
         cf = cf.iloc[inverse].reset_index(drop=True)
-    verifier = Predictor(model, fast=False)  # the final check always goes through the adapter on DataFrames
+    verifier = Predictor(model, fast=False, favourable_is_positive=favourable_is_positive)  # the final check always goes through the adapter on DataFrames
     verifier.n_predicted = predictor.n_predicted
     return _verify(source, cf, rows=rows, action=action, predictor=verifier, score_before=score_before,
                    max_changes=max_changes, started=started)
@@ -180,7 +184,31 @@ def _verify(source: RowSource, cf: pd.DataFrame, *, rows: np.ndarray, action: Ac
     cost = unit_costs(original, cf, action.units, action.scales).sum(axis=1)
     return RecourseResult(
         rows=rows, original=original, counterfactual=cf, found=found, cost=np.where(found, cost, np.nan),
-        n_changes=changed.sum(axis=1), changed=changed, score_before=np.asarray(score_before, dtype=float),
+        n_changes=changed.sum(axis=1), changed=changed, score_before=np.asarray(score_before, dtype=float) if predictor.favourable_is_positive
+        else 1.0 - np.asarray(score_before, dtype=float),
         score_after=score_after, units=action.units, validity=validity, n_withdrawn=n_withdrawn,
         n_predicted=predictor.n_predicted, seconds=time.perf_counter() - started, max_changes=max_changes,
     )
+
+
+def constraint_violations(result: RecourseResult, action: Actionability) -> dict[str, int]:
+    """Counterfactuals that break a rule, counted independently of the search (all should be 0)."""
+    orig, cf = result.original[result.found], result.counterfactual[result.found]
+    immutable = np.zeros(len(orig), dtype=bool)
+    for c in action.immutable:
+        same = (orig[c] == cf[c]).fillna(False).to_numpy(dtype=bool) | (orig[c].isna() & cf[c].isna()).to_numpy()
+        immutable |= ~same
+    up = np.zeros(len(orig), dtype=bool)
+    for c in action.increase_only:
+        a, b = orig[c].to_numpy(dtype=float), cf[c].to_numpy(dtype=float)
+        up |= (b < a) | (np.isnan(b) & ~np.isnan(a))
+    outside = np.zeros(len(orig), dtype=bool)
+    for c in action.actionable:
+        if c in action.ranges:
+            lo, hi = action.ranges[c]
+            v = cf[c].to_numpy(dtype=float)
+            outside |= (v < lo) | (v > hi)
+        else:
+            values = cf[c]
+            outside |= (values.notna() & ~values.astype(object).isin(action.categories[c])).to_numpy()
+    return {"immutable": int(immutable.sum()), "increase_only": int(up.sum()), "outside_observed": int(outside.sum())}

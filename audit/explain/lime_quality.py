@@ -79,12 +79,13 @@ class LimeQuality:
         }
 
 
-def stratified_sample(*, score: np.ndarray, decision: np.ndarray, size: int, threshold: float,
+def stratified_sample(*, score: np.ndarray, favourable: np.ndarray, size: int, threshold: float,
                       rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
     """Row positions to explain: half borderline (closest to ``threshold``), then adverse, then favourable.
 
     Shares: 50 % borderline, 25 % adverse, 25 % favourable; a short stratum leaves its
-    places to the next. Returns positions in ascending order and each one's stratum.
+    places to the next. ``favourable`` is True where the decision favours the person (for a
+    fraud or risk flag: where there is no flag). Returns positions in ascending order and each one's stratum.
     """
     n = len(score)
     size = min(size, n)
@@ -95,7 +96,7 @@ def stratified_sample(*, score: np.ndarray, decision: np.ndarray, size: int, thr
     borderline = order[: size // 2]
     taken[borderline] = True
     stratum[borderline] = "borderline"
-    quotas = [("adverse", ~decision, size // 2 + size // 4), ("favourable", decision, size)]
+    quotas = [("adverse", ~favourable, size // 2 + size // 4), ("favourable", favourable, size)]
     for name, mask, upto in quotas:
         pool = np.flatnonzero(mask & ~taken)
         need = min(upto - int(taken.sum()), len(pool))
@@ -107,7 +108,7 @@ def stratified_sample(*, score: np.ndarray, decision: np.ndarray, size: int, thr
         pool = np.flatnonzero(~taken)
         chosen = rng.choice(pool, size=size - int(taken.sum()), replace=False)
         taken[chosen] = True
-        stratum[chosen] = np.where(decision[chosen], "favourable", "adverse")
+        stratum[chosen] = np.where(favourable[chosen], "favourable", "adverse")
     rows = np.flatnonzero(taken)
     return rows, [str(s) for s in stratum[rows]]
 
@@ -205,7 +206,7 @@ def _reseed(explainer: Any, *, seed: int, position: int) -> None:
         explainer.discretizer.random_state = state
 
 
-def lime_quality(*, model: Any, X: pd.DataFrame, shap_values: np.ndarray, score: np.ndarray, decision: np.ndarray,
+def lime_quality(*, model: Any, X: pd.DataFrame, shap_values: np.ndarray, score: np.ndarray, favourable: np.ndarray,
                  sample_size: int, repeats: int, seed: int, top_k: int, threshold: float = 0.5,
                  num_samples: int = 1000, scheduler: str | None = None, workers: int = DEFAULT_WORKERS,
                  progress: Progress = _quiet) -> LimeQuality:
@@ -216,7 +217,7 @@ def lime_quality(*, model: Any, X: pd.DataFrame, shap_values: np.ndarray, score:
     """
     started = time.perf_counter()
     rng = np.random.default_rng([seed, 41])
-    rows, strata = stratified_sample(score=score, decision=np.asarray(decision, dtype=bool), size=sample_size,
+    rows, strata = stratified_sample(score=score, favourable=np.asarray(favourable, dtype=bool), size=sample_size,
                                      threshold=threshold, rng=rng)
     codec = Codec.fit(X)
     training_rows = np.sort(rng.choice(len(X), size=min(LIME_TRAINING_ROWS, len(X)), replace=False))

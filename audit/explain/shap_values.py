@@ -36,7 +36,7 @@ from audit.explain.executor import DEFAULT_WORKERS, make_executor, row_chunks
 from audit.explain.folding import FoldingError, fold_map, fold_values
 from audit.explain.lightgbm_shap import lightgbm_contribs, lightgbm_trees
 
-__all__ = ["ShapResult", "ExplainPlan", "plan_explanation", "explain", "import_shap"]
+__all__ = ["ShapResult", "EXACT_EXPLAINERS", "ExplainPlan", "plan_explanation", "explain", "import_shap"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -57,6 +57,10 @@ def import_shap() -> Any:
         warnings.simplefilter("ignore")
         import shap
     return shap
+
+
+#: Explainers that compute exact Shapley values for the model as deployed.
+EXACT_EXPLAINERS = frozenset({"lightgbm", "xgboost", "tree", "linear"})
 
 
 @dataclass
@@ -80,6 +84,10 @@ class ShapResult:
     encoded_features: int = 0
     precision: str = "float64"  # arithmetic of the explainer: XGBoost computes contributions in float32
     notes: list[str] = field(default_factory=list)
+    # True for algorithms that compute Shapley values exactly (TreeSHAP, linear SHAP), where the sum of
+    # contributions is an independent check. KernelSHAP and DeepSHAP are fitted or propagated to sum to the
+    # output, so their sum shows nothing about exactness.
+    exact: bool = False
 
     @property
     def additivity_error(self) -> np.ndarray:
@@ -227,7 +235,8 @@ def explain(*, model: Any, X: pd.DataFrame, seed: int, scheduler: str | None = N
                       output_space=plan.output_space, method=plan.method, margin=margin,
                       seconds=time.perf_counter() - started, executor=executor.name, n_chunks=len(chunks),
                       chunk_rows=size, encoded_features=encoded, notes=notes,
-                      precision="float32" if plan.explainer == "xgboost" else "float64")
+                      precision="float32" if plan.explainer == "xgboost" else "float64",
+                      exact=plan.explainer in EXACT_EXPLAINERS)
 
 
 # Per explainer: rows per chunk, and the fewest rows worth starting worker processes for (starting

@@ -1,63 +1,50 @@
-"""Which fairness metric decides, why, and against which threshold (with the threshold's source).
+"""Which fairness metric decides, why, and under which threshold id.
 
 Fairness metrics conflict: with different base rates no classifier can equalise
 all of them at once. So the report must say which one decides and why. The
-spec either states the decision's nature (assistive: a positive decision grants
-a benefit, so false negatives do the harm; punitive: it harms, so false
-positives do) or names the metric with a justification. With neither, nothing
-is decided and the requirement stays with a person (REVIEW).
+spec either declares which decision favours the person (``data.favourable_decision``,
+or its older form ``fairness.decision_nature``) or names the metric with a
+justification. A favourable positive decision (a loan, a job) harms through
+false negatives, so equal opportunity decides; an adverse positive decision (a
+fraud or risk flag) harms through false positives, so the false-positive-rate
+gap decides. With neither, nothing is decided and the requirement stays with a
+person (REVIEW).
+
+This module only chooses. The threshold's value and whether it binds live in
+``policies/thresholds.yaml`` and the spec (:mod:`audit.thresholds`); checks report
+the metric's value and never judge it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audit.errors import FAIRNESS_PRIMARY_UNDECIDED, FAIRNESS_PRIMARY_UNKNOWN
-from audit.spec import AuditSpec
+from audit.errors import FAIRNESS_PRIMARY_UNDECIDED
+from audit.spec import AuditSpec, direction_declared, favourable_is_positive
 
-__all__ = [
-    "Choice",
-    "choose_primary",
-    "judge",
-    "resolve_threshold",
-    "IMPACT_RATIO_THRESHOLD",
-    "IMPACT_RATIO_SOURCE",
-    "DIFFERENCE_THRESHOLD",
-    "DIFFERENCE_SOURCE",
-    "PRIMARY_METRICS",
-    "THRESHOLD_IDS",
-]
-
-IMPACT_RATIO_THRESHOLD = 0.8
-IMPACT_RATIO_SOURCE = "four-fifths rule, 29 CFR 1607.4(D)"
-DIFFERENCE_THRESHOLD = 0.1
-DIFFERENCE_SOURCE = (
-    "our default, after the AI Fairness 360 guidance that reads a gap within ±0.1 as fair; "
-    "a convention, not a legal threshold"
-)
+__all__ = ["Choice", "choose_primary", "canonical_metric", "PRIMARY_METRICS", "THRESHOLD_IDS"]
 
 #: metric -> (plain description, True when higher is better)
 PRIMARY_METRICS: dict[str, tuple[str, bool]] = {
     "equal_opportunity_difference": (
         "largest gap between groups in the share of people with the positive outcome "
-        "who are selected (true-positive rate)",
+        "who are decided positively (true-positive rate)",
         False,
     ),
     "false_positive_rate_difference": (
         "largest gap between groups in the share of people without the positive "
-        "outcome who are nonetheless selected (false-positive rate; predictive equality)",
+        "outcome who are nonetheless decided positively (false-positive rate; predictive equality)",
         False,
     ),
     "equalized_odds_difference": ("largest gap in either the true-positive or the false-positive rate", False),
-    "demographic_parity_difference": ("largest gap between groups in selection rate", False),
-    "demographic_parity_ratio": ("lowest selection rate divided by the highest (impact ratio)", True),
+    "demographic_parity_difference": ("largest gap between groups in the rate of positive decisions", False),
+    "demographic_parity_ratio": ("lowest rate of positive decisions divided by the highest", True),
     "predictive_parity_difference": (
-        "largest gap between groups in the share of selected people who truly have the positive outcome (precision)",
+        "largest gap between groups in the share of positive decisions that truly have the positive outcome (precision)",
         False,
     ),
 }
-#: metric -> the id under which the spec sets its own threshold (``thresholds: {id: {value, set_by}}``),
-#: named as in policies/thresholds.yaml where that file has one
+#: metric -> its threshold id in policies/thresholds.yaml (``thresholds: {id: {value, set_by}}`` in the spec)
 THRESHOLD_IDS: dict[str, str] = {
     "equal_opportunity_difference": "equal_opportunity_gap",
     "false_positive_rate_difference": "false_positive_rate_gap",
@@ -82,63 +69,50 @@ _ALIASES = {
 
 @dataclass(frozen=True)
 class Choice:
-    """The deciding metric (None = undecided), why, and its threshold with source."""
+    """The deciding metric (None = undecided), why, and the id of its threshold."""
 
     metric: str | None
     reason: str
-    threshold: float | None
-    threshold_source: str | None
+    threshold_id: str | None
     higher_is_better: bool = False
 
 
-def resolve_threshold(spec: AuditSpec, *, key: str, default: float, source: str) -> tuple[float, str]:
-    """The spec's own threshold for ``key`` (with who set it) or the default with its source."""
-    override = spec.thresholds.get(key)
-    if override is not None:
-        return float(override.value), f"set by {override.set_by}"
-    return default, source
+def canonical_metric(name: str) -> str | None:
+    """The metric a user's name (or alias) stands for, or None when it is not one we know."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    return key if key in PRIMARY_METRICS else None
 
 
 def choose_primary(spec: AuditSpec) -> Choice:
-    """Pick the deciding metric from fairness.primary_metric, else from fairness.decision_nature."""
+    """Pick the deciding metric from fairness.primary_metric, else from the declared direction.
+
+    An unknown ``fairness.primary_metric`` is an input error found before any work
+    (``pipeline``), so here it can only be a known name.
+    """
     fairness = spec.fairness
     if fairness.primary_metric:
-        name = _ALIASES.get(fairness.primary_metric.strip().lower(), fairness.primary_metric.strip().lower())
-        if name not in PRIMARY_METRICS:
-            known = ", ".join(PRIMARY_METRICS)
-            return Choice(None, FAIRNESS_PRIMARY_UNKNOWN.format(name=fairness.primary_metric, known=known), None, None)
+        name = canonical_metric(fairness.primary_metric) or fairness.primary_metric
         why = (
             f"Justification given: {fairness.justification}"
             if fairness.justification
             else "No justification is recorded; the spec should say why this metric was chosen and by whom."
         )
         reason = f"Named in the spec (fairness.primary_metric): {name}, the {PRIMARY_METRICS[name][0]}. {why}"
-    elif fairness.decision_nature == "assistive":
+    elif not direction_declared(spec):
+        return Choice(None, FAIRNESS_PRIMARY_UNDECIDED, None)
+    elif favourable_is_positive(spec):
         name = "equal_opportunity_difference"
         reason = (
-            "The spec says a positive decision grants a benefit (assistive), so the harm to avoid is a false "
-            "negative: a person who should be selected is turned down. The deciding metric is therefore the "
-            f"equal opportunity difference, the {PRIMARY_METRICS[name][0]}."
-        )
-    elif fairness.decision_nature == "punitive":
-        name = "false_positive_rate_difference"
-        reason = (
-            "The spec says a positive decision harms (punitive, such as a fraud flag), so the harm to avoid is a "
-            "false positive: a person flagged who should not be. The deciding metric is therefore the "
-            f"false-positive-rate difference, the {PRIMARY_METRICS[name][0]}."
+            "The spec says the positive decision favours the person (a benefit granted), so the harm to avoid is a "
+            "false negative: a person who should be decided positively is turned down. The deciding metric is "
+            f"therefore the equal opportunity difference, the {PRIMARY_METRICS[name][0]}."
         )
     else:
-        return Choice(None, FAIRNESS_PRIMARY_UNDECIDED, None, None)
-    higher = PRIMARY_METRICS[name][1]
-    default, default_source = (
-        (IMPACT_RATIO_THRESHOLD, IMPACT_RATIO_SOURCE) if higher else (DIFFERENCE_THRESHOLD, DIFFERENCE_SOURCE)
-    )
-    value, source = resolve_threshold(spec, key=THRESHOLD_IDS[name], default=default, source=default_source)
-    return Choice(name, reason, value, source, higher)
-
-
-def judge(choice: Choice, value: float | None) -> bool | None:
-    """Whether the observed value meets the threshold; None when undecided or not measurable."""
-    if choice.metric is None or choice.threshold is None or value is None:
-        return None
-    return bool(value >= choice.threshold) if choice.higher_is_better else bool(value <= choice.threshold)
+        name = "false_positive_rate_difference"
+        reason = (
+            "The spec says the positive decision is adverse (a flag, such as fraud or risk), so the harm to avoid is "
+            "a false positive: a person flagged who should not be. The deciding metric is therefore the "
+            f"false-positive-rate difference, the {PRIMARY_METRICS[name][0]}."
+        )
+    return Choice(name, reason, THRESHOLD_IDS[name], PRIMARY_METRICS[name][1])

@@ -74,6 +74,11 @@ class Comparison:
         values = np.where(self.eligible, self.rate(name), np.nan)
         return None if np.all(np.isnan(values)) else int(np.nanargmax(values))
 
+    def least(self, name: str) -> int | None:
+        """Eligible group with the lowest rate (for a flag: the least flagged category), or None."""
+        values = np.where(self.eligible, self.rate(name), np.nan)
+        return None if np.all(np.isnan(values)) else int(np.nanargmin(values))
+
     def ratio_to(self, name: str, reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rate of each group divided by the reference group's, with 95 % intervals."""
         with np.errstate(divide="ignore", invalid="ignore"):

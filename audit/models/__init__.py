@@ -2,6 +2,8 @@
 
 scikit-learn via skops by default (pickle/joblib only when trusted), XGBoost
 and LightGBM native files, and predictions-only audits (no model at all).
+Every adapter takes its positive decision by the one rule of
+:func:`audit.models._classes.positive_index`.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from typing import Any
 
 from audit.errors import FILE_NOT_FOUND, AuditInputError
 from audit.models._base import ModelAdapter, ModelKind, Predictions
-from audit.models.sklearn import SklearnAdapter, decision_from_score, load_pickle, load_skops
+from audit.models._classes import decision_from_score, native, value_text
+from audit.models.sklearn import SklearnAdapter, load_pickle, load_skops
 from audit.spec import AuditSpec, ModelFormat
 
-__all__ = ["ModelAdapter", "ModelKind", "Predictions", "SklearnAdapter", "decision_from_score", "load_model"]
+__all__ = [
+    "ModelAdapter", "ModelKind", "Predictions", "SklearnAdapter", "decision_from_score", "load_model", "native", "value_text",
+]
 
 
 def load_model(spec: AuditSpec, *, data_columns: list[str], trust: bool = False) -> ModelAdapter | None:
     """The adapter for the spec's model, or None for a predictions-only audit.
 
     ``trust`` is the command line's ``--trust-model``; it adds to ``model.trust``.
+    The positive decision is ``model.positive_class``, else ``data.positive_label``
+    when that is a class of the model; the adapter refuses anything else.
     """
     fmt = spec.model.format
     if fmt is ModelFormat.NONE:
@@ -30,14 +37,14 @@ def load_model(spec: AuditSpec, *, data_columns: list[str], trust: bool = False)
     if not path.is_file():
         raise AuditInputError(FILE_NOT_FOUND, what="model file", path=path, hint="fix model.path in the spec")
     trusted = trust or spec.model.trust
+    positive = {"positive_class": spec.model.positive_class, "positive_label": spec.data.positive_label}
     if fmt is ModelFormat.XGBOOST:
         from audit.models.boosters import XGBoostAdapter
 
-        return XGBoostAdapter(path)
+        return XGBoostAdapter(path, **positive)
     if fmt is ModelFormat.LIGHTGBM:
         from audit.models.boosters import LightGBMAdapter
 
-        return LightGBMAdapter(path)
+        return LightGBMAdapter(path, **positive)
     estimator: Any = load_skops(path, trust=trusted) if fmt is ModelFormat.SKOPS else load_pickle(path, fmt=fmt.value, trust=trusted)
-    positive = spec.model.positive_class if spec.model.positive_class is not None else spec.data.positive_label
-    return SklearnAdapter(estimator, path=path, fmt=fmt.value, positive_class=positive, data_columns=data_columns)
+    return SklearnAdapter(estimator, path=path, fmt=fmt.value, data_columns=data_columns, **positive)

@@ -22,12 +22,21 @@ class ModelAdapter(Protocol):
     ``decide`` turns those scores into the decision the model itself would make
     (for scikit-learn classifiers: its arg-max rule, ties included), so one
     scoring pass gives both.
+
+    ``classes`` are the model's own classes (plain Python values) and
+    ``positive_class`` the one taken as the positive decision, at
+    ``classes[positive_index]``; every adapter chooses it by the one rule of
+    :func:`audit.models._classes.positive_index`, so the report can say which
+    class was taken as positive.
     """
 
     format: str
     kind: ModelKind
     feature_names: list[str]
     estimator: Any
+    classes: list[Any]
+    positive_class: Any
+    positive_index: int
 
     def predict_score(self, X: pd.DataFrame) -> np.ndarray: ...
 

@@ -11,14 +11,16 @@ import pandas as pd
 
 from audit.errors import (
     MODEL_LOAD_FAILED,
-    SPEC_INVALID,
     UNTRUSTED_PICKLE,
     UNTRUSTED_SKOPS_TYPES,
     AuditInputError,
 )
 from audit.models._base import ModelKind
+from audit.models._classes import decision_from_score, native, positive_index
 
-__all__ = ["SklearnAdapter", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind"]
+__all__ = [
+    "SklearnAdapter", "decision_from_score", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind",
+]
 
 # skops refuses these by default although they are plain model internals (STACK.md). We trust
 # them, and scikit-learn's own classes (e.g. its Tree and TreePredictor); every function and
@@ -64,9 +66,23 @@ def model_kind(final_estimator: Any) -> ModelKind:
 
 
 class SklearnAdapter:
-    """Any fitted scikit-learn-style classifier with ``predict_proba`` and ``classes_``."""
+    """Any fitted scikit-learn-style classifier with ``predict_proba`` and ``classes_``.
 
-    def __init__(self, estimator: Any, *, path: Path, fmt: str, positive_class: Any, data_columns: list[str]) -> None:
+    The positive decision is the class of ``estimator.classes_`` named by
+    ``positive_class`` (``model.positive_class``), else by ``positive_label``
+    (``data.positive_label``) when that is a class; see :mod:`audit.models._classes`.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        path: Path,
+        fmt: str,
+        positive_class: Any,
+        data_columns: list[str],
+        positive_label: Any = None,
+    ) -> None:
         self.estimator = estimator
         self.format = fmt
         final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
@@ -76,9 +92,11 @@ class SklearnAdapter:
         self.feature_names = [str(n) for n in names] if names is not None else list(data_columns)
         classes = list(getattr(estimator, "classes_", []))
         if len(classes) != 2:
-            raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt=fmt, problem=f"a binary classifier is needed, classes are {classes}")
-        self.classes = classes
-        self.positive_index = _positive_index(classes, positive_class, path=path)
+            raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt=fmt, problem=f"a binary classifier is needed, classes are {[native(c) for c in classes]}")
+        self.classes: list[Any] = [native(c) for c in classes]
+        self.positive_index = positive_index(classes, positive_class=positive_class, positive_label=positive_label,
+                                             model_path=path)
+        self.positive_class: Any = self.classes[self.positive_index]
 
     def predict_score(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of the positive decision."""
@@ -91,23 +109,6 @@ class SklearnAdapter:
     def predict_decision(self, X: pd.DataFrame) -> np.ndarray:
         """The decision the model makes for each row."""
         return self.decide(self.predict_score(X))
-
-
-def decision_from_score(score: np.ndarray, positive_index: int) -> np.ndarray:
-    """scikit-learn's binary predict: arg-max of [1 - p, p] with ties going to class 0."""
-    return score > 0.5 if positive_index == 1 else score >= 0.5
-
-
-def _positive_index(classes: list[Any], positive: Any, *, path: Path) -> int:
-    as_text = [str(c) for c in classes]
-    if positive is not None and str(positive) in as_text:
-        return as_text.index(str(positive))
-    if set(as_text) in ({"0", "1"}, {"False", "True"}):
-        return as_text.index("1") if "1" in as_text else as_text.index("True")
-    raise AuditInputError(
-        SPEC_INVALID, path=path, field="model.positive_class",
-        problem=f"cannot tell which of the model's classes {classes} is positive; set model.positive_class",
-    )
 
 
 def load_skops(path: Path, *, trust: bool) -> Any:

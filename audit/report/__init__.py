@@ -44,8 +44,12 @@ def figure_name(chart_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", chart_id) + ".svg"
 
 
-def render_report(result: AuditResult, *, out_dir: Path) -> ReportFiles:
-    """Write ``figures/<chart id>.svg``, ``report.html`` and ``report.pdf`` into ``out_dir``."""
+def render_report(result: AuditResult, *, out_dir: Path, generated_at: str | None = None) -> ReportFiles:
+    """Write ``figures/<chart id>.svg``, ``report.html`` and ``report.pdf`` into ``out_dir``.
+
+    ``generated_at`` is the clock time shown in the report; it is kept out of audit.json
+    (which holds only what the inputs determine), and defaults to the audit date.
+    """
     out_dir = Path(out_dir)
     figures_dir = out_dir / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +62,7 @@ def render_report(result: AuditResult, *, out_dir: Path) -> ReportFiles:
             path = figures_dir / figure_name(chart.id)
             path.write_text(svg, encoding="utf-8")
             figures.append(path)
-    html = render_html_with_charts(result, charts)
+    html = render_html_with_charts(result, charts, generated_at=generated_at)
     html_path = out_dir / "report.html"
     html_path.write_text(html, encoding="utf-8")
     pdf_path = write_pdf(html, out_dir / "report.pdf")

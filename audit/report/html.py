@@ -860,17 +860,18 @@ def stylesheet() -> Markup:
     return Markup(_CSS_VAR.sub(lambda m: values.get(m.group(1), m.group(0)), css))
 
 
-def render_html_with_charts(result: AuditResult, charts: dict[str, str]) -> str:
+def render_html_with_charts(result: AuditResult, charts: dict[str, str], *, generated_at: str | None = None) -> str:
     """Render the report with charts already drawn (``charts``: chart id -> standalone SVG)."""
     env = make_environment()
     titles = {chart.id: chart.title for ev in result.evidence for chart in ev.charts}
     context = build_context(result, {key: svg_image(svg, titles.get(key, "")) for key, svg in charts.items()})
-    return env.get_template("report.html.j2").render(**context, stylesheet=stylesheet())
+    return env.get_template("report.html.j2").render(**context, stylesheet=stylesheet(),
+                                                      generated_at=generated_at or result.audit_date)
 
 
-def render_html(result: AuditResult) -> str:
+def render_html(result: AuditResult, *, generated_at: str | None = None) -> str:
     """Render the whole report as one self-contained HTML string (charts drawn here)."""
     from audit.report.charts import chart_svg
 
     charts = {chart.id: chart_svg(chart) for ev in result.evidence for chart in ev.charts}
-    return render_html_with_charts(result, charts)
+    return render_html_with_charts(result, charts, generated_at=generated_at)

@@ -12,11 +12,11 @@ import pytest
 
 from audit.checks import CheckContext
 from audit.evidence import EvidenceStatus
-from audit.fairness import LONG_COLUMNS, metrics_rows, write_metrics_csv
+from audit.checks._longform import LONG_COLUMNS, metrics_rows, write_metrics_csv
 from audit.fairness.choice import choose_primary
 from audit.fairness.groups import build_breakdowns, cell_counts
 from audit.fairness.individual import CONSISTENCY_SAMPLE, design_matrix
-from audit.fairness.selection import selection_evidence
+from audit.checks._selection import selection_evidence
 from audit.spec import ThresholdOverride
 
 TOL = 1e-9
@@ -220,7 +220,7 @@ def test_individual_measures_match_aif360(adult_evidence, adult_subject):
     y, decision = adult_subject.y.astype(int), adult_subject.predictions.decision.astype(int)
     assert found["theil_index"] == pytest.approx(metrics.generalized_entropy_error(y, decision, alpha=1), abs=TOL)
     assert found["theil_index"] == pytest.approx(metrics.theil_index(decision - y + 1), abs=TOL)
-    from audit.fairness.error_rates import CONSISTENCY_SALT
+    from audit.checks._error_rates import CONSISTENCY_SALT
 
     rows = np.sort(ctx.rng(CONSISTENCY_SALT).choice(adult_subject.n, size=CONSISTENCY_SAMPLE, replace=False))
     matrix = design_matrix(adult_subject.X, adult_subject.feature_types)[rows]
@@ -309,7 +309,7 @@ def test_unknown_category_is_counted_and_left_out(german_subject):
 
 
 def test_undecided_primary_metric_says_what_must_be_decided(german_subject):
-    from audit.fairness.error_rates import error_rate_evidence
+    from audit.checks._error_rates import error_rate_evidence
 
     spec = german_subject.spec
     spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"decision_nature": None})})

@@ -105,7 +105,7 @@ def test_lime_is_reproducible_with_the_same_seed_and_changes_with_another(german
 
     values = independent_german_shap(german_subject)
     common = dict(model=german_subject.model, X=german_subject.X, shap_values=values, score=german_subject.predictions.score,
-                  decision=german_subject.predictions.decision, sample_size=12, repeats=2, top_k=4, num_samples=500)
+                  favourable=german_subject.predictions.decision, sample_size=12, repeats=2, top_k=4, num_samples=500)
     a = lime_quality(seed=11, **common)
     b = lime_quality(seed=11, **common)
     c = lime_quality(seed=12, **common)
@@ -147,7 +147,7 @@ def test_stratified_sample_takes_borderline_then_adverse():
     rng = np.random.default_rng(0)
     score = rng.uniform(size=1_000)
     decision = score > 0.5
-    rows, strata = stratified_sample(score=score, decision=decision, size=100, threshold=0.5, rng=np.random.default_rng(1))
+    rows, strata = stratified_sample(score=score, favourable=decision, size=100, threshold=0.5, rng=np.random.default_rng(1))
     strata = np.array(strata)
     assert len(rows) == 100 and len(set(rows)) == 100
     border = rows[strata == "borderline"]

@@ -10,7 +10,7 @@ import pytest
 
 
 def perturb(subject, **overrides):
-    from audit.counterfactual import perturbation_test
+    from audit.robustness import perturbation_test
 
     kwargs = {"X": subject.X, "feature_types": subject.feature_types, "model": subject.model,
               "decision": subject.predictions.decision, "noise_levels": [0.0, 0.1], "missing_rate": 0.1,
@@ -94,7 +94,7 @@ def test_noise_flip_rate_matches_the_analytic_rate():
     import pandas as pd
     from scipy.stats import norm
 
-    from audit.counterfactual import perturbation_test
+    from audit.robustness import perturbation_test
 
     class Sign:
         def predict_score(self, X: pd.DataFrame) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""All fairness evidence of one Subject, in order, each timed; the proxy screen's findings shared."""
+"""All fairness evidence of one Subject, in order, each timed; the proxy screen's findings passed on in ``ctx.proxies``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from audit.checks._base import CheckContext
 from audit.errors import FAIRNESS_NO_PROTECTED
 from audit.evidence import Evidence
-from audit.fairness import databias, error_rates, proxies, selection
+from audit.checks import _databias as databias, _error_rates as error_rates, _proxies as proxies, _selection as selection
 from audit.fairness.groups import build_breakdowns
 from audit.subject import Subject
 
@@ -23,9 +23,9 @@ EVIDENCE_IDS = {
 
 
 def fairness_evidence(subject: Subject, ctx: CheckContext) -> list[Evidence]:
-    """Selection rates, error rates, data bias and the proxy screen; writes ``ctx.shared["proxies"]``."""
+    """Selection rates, error rates, data bias and the proxy screen; sets ``ctx.proxies``."""
     if not subject.protected:
-        ctx.shared["proxies"] = {}
+        ctx.proxies = None  # no screen ran: the flip test must not read "no proxies"
         return [
             Evidence.not_assessed(i, check, title, FAIRNESS_NO_PROTECTED) for i, (check, title) in EVIDENCE_IDS.items()
         ]
@@ -51,5 +51,5 @@ def fairness_evidence(subject: Subject, ctx: CheckContext) -> list[Evidence]:
         evidence = step()
         evidence.seconds = round(time.perf_counter() - started, 3)
         out.append(evidence)
-    ctx.shared["proxies"] = found
+    ctx.proxies = found
     return out

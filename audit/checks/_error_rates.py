@@ -14,15 +14,15 @@ import numpy as np
 from audit.checks._base import CheckContext
 from audit.errors import FAIRNESS_NO_LABELS
 from audit.evidence import Evidence, clean_number
-from audit.fairness import error_report as report
+from audit.checks import _error_report as report
 from audit.fairness.bootstrap import percentile_interval
 from audit.fairness.calibration import N_BINS, reliability, scores_are_probabilities
-from audit.fairness.choice import Choice, choose_primary, judge
+from audit.fairness.choice import Choice, choose_primary
 from audit.fairness.compare import Comparison, Spread, compare_each
-from audit.fairness.error_report import EVIDENCE_ID, GROUP_RATES
+from audit.checks._error_report import EVIDENCE_ID, GROUP_RATES
 from audit.fairness.groups import Breakdown
 from audit.fairness.individual import N_NEIGHBORS, consistency, design_matrix, theil_index
-from audit.fairness.longform import long_table
+from audit.checks._longform import long_table
 from audit.subject import Subject
 
 __all__ = ["error_rate_evidence", "disparities", "SALT", "CONSISTENCY_SALT", "EVIDENCE_ID", "TITLE", "GROUP_RATES"]
@@ -51,7 +51,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     score = ranking if scores_are_probabilities(ranking) else None
     rng = ctx.rng(SALT)
     comparisons = compare_each(breakdowns, decision=decision, y=y, fairness=fairness, rng=rng)
-    references = [_reference(c, subject) for c in comparisons]
+    references = [_reference(c, subject, favourable_is_positive=subject.favourable_is_positive) for c in comparisons]
     group_rows = [r for c in comparisons for r in _group_rows(c, y, ranking, score)]
     gap_rows = [r for c, ref in zip(comparisons, references, strict=True) for r in _gap_rows(c, ref)]
     disparity_rows = [r for c in comparisons for r in disparities(c)]
@@ -70,8 +70,10 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
         title=TITLE,
         summary=report.summary(choice, metrics),
         metrics={k: clean_number(v) for k, v in metrics.items()},
+        missing={k: choice.reason for k in ("primary_metric", "primary_metric_value", "primary_metric_reason")}
+        if choice.metric is None else {},
         tables=[
-            report.group_table(group_rows),
+            report.group_table(group_rows, subject.favourable_is_positive),
             report.disparity_table(disparity_rows, choice),
             report.gap_table(gap_rows),
             long_table(report.long_rows(group_rows, gap_rows, disparity_rows, metrics, len(used))),
@@ -158,13 +160,14 @@ def _ratio_row(c: Comparison, s: Spread) -> dict:
     )
 
 
-def _reference(c: Comparison, subject: Subject) -> int | None:
+def _reference(c: Comparison, subject: Subject, *, favourable_is_positive: bool) -> int | None:
+    """The spec's reference group, else the most favoured eligible group (for a flag: the least flagged)."""
     b = c.breakdown
     if len(b.attributes) == 1:
         wanted = next((p.reference for p in subject.protected if p.column == b.attributes[0]), None)
         if wanted is not None and wanted in b.labels and c.reasons[b.labels.index(wanted)] is None:
             return b.labels.index(wanted)
-    return c.most("selection_rate")
+    return c.most("selection_rate") if favourable_is_positive else c.least("selection_rate")
 
 
 def _group_rows(c: Comparison, y: np.ndarray, ranking: np.ndarray | None, probability: np.ndarray | None) -> list[dict]:
@@ -250,8 +253,5 @@ def _primary(choice: Choice, rows: list[dict]) -> dict:
         "primary_metric_ci_high": worst["ci_high"] if worst else None,
         "primary_metric_p_value": worst["p_value"] if worst else None,
         "primary_metric_breakdown": worst["breakdown"] if worst else None,
-        "primary_metric_threshold": choice.threshold,
-        "primary_metric_threshold_source": choice.threshold_source,
-        "primary_metric_ok": judge(choice, value),
-        "primary_metric_reason": choice.reason,
+        "primary_metric_reason": choice.reason if choice.metric is not None else None,
     }

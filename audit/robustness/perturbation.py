@@ -10,8 +10,11 @@ unperturbed rows:
 - Missing at random: each input column loses ``missing_rate`` of its values.
 - One feature missing for every row, feature by feature.
 
-A model that raises on a missing value in a column has that column imputed
-(median / most frequent value) instead, and the result says so.
+A model that refuses a missing value in a column (raises ValueError or TypeError
+when scoring it) is recorded as refusing it, with its message: that column is
+not set missing, and nothing is imputed in its place. Imputing would measure the
+imputer, not the model; the missing-value figures then cover only the columns the
+model accepts missing, and say so.
 """
 
 from __future__ import annotations
@@ -50,24 +53,10 @@ class RobustnessResult:
     noise_by_feature: list[RateCI] = field(default_factory=list)  # at the largest level, one feature at a time
     missing: RateCI | None = None
     per_feature: list[RateCI] = field(default_factory=list)
-    imputed: list[str] = field(default_factory=list)  # columns the model cannot take missing
+    refused: dict[str, str] = field(default_factory=dict)  # column -> the model's error on a missing value
     numeric: list[str] = field(default_factory=list)
     n_rows: int = 0
     n_predicted: int = 0
-
-
-def _fill_values(X: pd.DataFrame, numeric: list[str]) -> dict[str, object]:
-    """Median of numeric columns, most frequent value of the others: used where NaN is not accepted."""
-    out: dict[str, object] = {}
-    for c in X.columns:
-        s = X[c].dropna()
-        if s.empty:
-            out[c] = 0 if c in numeric else ""
-        elif c in numeric:
-            out[c] = s.quantile(0.5, interpolation="nearest")
-        else:
-            out[c] = s.mode().iloc[0]
-    return out
 
 
 def _blank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -77,18 +66,22 @@ def _blank(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cannot_take_missing(source: RowSource, predictor: Predictor) -> list[str]:
-    """Columns for which the model raises on a missing value (probed on a few rows)."""
+def _refusals(source: RowSource, predictor: Predictor) -> dict[str, str]:
+    """Columns in which the model refuses a missing value, with its message (probed on a few rows).
+
+    Only the errors a model raises on input it does not accept (ValueError, TypeError) count as a
+    refusal; anything else is a fault and propagates.
+    """
     probe = np.arange(min(_PROBE_ROWS, len(source)))
-    bad = []
+    refused = {}
     for c in source.frame.columns:
         cols = source.gather(probe)
         cols[c] = _blank(cols[c], np.ones(probe.size, dtype=bool))
         try:
             predictor.score(source.to_frame(cols))
-        except Exception:  # any failure means: this model cannot score a missing value here
-            bad.append(str(c))
-    return bad
+        except (ValueError, TypeError) as exc:
+            refused[str(c)] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+    return refused
 
 
 def perturbation_test(
@@ -114,9 +107,8 @@ def perturbation_test(
     n = len(source)
     numeric = [c for c in X.columns if feature_types.get(c) == "numeric" and X[c].notna().any()]
     result = RobustnessResult(numeric=numeric, n_rows=n)
-    result.imputed = _cannot_take_missing(source, predictor)
+    result.refused = _refusals(source, predictor)
     encoded = predictor.encode(source.frame, source.template())  # None: frames scored through the adapter
-    fill = _fill_values(X, numeric)
     stds = {c: float(np.nanstd(X[c].to_numpy(dtype=float))) for c in numeric}
     every = np.arange(n)
     integer = {c: is_integer_column(X[c]) for c in numeric}
@@ -144,31 +136,24 @@ def perturbation_test(
             result.noise_by_feature.append(RateCI(str(c), float(flips.mean()),
                                                   proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n,
                                                   how=f"noise {top:g} on this feature only"))
-    cols = source.gather(every)
-    for c in X.columns:
-        mask = rng.random(n) < missing_rate
-        cols[c] = _missing(cols[c], mask, fill[c], imputed=c in result.imputed)
-    flips = _flips(source, cols, predictor, decision, rows=every, changed=list(X.columns), encoded=encoded)
-    result.missing = RateCI(f"{missing_rate:g}", float(flips.mean()),
-                            proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n)
-    for c in X.columns:
+    accepted = [c for c in X.columns if str(c) not in result.refused]
+    if accepted:
         cols = source.gather(every)
-        cols[c] = _missing(cols[c], np.ones(n, dtype=bool), fill[c], imputed=c in result.imputed)
+        for c in accepted:
+            mask = rng.random(n) < missing_rate
+            cols[c] = _blank(cols[c], mask)
+        flips = _flips(source, cols, predictor, decision, rows=every, changed=accepted, encoded=encoded)
+        result.missing = RateCI(f"{missing_rate:g}", float(flips.mean()),
+                                proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n)
+    for c in accepted:
+        cols = source.gather(every)
+        cols[c] = _blank(cols[c], np.ones(n, dtype=bool))
         flips = _flips(source, cols, predictor, decision, rows=every, changed=[c], encoded=encoded)
         result.per_feature.append(RateCI(str(c), float(flips.mean()),
                                          proportion_ci(int(flips.sum()), n, rng=rng, n_boot=n_boot), n,
-                                         how="imputed" if c in result.imputed else "missing"))
+                                         how="missing"))
     result.n_predicted = predictor.n_predicted
     return result
-
-
-def _missing(values: np.ndarray, mask: np.ndarray, fill: object, *, imputed: bool) -> np.ndarray:
-    """Cells of ``mask`` set missing, or to the column's fill value when the model cannot take missing."""
-    if not imputed:
-        return _blank(values, mask)
-    out = values.copy()
-    out[mask] = fill
-    return out
 
 
 def _flips(source: RowSource, cols: dict[str, np.ndarray], predictor: Predictor, decision: np.ndarray, *,

@@ -15,7 +15,7 @@ from audit.fairness.calibration import N_BINS, reliability
 from audit.fairness.choice import PRIMARY_METRICS, Choice
 from audit.fairness.compare import Comparison
 from audit.fairness.individual import CONSISTENCY_SAMPLE, N_NEIGHBORS
-from audit.fairness.longform import fmt_ci, long_row
+from audit.checks._longform import fmt_ci, long_row
 
 __all__ = [
     "group_table",
@@ -35,19 +35,29 @@ EVIDENCE_ID = "fairness.error_rates"
 GROUP_RATES = ("base_rate", "selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy")
 
 
-def group_table(rows: list[dict]) -> Table:
+def harm_names(favourable_is_positive: bool) -> dict[str, str]:
+    """Reader-facing names of the error rates, by the harm they measure (ground truth keeps its meaning)."""
+    if favourable_is_positive:
+        return {"selection_rate": "positive-decision rate", "fpr": "FPR: wrongly granted", "fnr": "FNR: wrongly denied",
+                "tpr": "TPR: rightly granted"}
+    return {"selection_rate": "flag rate", "fpr": "FPR: wrongly flagged", "fnr": "FNR: missed (not flagged)",
+            "tpr": "TPR: rightly flagged"}
+
+
+def group_table(rows: list[dict], favourable_is_positive: bool = True) -> Table:
+    names = harm_names(favourable_is_positive)
     records = [
         {
             "breakdown": r["breakdown"],
             "group": r["group"],
             "people": r["n"],
             "base rate": r["base_rate"],
-            "selection rate": r["selection_rate"],
-            "TPR": r["tpr"],
+            names["selection_rate"]: r["selection_rate"],
+            names["tpr"]: r["tpr"],
             "TPR 95 % CI": fmt_ci(*r["tpr_ci"]),
-            "FPR": r["fpr"],
+            names["fpr"]: r["fpr"],
             "FPR 95 % CI": fmt_ci(*r["fpr_ci"]),
-            "FNR": r["fnr"],
+            names["fnr"]: r["fnr"],
             "precision": r["precision"],
             "precision 95 % CI": fmt_ci(*r["precision_ci"]),
             "accuracy": r["accuracy"],
@@ -57,11 +67,15 @@ def group_table(rows: list[dict]) -> Table:
         }
         for r in rows
     ]
+    harmed = ("FPR: people who did not have the positive outcome but were flagged (the harm of a flag)"
+              if not favourable_is_positive else
+              "FNR: people with the positive outcome who were nonetheless decided negatively (the harm of a denial)")
     return Table.from_records(
         "Rates by group",
         records,
-        note="TPR: share of people with the positive outcome who were selected; FPR: share of "
-        "people without it who were selected; ECE: expected calibration error (10 bins).",
+        note="Base rate: share with the positive outcome. TPR: share of people with the positive outcome who were "
+        f"decided positively; FPR: share of people without it who were decided positively. {harmed}. "
+        "ECE: expected calibration error (10 bins).",
     )
 
 
@@ -208,21 +222,22 @@ def reliability_charts(comparisons: list[Comparison], y: np.ndarray, score: np.n
 
 
 def summary(choice: Choice, metrics: dict) -> str:
+    """What the deciding metric measured; whether that is acceptable is the policy layer's to say."""
     if choice.metric is None:
         what = choice.reason.removeprefix("not decided: ")
         return f"All error-rate gaps are shown, but none has been chosen to decide: {what}."
     value = metrics["primary_metric_value"]
     if value is None:
         return f"The deciding metric ({choice.metric}) could not be computed: too few people in comparable groups."
-    meets = "within" if metrics["primary_metric_ok"] else "beyond"
     what = PRIMARY_METRICS[choice.metric][0]
-    if choice.higher_is_better:
-        shown, limit = f"{value:.2f}", f"{choice.threshold:g}"
-    else:
-        shown, limit = f"{value * 100:.1f} percentage points", f"{choice.threshold * 100:g} points"
+    shown = f"{value:.2f}" if choice.higher_is_better else f"{value * 100:.1f} percentage points"
+    low, high = metrics.get("primary_metric_ci_low"), metrics.get("primary_metric_ci_high")
+    interval = "" if low is None or high is None else (
+        f" (95 % interval {low:.2f} to {high:.2f})" if choice.higher_is_better
+        else f" (95 % interval {low * 100:.1f} to {high * 100:.1f} points)")
     return (
-        f"The deciding measure, the {what}, is {shown} (worst in {metrics['primary_metric_breakdown']}), {meets} "
-        f"the threshold of {limit} ({choice.threshold_source})."
+        f"The deciding measure, the {what}, is {shown}{interval}, worst in {metrics['primary_metric_breakdown']}. "
+        f"It is judged against thresholds.{choice.threshold_id} in the requirements."
     )
 
 
@@ -240,8 +255,8 @@ def method(resamples: int) -> str:
         "|mean score - observed share|. Theil index: generalized entropy (alpha = 1) of b = decision - label + 1; "
         f"consistency: 1 - mean |decision - mean decision of the {N_NEIGHBORS} nearest neighbours| on a seeded "
         f"sample of at most {CONSISTENCY_SAMPLE:,} rows, numeric features standardised and categorical ones "
-        "one-hot encoded (both as defined in aif360). The deciding metric follows the spec's decision_nature "
-        "or primary_metric."
+        "one-hot encoded (both as defined in aif360). The deciding metric follows the spec's declared "
+        "favourable decision (data.favourable_decision) or fairness.primary_metric."
     )
 
 
@@ -252,7 +267,8 @@ def limits(calibrated: bool, has_score: bool, n_tests: int) -> list[str]:
         "and rates near 0 or 1, and intervals for a largest gap (max - min) are biased upwards when groups are alike.",
         f"{n_tests} gaps to reference groups are tested; with many tests some small p-values arise by chance.",
         "Fairness metrics conflict: when base rates differ, equal selection rates, equal error rates and equal "
-        "precision cannot all hold at once. Only the deciding metric is judged against a threshold.",
+        "precision cannot all hold at once. Only the deciding metric is judged, in the requirements, against a "
+        "threshold that the law or the user sets.",
         "The deciding metric is judged on its point estimate (worst breakdown); read its interval and p-value too.",
         "ROC AUC and ECE have no interval; consistency depends on the feature scaling and on how ties between "
         "equally near neighbours are broken (as in aif360: ball tree).",

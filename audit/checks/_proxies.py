@@ -14,7 +14,7 @@ each protected attribute this screen measures:
 A feature is flagged as a strong proxy at Cramér's V >= 0.3, the conventional
 lower bound of a "moderate" association (Cohen's rule of thumb): our own
 threshold, not a legal one. The flagged features go to
-``ctx.shared["proxies"]`` for the counterfactual check.
+``ctx.proxies`` for the counterfactual check.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import pandas as pd
 from audit.checks._base import CheckContext
 from audit.errors import FAIRNESS_NO_FEATURES
 from audit.evidence import Chart, Evidence, Table, clean_number
-from audit.fairness.choice import resolve_threshold
-from audit.fairness.longform import long_row, long_table
+from audit.thresholds import reference_line
+from audit.checks._longform import long_row, long_table
 from audit.subject import MISSING_GROUP, Subject
 
 __all__ = [
@@ -35,8 +35,6 @@ __all__ = [
     "cramers_v",
     "normalized_mutual_info",
     "attribute_auc",
-    "STRONG_PROXY_V",
-    "STRONG_PROXY_SOURCE",
     "THRESHOLD_ID",
     "AUC_SAMPLE",
     "SALT",
@@ -47,11 +45,7 @@ __all__ = [
 SALT = 4105
 EVIDENCE_ID = "data.proxies"
 TITLE = "Proxy screen"
-STRONG_PROXY_V = 0.3
-THRESHOLD_ID = "proxy_strength"  # the spec may set its own value under thresholds.proxy_strength
-STRONG_PROXY_SOURCE = (
-    "our own threshold: the conventional lower bound of a moderate association (Cohen's rule of thumb)"
-)
+THRESHOLD_ID = "proxy_strength"  # policies/thresholds.yaml; the spec may set its own under thresholds.proxy_strength
 AUC_SAMPLE = 20_000
 HOLDOUT = 0.25
 MIN_CLASS = 20  # groups rarer than this in the sample are left out of the classifier
@@ -159,19 +153,33 @@ def attribute_auc(
 
 
 def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[str, list[str]]]:
-    """The screen's evidence and the strong proxies per attribute (for ``ctx.shared["proxies"]``)."""
+    """The screen's evidence and the strong proxies per attribute (for ``ctx.proxies``)."""
     protected = [str(c) for c in subject.groups.columns]
     features = [str(c) for c in subject.X.columns]
     if not [f for f in features if f not in protected]:
         return Evidence.not_assessed(EVIDENCE_ID, "data", TITLE, FAIRNESS_NO_FEATURES), {a: [] for a in protected}
-    threshold, source = resolve_threshold(
-        ctx.spec, key=THRESHOLD_ID, default=STRONG_PROXY_V, source=STRONG_PROXY_SOURCE
-    )
+    # Which features count as "strong" proxies (and are changed by the flip test) is a screening choice, not a
+    # verdict: the user's proxy_strength, or the reference value.
+    threshold, source = reference_line(ctx.spec, THRESHOLD_ID)
     pairs, models = _screen(subject, rng=ctx.rng(SALT), threshold=threshold)
     by_strength = sorted(pairs, key=lambda p: -(p["cramers_v"] or 0.0))
     found = {a: [p["feature"] for p in by_strength if p["attribute"] == a and p["strong"]] for a in protected}
     used_as_input = [a for a in protected if a in features]
-    special = [p.column for p in subject.protected if getattr(p, "special_category", False) and p.column in features]
+    declared_special = [p.column for p in subject.protected if p.special_category]
+    special = [c for c in declared_special if c in features]
+    missing: dict[str, str] = {}
+    used: bool | None = bool(used_as_input)
+    special_used: bool | None = bool(special)
+    if not subject.has_model:
+        why = ("no model access (predictions-only audit): which columns the model takes is unknown, so whether it "
+               "uses a protected attribute cannot be seen")
+        used, special_used = None, None
+        missing = {"protected_used_as_feature": why, "special_category_used_as_feature": why}
+    elif not declared_special:
+        special_used = None
+        missing["special_category_used_as_feature"] = (
+            "no protected attribute is declared a special category of data (data.protected[].special_category: "
+            "racial or ethnic origin, religion, health, ...), so their use cannot be checked")
     strongest = by_strength[0] if by_strength else None
     best_model = max((m for m in models if m["auc"] is not None), key=lambda m: m["auc"], default=None)
     metrics = {
@@ -180,17 +188,16 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
         "n_strong_proxies": sum(p["strong"] for p in pairs),
         "proxy_auc_max": best_model["auc"] if best_model else None,
         "proxy_auc_max_attribute": best_model["attribute"] if best_model else None,
-        "protected_used_as_feature": bool(used_as_input),
-        "special_category_used_as_feature": bool(special),
-        "threshold": threshold,
-        "threshold_source": source,
+        "protected_used_as_feature": used,
+        "special_category_used_as_feature": special_used,
     }
     evidence = Evidence(
         id=EVIDENCE_ID,
         check="data",
         title=TITLE,
-        summary=_summary(found, metrics, used_as_input, special),
+        summary=_summary(found, metrics, used_as_input if subject.has_model else [], special),
         metrics={k: clean_number(v) for k, v in metrics.items()},
+        missing=missing,
         tables=[_pair_table(pairs, threshold, source), _model_table(models), long_table(_long(pairs, models))],
         charts=[_chart(pairs, threshold)],
         method=(
@@ -200,7 +207,8 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
             f"All inputs together: a gradient-boosted classifier ({AUC_ITERATIONS} rounds, native categorical "
             f"handling) trained on a seeded sample of at most {AUC_SAMPLE:,} people, ROC AUC on a stratified "
             f"{HOLDOUT:.0%} holdout (one-vs-rest macro average for more than two groups; groups under {MIN_CLASS} "
-            f"people in the sample left out). Strong proxy: Cramér's V >= {threshold:g} ({source})."
+            f"people in the sample left out). Strong proxy: Cramér's V >= {threshold:g} ({source}; proxy_strength in "
+            "policies/thresholds.yaml)."
         ),
         limits=[
             "Association is not use: a strong proxy shows what the model could learn, not what it does; the "

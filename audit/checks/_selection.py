@@ -1,11 +1,15 @@
-"""Evidence ``fairness.selection_rate``: selection (or scoring) rates and impact ratios, as NYC LL144 defines them.
+"""Evidence ``fairness.selection_rate``: favourable-decision (or scoring) rates and impact ratios.
 
-- Selection rate: people selected in a category / people in that category.
-- Scoring rate (scoring tools): share of a category scoring above the full-sample median.
-- Impact ratio: a category's rate / the rate of the most selected category (per breakdown).
-- Categories under 2 % of the data, or under the minimum size, are left out of the
-  ratios; their count and rate are still shown with the reason. People whose
-  category is unknown are counted and left out.
+- Selection rate: people given the favourable decision in a category / people in that
+  category (NYC LL144's selection rate when the positive decision is favourable; for a
+  fraud or risk flag, the share *not* flagged, with the flag rate shown beside it).
+- Scoring rate (scoring tools): share of a category on the favourable side of the
+  full-sample median score.
+- Impact ratio: a category's rate / the rate of the most favoured category (per breakdown),
+  so the lowest ratio always belongs to the group the decisions disfavour most.
+- Categories under the minimum share or size are left out of the ratios; their count and
+  rate are still shown with the reason, and the lowest ratio is then marked partial (a rule
+  may FAIL on it but not PASS). People whose category is unknown are counted and left out.
 
 Works from decisions alone: no model and no labels are needed.
 """
@@ -17,12 +21,12 @@ import numpy as np
 from audit.checks._base import CheckContext
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Evidence, Table, clean_number
-from audit.fairness.choice import IMPACT_RATIO_SOURCE, IMPACT_RATIO_THRESHOLD, resolve_threshold
 from audit.fairness.compare import Comparison, compare_each
 from audit.fairness.groups import Breakdown
-from audit.fairness.longform import fmt_ci, long_row, long_table
+from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.fairness.significance import holm
 from audit.subject import MISSING_GROUP, Subject
+from audit.thresholds import reference_line
 
 __all__ = ["selection_evidence", "selection_indicator", "SALT", "EVIDENCE_ID", "TITLE"]
 
@@ -32,12 +36,13 @@ TITLE = "Selection rates and impact ratios"
 
 
 def selection_indicator(subject: Subject) -> tuple[np.ndarray, str, float | None]:
-    """What counts as "selected": the decision, or (scoring tools) a score above the full-sample median."""
+    """What counts as "selected": the favourable decision, or (scoring tools) the favourable side of the median score."""
     score = subject.predictions.score
     if subject.spec.system.use == "scoring" and score is not None:
         median = float(np.median(score))
-        return np.asarray(score > median, dtype=bool), "scoring", median
-    return np.asarray(subject.predictions.decision, dtype=bool), "selection", None
+        above = np.asarray(score > median, dtype=bool)
+        return (above if subject.favourable_is_positive else ~above), "scoring", median
+    return subject.favourable, "selection", None
 
 
 def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Breakdown]) -> Evidence:
@@ -49,38 +54,38 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
     rows = [row for c in comparisons for row in _group_rows(c)]
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_value_holm"] = adjusted
-    threshold, source = resolve_threshold(
-        ctx.spec, key="impact_ratio", default=IMPACT_RATIO_THRESHOLD, source=IMPACT_RATIO_SOURCE
-    )
     compared = [r for r in rows if r["excluded"] is None and not r["is_reference"] and r["impact_ratio"] is not None]
     worst = min(compared, key=lambda r: r["impact_ratio"]) if compared else None
     unknown = int((subject.groups == MISSING_GROUP).any(axis=1).sum())
     metrics = {
+        "favourable_decision": "positive" if subject.favourable_is_positive else "negative",
+        "rate_kind": kind,
         "min_impact_ratio": worst["impact_ratio"] if worst else None,
         "min_impact_ratio_group": worst["key"] if worst else None,
+        "min_impact_ratio_ci_low": worst["ratio_ci_low"] if worst else None,
         "min_impact_ratio_ci_high": worst["ratio_ci_high"] if worst else None,
         "min_impact_ratio_p_value": worst["p_value"] if worst else None,
-        "n_groups_below_threshold": sum(r["impact_ratio"] < threshold for r in compared),
         "n_groups_excluded": sum(r["excluded"] is not None for r in rows),
         "unknown_count": unknown,
-        "threshold": threshold,
-        "threshold_source": source,
-        "rate_kind": kind,
+        "median_score": median,
     }
-    if median is not None:
-        metrics["median_score"] = median
+    partial = _not_compared(comparisons, rows)
+    line, line_label = reference_line(ctx.spec, "impact_ratio")
     return Evidence(
         id=EVIDENCE_ID,
         check="fairness",
         title=TITLE,
-        summary=_summary(worst, threshold, source, kind, metrics),
+        summary=_summary(worst, kind, metrics, partial, subject.favourable_is_positive),
         metrics={k: clean_number(v) for k, v in metrics.items()},
+        missing={} if worst else {"min_impact_ratio": partial.get("min_impact_ratio") or
+                                  "no breakdown had two groups large enough to compare"},
+        partial=partial if worst else {},
         tables=[
-            *(_ll144_table(c, rows, kind) for c in comparisons),
+            *(_ll144_table(c, rows, kind, subject.favourable_is_positive) for c in comparisons),
             _detail_table(rows, kind),
             long_table(_long(rows, comparisons, kind)),
         ],
-        charts=[_chart(rows, threshold, source)],
+        charts=[_chart(rows, line, line_label)],
         method=_method(kind, fairness.bootstrap),
         limits=_limits(len(compared), kind, scoring_declared=ctx.spec.system.use == "scoring"),
         params={
@@ -134,25 +139,48 @@ def _group_rows(c: Comparison) -> list[dict]:
     return rows
 
 
-def _ll144_table(c: Comparison, rows: list[dict], kind: str) -> Table:
+def _not_compared(comparisons: list[Comparison], rows: list[dict]) -> dict[str, str]:
+    """Why the lowest impact ratio covers only part of the groups: breakdowns not compared, groups left out."""
+    reasons = []
+    for c in comparisons:
+        b = c.breakdown
+        ratios = [r for r in rows if r["breakdown"] == b.name and r["impact_ratio"] is not None and not r["is_reference"]]
+        if not ratios:
+            eligible = [b.labels[g] for g in range(b.n_groups) if c.reasons[g] is None]
+            why = ("nobody in its most favoured group had the favourable decision" if len(eligible) >= 2
+                   else f"fewer than two groups large enough to compare ({', '.join(eligible) or 'none'})")
+            reasons.append(f"{b.name} was not compared: {why}")
+    left_out = [f"{r['key']} ({r['n']} people, {r['excluded']})" for r in rows if r["excluded"] is not None]
+    if left_out:
+        reasons.append(f"{len(left_out)} groups were left out as too small: {'; '.join(left_out[:6])}"
+                       + (" ..." if len(left_out) > 6 else "")
+                       + " (fairness.min_group_share and fairness.min_group_size decide which)")
+    return {"min_impact_ratio": "; ".join(reasons)} if reasons else {}
+
+
+def _ll144_table(c: Comparison, rows: list[dict], kind: str, favourable_is_positive: bool) -> Table:
     b = c.breakdown
-    counted = "Number scoring above median" if kind == "scoring" else "Number selected"
-    rate_name = "Scoring rate" if kind == "scoring" else "Selection rate"
-    records = [
-        {
-            "Category": r["category"],
-            "Number of applicants": r["n"],
-            counted: r["selected"],
-            rate_name: r["rate"],
-            "Impact ratio": r["impact_ratio"],
-            "Excluded from impact ratio (why)": r["excluded"] or "",
-        }
-        for r in rows
-        if r["breakdown"] == b.name
-    ]
+    if favourable_is_positive:
+        counted = "Number scoring above median" if kind == "scoring" else "Number selected"
+        rate_name = "Scoring rate" if kind == "scoring" else "Selection rate"
+    else:
+        counted = "Number on the favourable side of the median" if kind == "scoring" else "Number not flagged"
+        rate_name = "Favourable scoring rate" if kind == "scoring" else "Not-flagged rate"
+    records = []
+    for r in rows:
+        if r["breakdown"] != b.name:
+            continue
+        record: dict[str, object] = {"Category": r["category"], "Number of applicants": r["n"],
+                                     counted: r["selected"], rate_name: r["rate"]}
+        if not favourable_is_positive:
+            record["Flag rate"] = None if r["rate"] is None else 1.0 - float(r["rate"])
+        record["Impact ratio"] = r["impact_ratio"]
+        record["Excluded from impact ratio (why)"] = r["excluded"] or ""
+        records.append(record)
     reference = c.most("selection_rate")
+    most = "most selected" if favourable_is_positive else "least flagged"
     note = (
-        f"Impact ratio = the category's {rate_name.lower()} ÷ that of the most selected category"
+        f"Impact ratio = the category's {rate_name.lower()} ÷ that of the {most} category"
         f" ({b.labels[reference] if reference is not None else 'none eligible'}). "
         f"{b.unknown_count:,} people whose {b.name} is unknown are not counted in this table."
     )
@@ -173,14 +201,14 @@ def _detail_table(rows: list[dict], kind: str) -> Table:
             "p-value": r["p_value"],
             "p (Holm)": r["p_value_holm"],
             "test": r["test"] or "",
-            "reference": "most selected" if r["is_reference"] else "",
+            "reference": "most favoured" if r["is_reference"] else "",
         }
         for r in rows
     ]
     return Table.from_records(
         "Rates and impact ratios with 95 % intervals and tests",
         records,
-        note="p-value: two-sided test of the group's rate against the most selected group's; "
+        note="p-value: two-sided test of the group's rate against the most favoured group's; "
         "p (Holm): adjusted for the number of tests in this table.",
     )
 
@@ -218,7 +246,7 @@ def _long(rows: list[dict], comparisons: list[Comparison], kind: str) -> list[di
     return out
 
 
-def _chart(rows: list[dict], threshold: float, source: str) -> Chart:
+def _chart(rows: list[dict], line: float, line_label: str) -> Chart:
     shown = [r for r in rows if r["impact_ratio"] is not None]
     return Chart(
         id="fairness-impact-ratio",
@@ -228,18 +256,22 @@ def _chart(rows: list[dict], threshold: float, source: str) -> Chart:
         values=[r["impact_ratio"] for r in shown],
         ci_low=[r["ratio_ci_low"] for r in shown],
         ci_high=[r["ratio_ci_high"] for r in shown],
-        xlabel="impact ratio (group's rate ÷ most selected group's rate)",
-        reference=threshold,
-        reference_label=f"threshold {threshold:g} ({source})",
+        xlabel="impact ratio (group's favourable-decision rate ÷ most favoured group's)",
+        reference=line,
+        reference_label=line_label,
     )
 
 
-def _summary(worst: dict | None, threshold: float, source: str, kind: str, metrics: dict) -> str:
-    verb = "scored above the median" if kind == "scoring" else "were selected"
+def _summary(worst: dict | None, kind: str, metrics: dict, partial: dict[str, str], favourable_is_positive: bool) -> str:
+    if favourable_is_positive:
+        verb = "scored above the median" if kind == "scoring" else "were selected"
+        most = "the most selected group"
+    else:
+        verb = "scored on the favourable side of the median" if kind == "scoring" else "were left unflagged"
+        most = "the least flagged group"
     if worst is None:
         return (
-            "No impact ratio could be computed: fewer than two groups are large enough to compare, or nobody "
-            f"in the most selected group {verb.replace('were ', 'was ')}; "
+            f"No impact ratio could be computed: {partial.get('min_impact_ratio') or 'no two groups to compare'}; "
             f"{metrics['n_groups_excluded']} small groups are shown with their counts and rates."
         )
     p = worst["p_value"]
@@ -250,25 +282,28 @@ def _summary(worst: dict | None, threshold: float, source: str, kind: str, metri
         if p is not None
         else "no test was possible"
     )
-    return (
-        f"People in {worst['key']} {verb} at {worst['impact_ratio']:.2f} times the rate of the most selected group "
-        f"of the same breakdown ({chance}). {metrics['n_groups_below_threshold']} groups are below the threshold "
-        f"of {threshold:g} ({source}); {metrics['n_groups_excluded']} small groups are shown but not compared."
+    text = (
+        f"People in {worst['key']} {verb} at {worst['impact_ratio']:.2f} times the rate of {most} "
+        f"of the same breakdown ({chance})."
     )
+    if partial:
+        text += f" The lowest ratio covers only part of the groups: {partial['min_impact_ratio']}."
+    return text
 
 
 def _method(kind: str, resamples: int) -> str:
     rate = (
-        "scoring rate = share of the group scoring above the median score of the whole sample"
+        "scoring rate = share of the group on the favourable side of the median score of the whole sample"
         if kind == "scoring"
-        else "selection rate = people selected in the group ÷ people in the group"
+        else "selection rate = people given the favourable decision in the group ÷ people in the group"
     )
     return (
         f"For each protected attribute and each configured intersection: {rate}; impact ratio = the group's rate ÷ "
-        "the rate of the most selected eligible group of the same breakdown (NYC LL144, 6 RCNY 5-300). "
+        "the rate of the most favoured eligible group of the same breakdown (NYC LL144, 6 RCNY 5-300). The "
+        "favourable decision is the one the spec declares (data.favourable_decision): for a flag, not being flagged. "
         f"95 % intervals: stratified bootstrap with {resamples} resamples (each group resampled with its own size, "
-        "drawn as multinomial cell counts), percentile method; the reference group is the observed most selected "
-        "group. p-values: two-sided two-proportion z-test against the most selected group, or Fisher's exact "
+        "drawn as multinomial cell counts), percentile method; the reference group is the observed most favoured "
+        "group. p-values: two-sided two-proportion z-test against the most favoured group, or Fisher's exact "
         "test when an expected cell count is under 5; Holm-adjusted p-values are shown alongside. Groups under "
         "the minimum share (LL144: 2 %) or size are left out of ratios and shown with the reason; people with an "
         "unknown category are counted and left out."
@@ -283,8 +318,8 @@ def _limits(n_tests: int, kind: str, *, scoring_declared: bool) -> list[str]:
         "selected group is held fixed as the reference in every resample.",
         f"{n_tests} groups are tested against their reference; with many tests some small p-values arise by chance. "
         "Read the Holm-adjusted p-values for the chance of any false alarm.",
-        "The four-fifths rule is a rule of thumb of US enforcement agencies, not a legal bright line; LL144 itself "
-        "sets no passing impact ratio.",
+        "The four-fifths rule is a rule of thumb of US enforcement agencies (29 CFR 1607.4(D)), binding only for "
+        "that requirement; LL144 itself sets no passing impact ratio, and EU law sets none.",
         "Rates measure outcomes only; a gap may have causes outside the system (the applicant pool), and equal "
         "rates do not show that individual decisions were fair.",
     ]

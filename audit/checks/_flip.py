@@ -5,17 +5,16 @@ from __future__ import annotations
 import time
 
 from audit.checks._base import CheckContext
-from audit.counterfactual._common import NO_MODEL, SALT, pct, resolve_proxies, resolve_threshold
+from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.subject import Subject
+from audit.thresholds import reference_line
 
-__all__ = ["flip_evidence", "FLIP_ID", "FLIP_TITLE", "FLIP_THRESHOLD_SOURCE"]
+__all__ = ["flip_evidence", "FLIP_ID", "FLIP_TITLE"]
 
 FLIP_ID = "counterfactual.flip"
 FLIP_TITLE = "Flip test: does the decision change with the protected attribute alone?"
-FLIP_THRESHOLD_SOURCE = ("our default: more than 1 % of decisions changing with the protected attribute alone "
-                         "indicates disparate treatment; set your own in spec.thresholds['flip_rate']")
 METHOD = (
     "Every row is moved to each other group of each protected attribute and re-predicted by the model "
     "(one batch per target group). Categories take the target group's value; binned numbers (age bands) take "
@@ -44,34 +43,38 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     if not subject.protected:
         return Evidence.not_assessed(FLIP_ID, "counterfactual", FLIP_TITLE, "no protected attribute declared in data.protected")
     started = time.perf_counter()
-    proxies, proxy_source = resolve_proxies(ctx.spec, ctx.shared)
+    proxies, proxy_source = resolve_proxies(ctx.spec, ctx.proxies)
     n_boot = ctx.spec.fairness.bootstrap
     result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
                        score=subject.predictions.score, decision=subject.predictions.decision, ids=subject.ids,
                        proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
-    threshold, source = resolve_threshold(ctx.spec, key="flip_rate", default=0.01, source=FLIP_THRESHOLD_SOURCE)
     direct = result.max_rate(DIRECT)
-    with_proxies = _max_with_proxies(result, proxies is not None)
+    with_proxies = result.max_rate(WITH_PROXIES)
+    measured = [r for r in (direct, with_proxies) if r is not None]
     worst = _worst(result)
     limits = list(LIMITS)
     if proxies is None:
         limits.insert(0, "No proxy information (no proxy screen ran, counterfactuals.proxies not set): the "
                          "with-proxies variant was not run.")
+    partial = _partial(result, subject, proxies is not None)
+    line, line_label = reference_line(ctx.spec, "flip_rate")
     return Evidence(
         id=FLIP_ID, check="counterfactual", title=FLIP_TITLE,
-        summary=_summary(result, direct, with_proxies, worst, threshold),
+        summary=_summary(result, direct, with_proxies, worst, partial),
         metrics={
-            "max_flip_rate": clean_number(direct),
+            "max_flip_rate": clean_number(max(measured)) if measured else None,
+            "max_flip_rate_direct": clean_number(direct),
             "max_flip_rate_with_proxies": clean_number(with_proxies),
             "attribute_max_flip": worst,
             "n_rows": subject.n,
-            "threshold": threshold,
         },
+        missing=_missing(result, proxies is not None),
+        partial={"max_flip_rate": partial} if partial and measured else {},
         tables=[_pairs_table(result), _examples_table(result)],
-        charts=[_chart(result, threshold)],
+        charts=[_chart(result, line, line_label)],
         method=METHOD,
         limits=limits + result.notes,
-        params={"seed": ctx.seed, "rng_salt": SALT["flip"], "bootstrap": n_boot, "threshold_source": source,
+        params={"seed": ctx.seed, "rng_salt": SALT["flip"], "bootstrap": n_boot,
                 "proxies_source": proxy_source,
                 "proxies": [f"{a}: {', '.join(p)}" for a, p in result.proxies_used.items()],
                 "rows_predicted": result.n_predicted},
@@ -79,14 +82,28 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     )
 
 
-def _max_with_proxies(result: FlipResult, proxies_known: bool) -> float | None:
-    """Highest rate with proxies changed; an attribute without proxies counts with its direct rate."""
-    if not proxies_known:
-        return None
-    with_proxies = {p.attribute for p in result.pairs if p.variant == WITH_PROXIES}
-    rates = [p.flip_rate for p in result.pairs if p.variant == WITH_PROXIES
-             or (p.variant == DIRECT and p.attribute not in with_proxies)]
-    return max(rates) if rates else None
+def _partial(result: FlipResult, subject: Subject, proxies_known: bool) -> str | None:
+    """Why the highest flip rate covers only part of what it should (attributes or variants not measured)."""
+    parts = [f"{attribute}: {why}" for attribute, why in result.not_tested.items()]
+    inputs = [p.column for p in subject.protected if p.column in subject.X.columns]
+    if not proxies_known and inputs:
+        parts.append(f"the with-proxies variant was not run for {', '.join(inputs)} (no proxy information)")
+    return "; ".join(parts) or None
+
+
+def _missing(result: FlipResult, proxies_known: bool) -> dict[str, str]:
+    """Reasons for the rates that were not measured, in this audit's terms."""
+    out = {}
+    untested = "; ".join(f"{a}: {why}" for a, why in result.not_tested.items())
+    if result.max_rate(DIRECT) is None:
+        out["max_flip_rate_direct"] = "no protected attribute is a model input" + (f" ({untested})" if untested else "")
+    if result.max_rate(WITH_PROXIES) is None:
+        out["max_flip_rate_with_proxies"] = ("no proxy information (no proxy screen ran and counterfactuals.proxies "
+                                             "is not set)" if not proxies_known else
+                                             "no proxy of a protected attribute is a model input")
+    if result.max_rate(DIRECT) is None and result.max_rate(WITH_PROXIES) is None:
+        out["max_flip_rate"] = f"nothing could be changed: {untested or 'no protected attribute to test'}"
+    return out
 
 
 def _worst(result: FlipResult) -> str | None:
@@ -100,20 +117,18 @@ def _worst(result: FlipResult) -> str | None:
 
 
 def _summary(result: FlipResult, direct: float | None, with_proxies: float | None, worst: str | None,
-             threshold: float) -> str:
-    if direct is None:
-        return "No protected attribute had two known groups to flip between."
-    inputs = sorted({p.attribute for p in result.pairs if p.variant == DIRECT and not p.note})
-    not_inputs = sorted({p.attribute for p in result.pairs if p.note.startswith("not a model input")})
-    text = (f"Changing only the protected attribute flips at most {pct(direct)} of decisions"
-            f"{f' ({worst})' if worst and direct > 0 else ''}; our threshold is {pct(threshold)}.")
-    if not_inputs:
-        text += f" {', '.join(not_inputs)} {'is' if len(not_inputs) == 1 else 'are'} not a model input (0 by construction)."
+             partial: str | None) -> str:
+    if direct is None and with_proxies is None:
+        return f"No flip rate could be measured: {partial or 'no protected attribute had two known groups'}."
+    parts = []
+    if direct is not None:
+        parts.append(f"Changing only the protected attribute flips at most {pct(direct)} of decisions"
+                     + (f" ({worst})" if worst and direct > 0 else "") + ".")
     if with_proxies is not None:
-        text += f" Changing the detected proxies as well flips at most {pct(with_proxies)}."
-    elif not inputs:
-        text += " Without proxy information, indirect use could not be tested."
-    return text
+        parts.append(f"Changing the detected proxies as well flips at most {pct(with_proxies)}.")
+    if partial:
+        parts.append(f"Not measured: {partial}.")
+    return " ".join(parts)
 
 
 def _pairs_table(result: FlipResult) -> Table:
@@ -136,7 +151,7 @@ def _examples_table(result: FlipResult) -> Table:
                               note=None if result.examples else "No decision flipped.")
 
 
-def _chart(result: FlipResult, threshold: float) -> Chart:
+def _chart(result: FlipResult, line: float, line_label: str) -> Chart:
     labels, values = [], []
     for attribute in dict.fromkeys(p.attribute for p in result.pairs):
         for variant in (DIRECT, WITH_PROXIES):
@@ -145,5 +160,5 @@ def _chart(result: FlipResult, threshold: float) -> Chart:
                 labels.append(f"{attribute} ({variant})")
                 values.append(max(rates))
     return Chart(id="counterfactual-flip-rate", title="Highest flip rate per protected attribute", kind="barh",
-                 labels=labels, values=values, xlabel="share of decisions that flip", reference=threshold,
-                 reference_label="threshold")
+                 labels=labels, values=values, xlabel="share of decisions that flip", reference=line,
+                 reference_label=line_label)

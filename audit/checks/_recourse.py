@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from audit.checks._base import CheckContext
-from audit.counterfactual._common import NO_MODEL, SALT, pct
+from audit.checks._common import NO_MODEL, SALT, pct
 from audit.counterfactual.actionability import Actionability, build_actionability
 from audit.counterfactual.quality import GapResult, plausibility, recourse_gap
-from audit.counterfactual.recourse import RecourseResult, find_recourse
+from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.subject import Subject
 
@@ -55,16 +55,16 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     max_changes = spec.counterfactuals.max_changes
     action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
                                  increase_only=spec.data.increase_only)
-    decision = subject.predictions.decision
-    adverse = np.flatnonzero(~decision)
+    favourable = subject.favourable  # the declared direction: for a flag, recourse removes the flag
+    adverse = np.flatnonzero(~favourable)
     result = find_recourse(X=subject.X, rows=adverse, model=subject.model, action=action,
                            score_before=subject.predictions.score[adverse], max_changes=max_changes,
-                           progress=ctx.progress)
+                           progress=ctx.progress, favourable_is_positive=subject.favourable_is_positive)
     texts = result.texts()
     _write_columns(subject, ctx, result, texts)
     violations = constraint_violations(result, action)
     cf_found = result.counterfactual[result.found]
-    plaus = plausibility(X=subject.X, favourable=decision, counterfactuals=cf_found, action=action,
+    plaus = plausibility(X=subject.X, favourable=favourable, counterfactuals=cf_found, action=action,
                          rng=ctx.rng(SALT["plausibility"]))
     gap = recourse_gap(groups=subject.groups.iloc[adverse].reset_index(drop=True), cost=result.cost,
                        min_group_size=spec.fairness.min_group_size, rng=ctx.rng(SALT["gap"]),
@@ -102,29 +102,6 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 "plausibility_reference_rows": plaus.n_reference, "rows_predicted": result.n_predicted},
         seconds=result.seconds,
     )
-
-
-def constraint_violations(result: RecourseResult, action: Actionability) -> dict[str, int]:
-    """Counterfactuals that break a rule, counted independently of the search (all should be 0)."""
-    orig, cf = result.original[result.found], result.counterfactual[result.found]
-    immutable = np.zeros(len(orig), dtype=bool)
-    for c in action.immutable:
-        same = (orig[c] == cf[c]).fillna(False).to_numpy(dtype=bool) | (orig[c].isna() & cf[c].isna()).to_numpy()
-        immutable |= ~same
-    up = np.zeros(len(orig), dtype=bool)
-    for c in action.increase_only:
-        a, b = orig[c].to_numpy(dtype=float), cf[c].to_numpy(dtype=float)
-        up |= (b < a) | (np.isnan(b) & ~np.isnan(a))
-    outside = np.zeros(len(orig), dtype=bool)
-    for c in action.actionable:
-        if c in action.ranges:
-            lo, hi = action.ranges[c]
-            v = cf[c].to_numpy(dtype=float)
-            outside |= (v < lo) | (v > hi)
-        else:
-            values = cf[c]
-            outside |= (values.notna() & ~values.astype(object).isin(action.categories[c])).to_numpy()
-    return {"immutable": int(immutable.sum()), "increase_only": int(up.sum()), "outside_observed": int(outside.sum())}
 
 
 def _write_columns(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str]) -> None:

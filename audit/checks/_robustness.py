@@ -5,16 +5,17 @@ from __future__ import annotations
 import time
 
 from audit.checks._base import CheckContext
-from audit.counterfactual._common import NO_MODEL, SALT, pct, resolve_threshold, sample_rows
-from audit.counterfactual.robustness import RateCI, RobustnessResult, perturbation_test
+from audit.checks._common import NO_MODEL, SALT, pct
+from audit.counterfactual._common import sample_rows
+from audit.robustness.perturbation import RateCI, RobustnessResult, perturbation_test
 from audit.evidence import Chart, Evidence, Table
 from audit.subject import Subject
+from audit.thresholds import reference_line
 
-__all__ = ["robustness_evidence", "ROBUSTNESS_ID", "ROBUSTNESS_TITLE", "NOISE_THRESHOLD_SOURCE", "MAX_ROWS", "REPEATS"]
+__all__ = ["robustness_evidence", "ROBUSTNESS_ID", "ROBUSTNESS_TITLE", "MAX_ROWS", "REPEATS"]
 
 ROBUSTNESS_ID = "robustness.perturbation"
 ROBUSTNESS_TITLE = "Robustness to noise and missing values (Art. 15(4))"
-NOISE_THRESHOLD_SOURCE = "our default; set in spec.thresholds['noise_flip_rate']"
 MAX_ROWS = 20_000  # a flip rate on 20,000 rows has a 95 % interval of about ±0.3 points at 5 %
 REPEATS = 3
 METHOD = (
@@ -22,9 +23,9 @@ METHOD = (
     "on the real row. Noise: every numeric input gets Gaussian noise with σ = level × the feature's standard "
     "deviation ({repeats} seeded repeats per level); whole-number features are rounded and every value is "
     "clipped to the observed range. Missing values: each input column loses {rate:.0%} of its values at "
-    "random; then each feature is set missing for every row in turn. Where the model raises on a missing "
-    "value in a column, that column is imputed (median, or most frequent category) instead. Intervals: "
-    "percentile bootstrap 95 % over rows."
+    "random; then each feature is set missing for every row in turn. A column in which the model refuses a "
+    "missing value (it raises an error) is recorded as refused and left out: nothing is imputed, so the test "
+    "measures the model, not an imputer. Intervals: percentile bootstrap 95 % over rows."
 )
 LIMITS = [
     "Gaussian noise scaled to each feature's spread is one declared perturbation; real data errors can be "
@@ -48,21 +49,29 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                                decision=subject.predictions.decision[rows], noise_levels=list(spec.noise_levels),
                                missing_rate=spec.missing_rate, rng=ctx.rng(SALT["robustness"]),
                                n_boot=ctx.spec.fairness.bootstrap, repeats=REPEATS)
-    threshold, source = resolve_threshold(ctx.spec, key="noise_flip_rate", default=0.05, source=NOISE_THRESHOLD_SOURCE)
     largest = max(result.noise, key=lambda r: float(r.label)) if result.noise and result.numeric else None
     fragile = max(result.per_feature, key=lambda r: r.rate) if result.per_feature else None
     sensitive = max(result.noise_by_feature, key=lambda r: r.rate) if result.noise_by_feature else None
     limits = list(LIMITS)
     if rows.size < subject.n:
         limits.append(f"Measured on a seeded random sample of {rows.size:,} of the {subject.n:,} decisions.")
-    if result.imputed:
-        limits.append(f"The model cannot take missing values in {', '.join(result.imputed)}: those cells were "
-                      "imputed (median / most frequent value), so the missing-value test there measures imputation.")
+    missing: dict[str, str] = {}
+    partial: dict[str, str] = {}
+    if result.refused:
+        refused = ", ".join(result.refused)
+        limits.append(f"The model refuses missing values in {refused} (it raises an error): those columns were not "
+                      "set missing, and nothing was imputed in their place.")
+        if result.missing is None:
+            why = f"the model refuses missing values in every input ({refused})"
+            missing = {k: why for k in ("flip_rate_missing", "most_fragile_feature", "most_fragile_flip_rate")}
+        else:
+            partial["flip_rate_missing"] = f"the model refuses missing values in {refused}; those columns were left out"
     if not result.numeric:
         limits.append("No numeric input: the noise test had nothing to perturb.")
+    line, line_label = reference_line(ctx.spec, "noise_flip_rate")
     return Evidence(
         id=ROBUSTNESS_ID, check="robustness", title=ROBUSTNESS_TITLE,
-        summary=_summary(result, largest, fragile, sensitive, threshold),
+        summary=_summary(result, largest, fragile, sensitive),
         metrics={
             "flip_rate_noise_max": largest.rate if largest else None,
             "noise_level_max": float(largest.label) if largest else None,
@@ -72,31 +81,31 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             "most_noise_sensitive_feature": sensitive.label if sensitive else None,
             "most_noise_sensitive_flip_rate": sensitive.rate if sensitive else None,
             "n_rows": int(rows.size),
-            "threshold": threshold,
         },
+        missing=missing,
+        partial=partial,
         tables=_tables(result),
         charts=[Chart(id="robustness-noise", title="Decisions that flip under noise", kind="line",
                       x=[float(r.label) for r in result.noise], values=[r.rate for r in result.noise],
                       ci_low=[r.ci[0] for r in result.noise], ci_high=[r.ci[1] for r in result.noise],
                       xlabel="noise level (share of each feature's standard deviation)",
-                      ylabel="share of decisions that flip", reference=threshold, reference_label="threshold")],
+                      ylabel="share of decisions that flip", reference=line, reference_label=line_label)],
         method=METHOD.format(repeats=REPEATS, rate=spec.missing_rate),
         limits=limits,
         params={"seed": ctx.seed, "rng_salts": [SALT["sample"], SALT["robustness"]], "noise_levels": list(spec.noise_levels),
                 "missing_rate": spec.missing_rate, "repeats": REPEATS, "rows": int(rows.size), "max_rows": MAX_ROWS,
-                "bootstrap": ctx.spec.fairness.bootstrap, "threshold_source": source,
-                "numeric_features": list(result.numeric), "imputed_features": list(result.imputed),
+                "bootstrap": ctx.spec.fairness.bootstrap,
+                "numeric_features": list(result.numeric), "refused_missing": list(result.refused),
                 "rows_predicted": result.n_predicted},
         seconds=time.perf_counter() - started,
     )
 
 
-def _summary(result: RobustnessResult, largest: RateCI | None, fragile: RateCI | None, sensitive: RateCI | None,
-             threshold: float) -> str:
+def _summary(result: RobustnessResult, largest: RateCI | None, fragile: RateCI | None, sensitive: RateCI | None) -> str:
     parts = []
     if largest is not None and result.numeric:
         parts.append(f"With noise of {float(largest.label):.0%} of each numeric feature's spread, "
-                     f"{pct(largest.rate)} of decisions change (threshold {pct(threshold)})"
+                     f"{pct(largest.rate)} of decisions change"
                      + (f"; noise on '{sensitive.label}' alone changes {pct(sensitive.rate)}." if sensitive else "."))
     if result.missing is not None:
         parts.append(f"With {float(result.missing.label):.0%} of values missing, {pct(result.missing.rate)} change")
@@ -104,6 +113,8 @@ def _summary(result: RobustnessResult, largest: RateCI | None, fragile: RateCI |
             parts[-1] += f"; losing '{fragile.label}' alone changes {pct(fragile.rate)}."
         else:
             parts[-1] += "."
+    if result.refused:
+        parts.append(f"The model refuses missing values in {', '.join(result.refused)}.")
     return " ".join(parts)
 
 
@@ -115,9 +126,11 @@ def _tables(result: RobustnessResult) -> list[Table]:
     missing = [] if result.missing is None else [{"test": f"{float(result.missing.label):.0%} of values missing at random",
                                                   "flip_rate": result.missing.rate, "ci_low": result.missing.ci[0],
                                                   "ci_high": result.missing.ci[1], "n": result.missing.n}]
-    per_feature = [{"test": f"'{r.label}' {'imputed' if r.how == 'imputed' else 'missing'} for every row",
+    per_feature = [{"test": f"'{r.label}' missing for every row",
                     "flip_rate": r.rate, "ci_low": r.ci[0], "ci_high": r.ci[1], "n": r.n}
                    for r in sorted(result.per_feature, key=lambda r: -r.rate)]
+    per_feature += [{"test": f"'{c}' missing: refused by the model ({why})", "flip_rate": None, "ci_low": None,
+                     "ci_high": None, "n": None} for c, why in result.refused.items()]
     by_feature = Table.from_records(
         "Flip rate with noise on one feature at a time (largest level)",
         [{"feature": r.label, "flip_rate": r.rate, "ci_low": r.ci[0], "ci_high": r.ci[1], "n": r.n}

@@ -1,0 +1,363 @@
+"""The registry of evidence kinds: one typed model per evidence id, naming every metric with its type and unit.
+
+A check may only emit the metrics its kind declares, each of the declared type.
+Every metric has a *role*:
+
+- ``figure``: a measurement (a rate, a ratio, an error). ``None`` when it was not
+  measured, with the reason in ``Evidence.missing`` (never 0 or False in its place).
+- ``count``: how many of something the check saw. Always known when the evidence
+  exists, so a rule may compare it but may not treat its presence as evidence.
+- ``label``: a name or a choice (the worst group, the method used). ``None`` when
+  nothing was found or decided, with the reason.
+- ``flag``: a yes/no finding. ``None`` when it could not be determined, with the reason.
+
+``policies.py`` checks every rule of every pack against this registry when the pack
+loads (an unknown evidence id or metric, or a ``present`` rule on a count, is an
+error), and ``evidence.py`` validates every Evidence against its kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MetricRole", "MetricInfo", "EvidenceMetrics", "REGISTRY", "metric_info", "kind_of"]
+
+MetricRole = Literal["figure", "count", "label", "flag"]
+
+
+class MetricInfo(BaseModel):
+    """What the registry says about one metric."""
+
+    name: str
+    role: MetricRole
+    unit: str
+    description: str
+    missing: str | None  # the usual reason it is None (figures, labels, flags)
+
+
+def _extra(role: MetricRole, unit: str, missing: str | None) -> dict[str, Any]:
+    return {"role": role, "unit": unit, **({"missing": missing} if missing else {})}
+
+
+def figure(description: str, *, unit: str, missing: str) -> Any:
+    """A measured number; ``missing`` is the usual reason it could not be measured."""
+    return Field(description=description, json_schema_extra=_extra("figure", unit, missing))
+
+
+def count(description: str) -> Any:
+    """A count that always exists when the evidence does."""
+    return Field(ge=0, description=description, json_schema_extra=_extra("count", "count", None))
+
+
+def label(description: str, *, missing: str) -> Any:
+    """A name or choice; ``missing`` is why there may be none."""
+    return Field(description=description, json_schema_extra=_extra("label", "text", missing))
+
+
+def flag(description: str, *, missing: str) -> Any:
+    """A yes/no finding; ``missing`` is why it may be undeterminable."""
+    return Field(description=description, json_schema_extra=_extra("flag", "yes/no", missing))
+
+
+class EvidenceMetrics(BaseModel):
+    """Base of every kind: no undeclared metric, every declared one given (None allowed where typed so)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+# ----------------------------------------------------------------------------------------- data
+
+class DataProfile(EvidenceMetrics):
+    rows: int = count("decisions in the audit data")
+    features: int = count("model input columns (or, without a model, the columns that are not id, target, decision or protected)")
+    protected_attributes: str | None = label("protected attributes declared, comma-separated",
+                                             missing="no protected attribute is declared in data.protected")
+    missing_share: float | None = figure("share of feature values that are missing", unit="share",
+                                         missing="the data has no feature columns")
+    columns_with_missing: int = count("feature columns with at least one missing value")
+    duplicate_rows: int = count("rows identical to an earlier row in every column but the id")
+    positive_label_rate: float | None = figure("share of rows whose ground truth is the positive label", unit="share",
+                                               missing="the data holds no ground-truth labels (data.target)")
+
+
+class DataBias(EvidenceMetrics):
+    max_base_rate_gap: float | None = figure("largest gap in the positive-label rate between comparable groups",
+                                             unit="share", missing="no labels, or fewer than two comparable groups")
+    max_base_rate_gap_between: str | None = label("the two groups of that gap", missing="no gap was measured")
+    max_base_rate_gap_p_value: float | None = figure("two-sided test of that gap", unit="p-value",
+                                                     missing="no gap was measured")
+    max_missingness_gap: float | None = figure("largest gap between groups in the share of a feature missing",
+                                               unit="share", missing="fewer than two comparable groups")
+    max_missingness_feature: str | None = label("the feature of that gap", missing="no feature has missing values")
+    smallest_group_share: float | None = figure("share of the data in the smallest known group", unit="share",
+                                                missing="no group is known")
+    smallest_group: str | None = label("the smallest known group", missing="no group is known")
+
+
+class DataProxies(EvidenceMetrics):
+    max_cramers_v: float | None = figure("strongest association (Cramér's V) of a feature with a protected attribute",
+                                         unit="0-1", missing="no feature column to screen")
+    strongest_proxy: str | None = label("the feature and attribute of that association", missing="no feature column to screen")
+    n_strong_proxies: int = count("features whose Cramér's V with a protected attribute is at or above the reference "
+                                  "value proxy_strength (shown in the table)")
+    proxy_auc_max: float | None = figure("highest ROC AUC of a model predicting a protected attribute from the features",
+                                         unit="0-1", missing="too few rows of some group to train and test")
+    proxy_auc_max_attribute: str | None = label("the attribute best predicted", missing="no proxy AUC was measured")
+    protected_used_as_feature: bool | None = flag("a protected attribute is a model input",
+                                                  missing="no model access: the model's inputs are unknown")
+    special_category_used_as_feature: bool | None = flag(
+        "an attribute declared a special category (GDPR Art. 9(1)) is a model input",
+        missing="no model access (the model's inputs are unknown), or no protected attribute is declared a special "
+                "category (data.protected[].special_category)")
+
+
+# ----------------------------------------------------------------------------------------- performance
+
+class PerformanceOverall(EvidenceMetrics):
+    n: int = count("decisions compared with their labels")
+    accuracy: float | None = figure("share of decisions that agree with the actual outcome", unit="share",
+                                    missing="no decisions to compare")
+    balanced_accuracy: float | None = figure("mean of the true-positive and true-negative rates", unit="share",
+                                             missing="the labels hold only one outcome")
+    roc_auc: float | None = figure("how well the scores rank actual outcomes (0.5 = chance)", unit="0-1",
+                                   missing="no scores, or the labels hold only one outcome")
+    roc_auc_below_chance: bool | None = flag(
+        "the scores rank outcomes worse than chance: decisions may be inverted (check model.positive_class and "
+        "data.positive_label)", missing="no ROC AUC was measured")
+    brier: float | None = figure("mean squared error of the probability of the positive decision", unit="0-1",
+                                 missing="no scores, or the scores are not probabilities in [0, 1]")
+    true_positives: int = count("positive decisions whose label is positive")
+    false_positives: int = count("positive decisions whose label is negative")
+    true_negatives: int = count("negative decisions whose label is negative")
+    false_negatives: int = count("negative decisions whose label is positive")
+    max_group_accuracy_gap: float | None = figure("largest accuracy gap between groups of the minimum size",
+                                                  unit="share", missing="fewer than two groups of the minimum size")
+    positive_decision_rate: float = figure("share of positive decisions", unit="share", missing="")
+    positive_label_rate: float = figure("share of positive labels", unit="share", missing="")
+
+
+# ----------------------------------------------------------------------------------------- explanations
+
+_SHAP_EXACT_MISSING = "the explainer is not exact (KernelSHAP sums to the output by construction, so the sum shows nothing)"
+
+
+class ImportanceShap(EvidenceMetrics):
+    method: str = label("the attribution method", missing="")
+    output_space: str = label("the unit of contributions (log-odds, probability)", missing="")
+    max_additivity_error: float | None = figure(
+        "largest gap between the sum of contributions and the model's own output, for an exact explainer",
+        unit="model output", missing=_SHAP_EXACT_MISSING)
+    n_rows: int = count("decisions explained")
+    top_feature: str | None = label("the feature with the largest mean |contribution|", missing="no feature")
+    n_features: int = count("features in the user's columns")
+    precision: str = label("floating-point precision of the explainer", missing="")
+
+
+class ImportancePermutation(EvidenceMetrics):
+    n_repeats: int = count("shuffles per feature")
+    n_rows: int = count("rows in the seeded sample")
+    scoring: str = label("the score whose drop is measured", missing="")
+    baseline_score: float | None = figure("that score before shuffling", unit="0-1", missing="the score is undefined")
+    top_feature: str | None = label("the feature whose shuffling hurts most", missing="no feature")
+
+
+class ImportanceSurrogate(EvidenceMetrics):
+    fidelity: float | None = figure("agreement of the surrogate tree with the model on held-out rows", unit="share",
+                                    missing="too few rows to hold some out")
+    depth: int = count("depth of the tree")
+    n_rules: int = count("leaves of the tree")
+    baseline_agreement: float | None = figure("agreement of always giving the most common decision", unit="share",
+                                              missing="too few rows to hold some out")
+    n_test: int = count("held-out rows")
+
+
+class ImportancePdp(EvidenceMetrics):
+    features: str | None = label("features shown", missing="no feature")
+    n_rows: int = count("rows in the seeded sample")
+    max_range: float | None = figure("largest change of the average score over one feature's values", unit="0-1",
+                                     missing="no feature")
+
+
+class LocalShap(EvidenceMetrics):
+    n_explained: int = count("decisions whose contributions are finite")
+    n_adverse: int = count("adverse decisions (the decision that does not favour the person)")
+    adverse_without_reason: int = count("adverse decisions with no detail that moved the score towards them")
+    coverage: float | None = figure(
+        "share of decisions with an explanation a person can use: explained, and for an adverse decision at least "
+        "one principal reason", unit="share", missing="no decisions")
+    max_reasons: int = count("most principal reasons given for one decision")
+    additivity_error_max: float | None = figure(
+        "largest gap between the sum of contributions and the model's output, for an exact explainer",
+        unit="model output", missing=_SHAP_EXACT_MISSING)
+    adverse_citing_protected: int = count("adverse decisions naming a protected attribute among their reasons")
+    method: str = label("the attribution method", missing="")
+    output_space: str = label("the unit of contributions", missing="")
+
+
+class LocalLime(EvidenceMetrics):
+    sample_size: int = count("decisions explained with LIME")
+    fidelity_r2_median: float | None = figure("median R² of LIME's local model", unit="R²", missing="no row explained")
+    fidelity_r2_p10: float | None = figure("10th percentile of that R²", unit="R²", missing="no row explained")
+    stability_topk_overlap: float | None = figure("share of the top reasons shared by reruns with other seeds",
+                                                  unit="share", missing="no row explained")
+    lime_shap_rank_correlation: float | None = figure("Spearman correlation of |LIME| and |SHAP| weights",
+                                                      unit="-1 to 1", missing="no row with varying weights")
+    lime_shap_topk_overlap: float | None = figure("share of top reasons LIME and SHAP share", unit="share",
+                                                  missing="no row explained")
+    seeds: str = label("the seeds of the reruns", missing="")
+    repeats: int = count("reruns per decision")
+    num_samples: int = count("perturbations per explanation")
+    top_k: int = count("reasons compared")
+
+
+# ----------------------------------------------------------------------------------------- fairness
+
+class SelectionRate(EvidenceMetrics):
+    favourable_decision: str = label("which decision favours the person: positive or negative", missing="")
+    rate_kind: str = label("selection (favourable decisions) or scoring (favourable side of the median score)",
+                           missing="")
+    min_impact_ratio: float | None = figure(
+        "lowest impact ratio: a group's favourable-decision rate over the most favoured group's, over every "
+        "breakdown that could be compared", unit="ratio",
+        missing="no breakdown had two groups large enough to compare, or the most favoured group had none")
+    min_impact_ratio_group: str | None = label("the group with that ratio", missing="no ratio was computed")
+    min_impact_ratio_ci_low: float | None = figure("95 % bootstrap interval of that ratio, low end", unit="ratio",
+                                                   missing="no ratio, or no bootstrap (fairness.bootstrap: 0)")
+    min_impact_ratio_ci_high: float | None = figure("95 % bootstrap interval of that ratio, high end", unit="ratio",
+                                                    missing="no ratio, or no bootstrap (fairness.bootstrap: 0)")
+    min_impact_ratio_p_value: float | None = figure("two-sided test of that group's rate against the reference's",
+                                                    unit="p-value", missing="no ratio was computed")
+    n_groups_excluded: int = count("groups left out of the ratios (too small), shown with their counts")
+    unknown_count: int = count("people whose category is unknown in at least one protected attribute")
+    median_score: float | None = figure("median score of the whole sample (scoring rates)", unit="score",
+                                        missing="the rates are of decisions, not scores")
+
+
+class ErrorRates(EvidenceMetrics):
+    demographic_parity_difference: float | None = figure("largest gap in favourable-decision rate", unit="share",
+                                                         missing="fewer than two comparable groups")
+    equalized_odds_difference: float | None = figure("largest gap in the true- or false-positive rate", unit="share",
+                                                     missing="fewer than two comparable groups")
+    equal_opportunity_difference: float | None = figure("largest gap in the true-positive rate", unit="share",
+                                                        missing="fewer than two comparable groups with positive labels")
+    false_positive_rate_difference: float | None = figure("largest gap in the false-positive rate", unit="share",
+                                                          missing="fewer than two comparable groups with negative labels")
+    predictive_parity_difference: float | None = figure("largest gap in precision", unit="share",
+                                                        missing="fewer than two comparable groups with positive decisions")
+    demographic_parity_ratio: float | None = figure("lowest over highest positive-decision rate", unit="ratio",
+                                                    missing="fewer than two comparable groups")
+    max_ece_gap: float | None = figure("largest gap in expected calibration error", unit="0-1",
+                                       missing="no scores that are probabilities, or fewer than two comparable groups")
+    theil_index: float | None = figure("Theil index of individual benefits (0 = equal)", unit="index",
+                                       missing="no decisions")
+    consistency: float | None = figure("share of decisions equal to those of the nearest neighbours", unit="share",
+                                       missing="no feature columns")
+    primary_metric: str | None = label("the fairness metric that decides, from the declared direction or the spec",
+                                       missing="the spec declares neither which decision favours the person nor a "
+                                               "primary metric")
+    primary_metric_value: float | None = figure("its worst value over every breakdown", unit="share or ratio",
+                                                missing="no primary metric, or it could not be measured")
+    primary_metric_ci_low: float | None = figure("95 % interval, low end", unit="share or ratio",
+                                                 missing="no value, or no bootstrap")
+    primary_metric_ci_high: float | None = figure("95 % interval, high end", unit="share or ratio",
+                                                  missing="no value, or no bootstrap")
+    primary_metric_p_value: float | None = figure("test of the gap", unit="p-value", missing="no value")
+    primary_metric_breakdown: str | None = label("the breakdown of the worst value", missing="no value")
+    primary_metric_reason: str | None = label("why this metric decides", missing="no primary metric was chosen")
+
+
+# ----------------------------------------------------------------------------------------- counterfactual
+
+class Flip(EvidenceMetrics):
+    max_flip_rate: float | None = figure(
+        "highest share of decisions that flip when a protected attribute (directly, or through its proxies) is "
+        "changed, over every variant that was measured", unit="share",
+        missing="neither the attribute nor any proxy of it is a model input that could be changed")
+    max_flip_rate_direct: float | None = figure("highest flip rate changing the attribute alone", unit="share",
+                                                missing="no protected attribute is a model input")
+    max_flip_rate_with_proxies: float | None = figure("highest flip rate changing the attribute and its proxies",
+                                                      unit="share", missing="no proxy of a protected attribute is known")
+    attribute_max_flip: str | None = label("attribute, variant and pair of the highest rate",
+                                           missing="no decision flipped")
+    n_rows: int = count("decisions tested")
+
+
+class Recourse(EvidenceMetrics):
+    n_adverse: int = count("adverse decisions searched")
+    coverage: float | None = figure("share of adverse decisions with a valid recourse found", unit="share",
+                                    missing="no adverse decision")
+    n_no_recourse: int = count("adverse decisions with no recourse found within the search limits")
+    validity: float | None = figure("share of proposed counterfactuals the model really decides favourably",
+                                    unit="share", missing="no counterfactual was proposed")
+    n_withdrawn: int = count("counterfactuals withdrawn because the model did not decide them favourably")
+    immutable_violations: int = count("counterfactuals that change an immutable feature")
+    increase_only_violations: int = count("counterfactuals that lower an increase-only feature")
+    outside_observed_values: int = count("counterfactuals with a value outside those observed")
+    mean_features_changed: float | None = figure("mean number of features a recourse changes", unit="features",
+                                                 missing="no recourse found")
+    mean_cost: float | None = figure("mean cost of a recourse (robust-spread units)", unit="cost",
+                                     missing="no recourse found")
+    plausibility: float | None = figure("mean distance of counterfactuals to the nearest real favourable person",
+                                        unit="cost", missing="no recourse or no favourable person")
+    plausibility_reference: float | None = figure("the same distance among real favourable people", unit="cost",
+                                                  missing="too few favourable people")
+    recourse_gap_max: float | None = figure("largest gap in mean recourse cost between groups", unit="cost",
+                                            missing="fewer than two groups with recourse")
+    recourse_gap_attribute: str | None = label("the attribute of that gap", missing="no gap measured")
+
+
+# ----------------------------------------------------------------------------------------- robustness
+
+class Perturbation(EvidenceMetrics):
+    flip_rate_noise_max: float | None = figure("share of decisions that change at the largest noise level",
+                                               unit="share", missing="no numeric feature to perturb")
+    noise_level_max: float | None = figure("that noise level (share of each feature's standard deviation)",
+                                           unit="share", missing="no numeric feature to perturb")
+    flip_rate_missing: float | None = figure("share of decisions that change when values are set missing",
+                                             unit="share", missing="the model does not accept missing values")
+    most_fragile_feature: str | None = label("the feature whose loss changes most decisions",
+                                             missing="the model does not accept missing values")
+    most_fragile_flip_rate: float | None = figure("share changed by losing that feature", unit="share",
+                                                  missing="the model does not accept missing values")
+    most_noise_sensitive_feature: str | None = label("the feature whose noise alone changes most decisions",
+                                                     missing="no numeric feature to perturb")
+    most_noise_sensitive_flip_rate: float | None = figure("share changed by noise on that feature", unit="share",
+                                                          missing="no numeric feature to perturb")
+    n_rows: int = count("decisions perturbed")
+
+
+REGISTRY: dict[str, type[EvidenceMetrics]] = {
+    "data.profile": DataProfile,
+    "data.bias": DataBias,
+    "data.proxies": DataProxies,
+    "performance.overall": PerformanceOverall,
+    "importance.shap": ImportanceShap,
+    "importance.permutation": ImportancePermutation,
+    "importance.surrogate": ImportanceSurrogate,
+    "importance.pdp": ImportancePdp,
+    "local.shap": LocalShap,
+    "local.lime": LocalLime,
+    "fairness.selection_rate": SelectionRate,
+    "fairness.error_rates": ErrorRates,
+    "counterfactual.flip": Flip,
+    "counterfactual.recourse": Recourse,
+    "robustness.perturbation": Perturbation,
+}
+
+
+def kind_of(evidence_id: str) -> type[EvidenceMetrics] | None:
+    """The metrics model of an evidence id, or None when the id is not registered."""
+    return REGISTRY.get(evidence_id)
+
+
+def metric_info(evidence_id: str, metric: str) -> MetricInfo | None:
+    """Role, unit and meaning of one metric, or None when the registry does not know it."""
+    kind = REGISTRY.get(evidence_id)
+    if kind is None or metric not in kind.model_fields:
+        return None
+    field = kind.model_fields[metric]
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    return MetricInfo(name=metric, role=extra["role"], unit=str(extra["unit"]), description=field.description or "",
+                      missing=str(extra["missing"]) if extra.get("missing") else None)
