@@ -31,8 +31,9 @@ Each test case: ``classname`` = the pack (e.g. ``eu-ai-act``), ``name`` =
 "<requirement id> <title>"; ``<system-out>`` holds the citation, bearer,
 date of application, rule outcomes with thresholds and their sources, and the
 attestation, so the CI page is self-explanatory (for a FAIL these details are
-the ``<failure>`` text instead). There is one ``<testsuite>``
-per pack inside a ``<testsuites name=suite_name>`` root; the output has no
+the ``<failure>`` text instead). There is one ``<testsuite>`` per pack (and one
+per pack for its requirements not yet in force) inside a ``<testsuites name=suite_name>``
+root; the output has no
 timestamps, so the same findings give the same file.
 """
 
@@ -105,8 +106,8 @@ def _details(f: Finding) -> str:
 
 def _element(f: Finding, fail_on: str) -> tuple[str | None, str]:
     """The JUnit child element of a finding under this gate, and its type."""
-    if f.status is Status.FAIL and not f.in_force and fail_on != "readiness":
-        return "skipped", "READINESS FAIL"
+    if f.status is Status.FAIL and not f.in_force:
+        return ("failure" if fail_on == "readiness" else "skipped"), "READINESS FAIL"
     if f.status is Status.REVIEW and f.in_force and fail_on == "review":
         return "failure", "REVIEW"
     return JUNIT_ELEMENT[f.status], f.status.value

@@ -134,7 +134,8 @@ def _alerts(evidence: list[Evidence]) -> list[str]:
 
 
 def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
-    columns: dict[str, Any] = {"id": subject.ids, "decision": subject.predictions.decision}
+    columns: dict[str, Any] = {"id": subject.ids, "decision": subject.predictions.decision,
+                               "favourable": subject.favourable}
     columns["score"] = subject.predictions.score if subject.predictions.score is not None else [None] * subject.n
     columns.update(ctx.decision_columns)
     return pd.DataFrame(columns)

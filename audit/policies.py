@@ -360,14 +360,24 @@ def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
     if a.annex_iii is not None and system.annex_iii_area not in a.annex_iii:
         return "no", (f"applies to uses in Annex III point {_names(a.annex_iii, ANNEX_III_NAMES)}; this system's use "
                       f"is {ANNEX_III_NAMES.get(system.annex_iii_area, system.annex_iii_area)}")
+    domain_unknown: str | None = None
     if a.domains is not None:
         domain = effective_domain(spec)
-        if domain is None:
-            return "unknown", ("the spec does not say what the system decides about (system.domain: "
-                               f"{', '.join(DOMAIN_NAMES)}); this applies only to {_names(a.domains, DOMAIN_NAMES)}")
-        if domain not in a.domains:
+        if domain is None:  # decided last: a condition the spec does state may still rule the requirement out
+            domain_unknown = ("the spec does not say what the system decides about (system.domain: "
+                              f"{', '.join(DOMAIN_NAMES)}); this applies only to {_names(a.domains, DOMAIN_NAMES)}")
+        elif domain not in a.domains:
             return "no", (f"applies to {_names(a.domains, DOMAIN_NAMES)}; this system's domain is "
                           f"{DOMAIN_NAMES.get(domain, domain)}")
+    decision, why = _decide_rest(a, spec)
+    if decision == "yes" and domain_unknown is not None:
+        return "unknown", domain_unknown
+    return decision, why
+
+
+def _decide_rest(a: Applicability, spec: AuditSpec) -> _Decision:
+    """The conditions after jurisdiction, risk class, Annex III point and domain."""
+    system = spec.system
     roles = _system_roles(spec)
     if a.roles is not None and not roles & set(a.roles):
         return "no", f"a duty of the {' or '.join(a.roles)}; this audit's organisation is the {system.role}"

@@ -67,10 +67,10 @@ def main() -> None:
     import numpy as np
 
     from audit.checks import CheckContext
+    from audit.checks._selection import selection_evidence
     from audit.checks.fairness import run
     from audit.fairness.compare import compare
     from audit.fairness.groups import build_breakdowns
-    from audit.checks._selection import selection_evidence
     from audit.spec import load_spec
     from audit.subject import load_subject
 

@@ -162,7 +162,8 @@ def test_audit_json_round_trips_and_rerenders(bundle: Path) -> None:
 
     result = read_audit_json(bundle / "audit.json")
     assert json.loads(result.model_dump_json()) == json.loads((bundle / "audit.json").read_text())
-    html = render_html(result)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    html = render_html(result, generated_at=manifest["audit"]["generated_at"])  # the clock time lives in the manifest
     assert html == (bundle / "report.html").read_text(encoding="utf-8")
 
 

@@ -28,11 +28,9 @@ def _quick_spec(tmp_path: Path, *, model: dict) -> Path:
     return path
 
 
-def _without_timings(evidence: list) -> list[dict]:
+def _dumped(evidence: list) -> list[dict]:
     dumped = [e.model_dump(mode="json") for e in evidence]
-    for item in dumped:
-        item.pop("seconds")
-        item["params"] = {k: v for k, v in item["params"].items() if "seconds" not in k}
+    assert all("seconds" not in item for item in dumped)  # timings go to the manifest, not audit.json
     return dumped
 
 
@@ -53,7 +51,7 @@ def test_same_inputs_give_the_same_evidence_and_findings(german_subject) -> None
         ctx = CheckContext(spec=spec, seed=spec.seed)
         evidence = _run_checks(german_subject, ctx, {})
         findings = policies.evaluate(spec, evidence, audit_date=dt.date(2026, 11, 22))
-        runs.append((_without_timings(evidence), [f.model_dump(mode="json") for f in findings], ctx.decision_columns))
+        runs.append((_dumped(evidence), [f.model_dump(mode="json") for f in findings], ctx.decision_columns))
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] == runs[1][1]
     assert runs[0][2].keys() == runs[1][2].keys()
@@ -90,3 +88,22 @@ def test_a_model_loaded_on_trust_is_recorded_as_such(tmp_path: Path, german_subj
     outcome = run_audit(path, trust_model=True, output=tmp_path / "reports")
     recorded = json.loads((outcome.bundle_dir / "audit.json").read_text())["subject"]
     assert recorded["model_format"] == "pickle" and recorded["model_trusted_explicitly"] is True
+
+
+@pytest.mark.slow
+def test_two_runs_write_byte_identical_audit_json(tmp_path: Path) -> None:
+    """Same inputs, different clock: audit.json is the same file byte for byte; the time is in the manifest."""
+    import datetime as dt
+    import json
+
+    from audit.pipeline import run_audit
+
+    path = _quick_spec(tmp_path, model={"path": str(EXAMPLE / "model.skops"), "format": "skops"})
+    first = run_audit(path, output=tmp_path / "a", now=dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC))
+    second = run_audit(path, output=tmp_path / "b", now=dt.datetime(2026, 11, 30, 17, 45, 12, tzinfo=dt.UTC))
+    one, two = (first.bundle_dir / "audit.json").read_bytes(), (second.bundle_dir / "audit.json").read_bytes()
+    assert one == two
+    assert b"generated_at" not in one and b"timings" not in one
+    manifests = [json.loads((o.bundle_dir / "manifest.json").read_text()) for o in (first, second)]
+    assert manifests[0]["audit"]["generated_at"] != manifests[1]["audit"]["generated_at"]
+    assert "check.fairness" in manifests[0]["audit"]["timings"]

@@ -1,60 +1,80 @@
 """Policy packs and the engine: content, applicability, dates, statuses, open actions.
 
-No model or data is loaded: the evidence is built here, with the fixed evidence
-ids and metric names the checks produce, so these tests run in well under a second.
+No model or data is loaded: the evidence is built here with tests/factories.py, typed
+against the registry (audit/evidence_kinds.py), so these tests run in well under a second.
+
+Thresholds decide only where they bind (audit/thresholds.py): where the law the
+requirement cites sets the number (``binds`` in policies/thresholds.yaml), or where the
+user set it in the spec with ``set_by``. Elsewhere a rule is REVIEW with the measured
+figure beside the reference, so tests that want every rule decidable set every threshold
+id with :func:`every_threshold_set`. The contract's new behaviour has its own tests in
+tests/test_policy_contract.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from factories import make_evidence
 
 from audit import policies
 from audit.attestations import ACTION_KINDS, attestation_template, open_actions
 from audit.errors import AuditInputError
 from audit.evidence import Evidence, Finding, Status
-from audit.policies import available_packs, evaluate, iter_requirements, load_pack, load_thresholds, verdict
+from audit.evidence_kinds import REGISTRY, metric_info
+from audit.fairness.choice import THRESHOLD_IDS
+from audit.policies import PRIMARY_METRIC_THRESHOLD, available_packs, evaluate, iter_requirements, load_pack, verdict
 from audit.spec import AuditSpec
+from audit.thresholds import load_thresholds
 
 ALL_PACKS = ["eu-ai-act", "gdpr", "nyc-ll144", "eeoc", "ecoa-reg-b", "colorado"]
 AFTER_OMNIBUS = dt.date(2026, 11, 22)  # Reg. (EU) 2026/1744 in force; Annex III chapter from 2027-12-02
 BEFORE_OMNIBUS = dt.date(2026, 7, 1)
 IN_FORCE = dt.date(2028, 1, 15)  # everything in force (Colorado SB 24-205 repealed)
+COMMITTEE = "Model risk committee, minutes 2026-09-01"
 
-# Evidence the checks produce (ids and metric names are fixed), with values that meet every default threshold.
+# Evidence the checks produce (ids and metrics from the registry), with values that meet every threshold at its
+# reference value; the metrics not named here get the factory's neutral values.
 PASSING: dict[str, dict[str, Any]] = {
-    "data.profile": {"rows": 1000, "features": 20, "missing_share": 0.0, "columns_with_missing": 0,
-                     "duplicate_rows": 0, "positive_label_rate": 0.3},
-    "data.bias": {"max_base_rate_gap": 0.05, "max_missingness_gap": 0.0, "smallest_group_share": 0.1,
-                  "smallest_group": "female"},
-    "data.proxies": {"max_cramers_v": 0.1, "strongest_proxy": "job", "n_strong_proxies": 0, "proxy_auc_max": 0.55,
-                     "protected_used_as_feature": False, "special_category_used_as_feature": False},
-    "performance.overall": {"accuracy": 0.8, "balanced_accuracy": 0.78, "roc_auc": 0.85, "brier": 0.15,
-                            "max_group_accuracy_gap": 0.03, "n": 1000},
-    "fairness.selection_rate": {"min_impact_ratio": 0.9, "min_impact_ratio_group": "female",
+    "data.profile": {"rows": 1000, "features": 20, "protected_attributes": "sex", "missing_share": 0.0,
+                     "columns_with_missing": 0, "duplicate_rows": 0, "positive_label_rate": 0.3},
+    "data.bias": {"max_base_rate_gap": 0.05, "max_base_rate_gap_between": "female / male",
+                  "max_base_rate_gap_p_value": 0.2, "max_missingness_gap": 0.0, "max_missingness_feature": "income",
+                  "smallest_group_share": 0.1, "smallest_group": "female"},
+    "data.proxies": {"max_cramers_v": 0.1, "strongest_proxy": "job ~ sex", "n_strong_proxies": 0,
+                     "proxy_auc_max": 0.55, "proxy_auc_max_attribute": "sex", "protected_used_as_feature": False,
+                     "special_category_used_as_feature": False},
+    "performance.overall": {"n": 1000, "accuracy": 0.8, "balanced_accuracy": 0.78, "roc_auc": 0.85,
+                            "roc_auc_below_chance": False, "brier": 0.15, "max_group_accuracy_gap": 0.03,
+                            "positive_decision_rate": 0.4, "positive_label_rate": 0.3},
+    "fairness.selection_rate": {"favourable_decision": "positive", "rate_kind": "selection", "min_impact_ratio": 0.9,
+                                "min_impact_ratio_group": "female", "min_impact_ratio_ci_low": 0.8,
                                 "min_impact_ratio_ci_high": 1.0, "min_impact_ratio_p_value": 0.4,
-                                "n_groups_excluded": 0, "unknown_count": 0},
+                                "n_groups_excluded": 0, "unknown_count": 0, "median_score": None},
     "fairness.error_rates": {"demographic_parity_difference": 0.03, "equalized_odds_difference": 0.04,
-                             "equal_opportunity_difference": 0.03, "predictive_parity_difference": 0.02,
+                             "equal_opportunity_difference": 0.03, "false_positive_rate_difference": 0.02,
+                             "predictive_parity_difference": 0.02, "demographic_parity_ratio": 0.92,
                              "max_ece_gap": 0.02, "theil_index": 0.1, "consistency": 0.9,
                              "primary_metric": "equal_opportunity_difference", "primary_metric_value": 0.03,
-                             "primary_metric_ok": True, "primary_metric_reason": "assistive decision: false rejections"},
-    "importance.shap": {"method": "tree", "max_additivity_error": 1e-9, "top_feature": "duration", "n_rows": 1000},
-    "importance.permutation": {"n_repeats": 5},
-    "importance.surrogate": {"fidelity": 0.95},
-    "importance.pdp": {},
-    "local.shap": {"n_explained": 1000, "coverage": 1.0, "max_reasons": 4, "additivity_error_max": 1e-9},
-    "local.lime": {"sample_size": 200, "fidelity_r2_median": 0.8, "stability_topk_overlap": 0.9,
-                   "lime_shap_rank_correlation": 0.8},
-    "counterfactual.flip": {"max_flip_rate": 0.0, "max_flip_rate_with_proxies": 0.005},
-    "counterfactual.recourse": {"n_adverse": 300, "coverage": 0.95, "validity": 1.0, "immutable_violations": 0,
-                                "mean_features_changed": 1.5, "recourse_gap_max": 0.3},
-    "robustness.perturbation": {"flip_rate_noise_max": 0.01, "flip_rate_missing": 0.02},
+                             "primary_metric_reason": "the positive decision favours the person"},
+    "importance.shap": {"method": "tree", "output_space": "log-odds", "max_additivity_error": 1e-9, "n_rows": 1000,
+                        "top_feature": "duration", "n_features": 20, "precision": "float64"},
+    "local.shap": {"n_explained": 1000, "n_adverse": 300, "adverse_without_reason": 0, "coverage": 1.0,
+                   "max_reasons": 4, "additivity_error_max": 1e-9, "adverse_citing_protected": 0, "method": "tree",
+                   "output_space": "log-odds"},
+    "local.lime": {"sample_size": 200, "fidelity_r2_median": 0.8, "fidelity_r2_p10": 0.6,
+                   "stability_topk_overlap": 0.9, "lime_shap_rank_correlation": 0.8, "lime_shap_topk_overlap": 0.75},
+    "counterfactual.flip": {"max_flip_rate": 0.0, "max_flip_rate_direct": 0.0, "max_flip_rate_with_proxies": 0.005,
+                            "attribute_max_flip": None, "n_rows": 1000},
+    "counterfactual.recourse": {"n_adverse": 300, "coverage": 0.95, "n_no_recourse": 15, "validity": 1.0,
+                                "n_withdrawn": 0, "immutable_violations": 0, "increase_only_violations": 0,
+                                "outside_observed_values": 0, "mean_features_changed": 1.5, "recourse_gap_max": 0.3},
+    "robustness.perturbation": {"flip_rate_noise_max": 0.01, "noise_level_max": 0.1, "flip_rate_missing": 0.02,
+                                "n_rows": 1000},
 }
 
 BEARERS = ("provider", "deployer", "controller", "employer", "creditor", "developer")
@@ -62,27 +82,32 @@ BEARERS = ("provider", "deployer", "controller", "employer", "creditor", "develo
 
 def evidence(overrides: dict[str, dict[str, Any]] | None = None, drop: tuple[str, ...] = (),
              not_assessed: dict[str, str] | None = None) -> list[Evidence]:
-    """The passing evidence, with some metrics changed, some evidence missing or not assessed."""
+    """The passing evidence of every registered kind, with some metrics changed, some missing or not assessed."""
     items = []
-    for eid, metrics in PASSING.items():
+    for eid in REGISTRY:
         if eid in drop:
             continue
         if not_assessed and eid in not_assessed:
             items.append(Evidence.not_assessed(eid, eid.split(".")[0], eid, not_assessed[eid]))
             continue
-        items.append(Evidence(id=eid, check=eid.split(".")[0], title=eid,
-                              metrics={**metrics, **(overrides or {}).get(eid, {})}))
+        items.append(make_evidence(eid, **{**PASSING.get(eid, {}), **(overrides or {}).get(eid, {})}))
     return items
+
+
+def every_threshold_set(by: str = COMMITTEE, **values: float) -> dict[str, Any]:
+    """The user sets every threshold id (at its reference value unless given), so every rule can decide."""
+    return {tid: {"value": values.get(tid, d.value), "set_by": by} for tid, d in load_thresholds().items()}
 
 
 def make_spec(*, role: str = "deployer", jurisdictions: list[str] | None = None, annex: str = "5b",
               use: str = "classification", profiling: bool = True, packs: list[str] | None = None,
-              attestations: dict[str, Any] | None = None, thresholds: dict[str, Any] | None = None) -> AuditSpec:
+              attestations: dict[str, Any] | None = None, thresholds: dict[str, Any] | None = None,
+              domain: str | None = None, favourable: str | None = "positive") -> AuditSpec:
     return AuditSpec.model_validate({
         "system": {"name": "Test system", "version": "1", "provider": "Example", "intended_purpose": "testing",
                    "role": role, "jurisdictions": jurisdictions or ["EU"], "annex_iii_area": annex,
-                   "profiling": profiling, "use": use},
-        "data": {"path": "data.csv"},
+                   "profiling": profiling, "use": use, "domain": domain},
+        "data": {"path": "data.csv", "favourable_decision": favourable},
         "policies": packs or ALL_PACKS,
         "attestations": attestations or {},
         "thresholds": thresholds or {},
@@ -100,6 +125,10 @@ def by_id(findings: list[Finding]) -> dict[str, Finding]:
 
 def run(spec: AuditSpec, ev: list[Evidence] | None = None, date: dt.date = IN_FORCE) -> dict[str, Finding]:
     return by_id(evaluate(spec, evidence() if ev is None else ev, audit_date=date))
+
+
+def rule_of(finding: Finding, metric: str):
+    return next(r for r in finding.rules if r.metric == metric)
 
 
 # ------------------------------------------------------------------------------------------------ pack content
@@ -127,22 +156,47 @@ def test_every_requirement_is_complete() -> None:
         if req.attestation is not None:
             assert req.attestation.question.endswith("?") or "?" in req.attestation.question, where
             assert req.attestation.document, where
+        if req.shows:
+            assert req.attestation is not None, f"{where}: evidence shown to nobody (shows without an attestation)"
 
 
 def test_rules_use_only_the_evidence_the_checks_produce() -> None:
     for pack, req in iter_requirements():
+        where = f"{pack.pack}:{req.id}"
         for rule in req.rules:
-            assert rule.evidence in PASSING, f"{pack.pack}:{req.id}: unknown evidence {rule.evidence}"
-            assert rule.metric in PASSING[rule.evidence], f"{pack.pack}:{req.id}: unknown metric {rule.metric}"
+            assert rule.evidence in REGISTRY, f"{where}: unknown evidence {rule.evidence}"
+            info = metric_info(rule.evidence, rule.metric)
+            assert info is not None, f"{where}: unknown metric {rule.evidence}.{rule.metric}"
+            assert not (rule.op == "present" and info.role == "count"), f"{where}: 'present' on a count"
+            assert rule.op not in ("is_true", "is_false") or info.role == "flag", where
+            if rule.significance is not None:
+                assert metric_info(rule.evidence, rule.significance.p_value) is not None, where
+        assert set(req.shows) <= set(REGISTRY), where
+        # the passing evidence of these tests names every metric a rule tests
+        for rule in req.rules:
+            assert rule.metric in PASSING[rule.evidence], f"{where}: PASSING lacks {rule.evidence}.{rule.metric}"
 
 
-def test_every_threshold_has_a_source() -> None:
+def test_every_threshold_has_a_source_and_binds_only_where_the_law_sets_it() -> None:
     thresholds = load_thresholds()
     for key, value in thresholds.items():
         assert len(value.source) > 20, key
-    used = {rule.threshold for _, req in iter_requirements() for rule in req.rules if isinstance(rule.threshold, str)}
-    assert used <= set(thresholds)
-    assert "1607.4(D)" in thresholds["impact_ratio"].source
+        low, high = value.range
+        assert low <= value.value <= high, key
+    rules = [(req.id, rule) for _, req in iter_requirements() for rule in req.rules]
+    used = {rule.threshold for _, rule in rules if rule.threshold is not None}
+    assert used - {PRIMARY_METRIC_THRESHOLD} <= set(thresholds)
+    assert set(THRESHOLD_IDS.values()) <= set(thresholds)  # every metric @primary_metric can stand for
+    # binds names requirements that exist and test that very threshold
+    for key, value in thresholds.items():
+        for rid in value.binds:
+            assert any(r == rid and rule.threshold == key for r, rule in rules), f"{key} binds {rid}, which never uses it"
+    assert "1607.4(D)" in thresholds["impact_ratio"].source and thresholds["impact_ratio"].binds == ["EEOC-1607-4-D"]
+    # the EU AI Act and the GDPR set no number: only explanation coverage (each person is owed their explanation)
+    eu_bound = {rid for value in thresholds.values() for rid in value.binds if rid.startswith(("EUAIA", "GDPR"))}
+    assert eu_bound <= {"EUAIA-86", "GDPR-15-1-h"}
+    for key in ("min_roc_auc", "accuracy_gap", "flip_rate", "noise_flip_rate", "equal_opportunity_gap"):
+        assert thresholds[key].binds == [], key
 
 
 def test_annex_iii_requirements_carry_original_and_amended_dates() -> None:
@@ -161,6 +215,13 @@ def test_withdrawn_and_deprioritised_guidance_is_flagged() -> None:
         assert "withdrawn" in reqs[rid].status_note
     assert "14281" in reqs["EEOC-1607-4-D"].status_note
     assert reqs["CO-SB24-205"].repealed is not None and "SB 26-189" in reqs["CO-SB24-205"].repealed.by
+
+
+def test_us_packs_apply_by_domain_not_by_annex_iii() -> None:
+    for name in ("nyc-ll144", "eeoc", "ecoa-reg-b", "colorado"):
+        for req in load_pack(name).requirements:
+            assert req.applies.annex_iii is None and req.applies.domains, f"{name}:{req.id}"
+            assert req.applies.jurisdictions, f"{name}:{req.id}"
 
 
 # ------------------------------------------------------------------------------------------------ applicability
@@ -190,7 +251,9 @@ def test_hiring_tool_in_new_york_city_gets_ll144_and_the_four_fifths_rule() -> N
         assert f[rid].status is not Status.NA, rid
     assert f["NYC-5-301-SCORE"].status is Status.NA and "scoring tools" in f["NYC-5-301-SCORE"].reason
     assert f["EEOC-1607-4-D"].status is not Status.NA  # New York City is in the United States
-    assert f["ECOA-1002-9-b-2"].status is Status.NA and "5(b)" in f["ECOA-1002-9-b-2"].reason
+    # Regulation B is about credit; the domain implied by Annex III 4(a) is hiring
+    ecoa = f["ECOA-1002-9-b-2"]
+    assert ecoa.status is Status.NA and "credit and lending" in ecoa.reason and "screening" in ecoa.reason
 
 
 def test_laws_of_other_places_are_not_applicable_with_the_reason() -> None:
@@ -252,7 +315,7 @@ def test_provider_that_deploys_its_own_system_holds_both_roles() -> None:
 ])
 @pytest.mark.parametrize("date", [BEFORE_OMNIBUS, AFTER_OMNIBUS, IN_FORCE])
 def test_without_attestations_nothing_that_needs_one_passes(kwargs: dict[str, Any], date: dt.date) -> None:
-    findings = evaluate(make_spec(**kwargs), evidence(), audit_date=date)
+    findings = evaluate(make_spec(**kwargs, thresholds=every_threshold_set()), evidence(), audit_date=date)
     needs = {req.id for _, req in iter_requirements() if req.attestation is not None}
     assert len(findings) == sum(len(load_pack(p).requirements) for p in ALL_PACKS)
     for f in findings:
@@ -263,13 +326,18 @@ def test_without_attestations_nothing_that_needs_one_passes(kwargs: dict[str, An
     assert verdict(findings)[0] is Status.REVIEW
 
 
-@pytest.mark.parametrize("kwargs", [
+DECIDABLE_SPECS = [
     {"role": "deployer", "annex": "5b", "jurisdictions": ["EU", "US"]},
     {"role": "provider", "annex": "5b", "jurisdictions": ["EU", "US-CO"]},
     {"role": "deployer", "annex": "4a", "jurisdictions": ["EU", "US-NYC", "US-CO"]},
-])
-def test_passing_evidence_and_yes_answers_pass_everything_decidable(kwargs: dict[str, Any]) -> None:
-    findings = evaluate(make_spec(**kwargs, attestations=yes_to_everything()), evidence(), audit_date=IN_FORCE)
+]
+
+
+@pytest.mark.parametrize("kwargs", DECIDABLE_SPECS)
+def test_passing_evidence_yes_answers_and_own_thresholds_pass_everything_decidable(kwargs: dict[str, Any]) -> None:
+    findings = evaluate(make_spec(**kwargs, attestations=yes_to_everything(), thresholds=every_threshold_set()),
+                        evidence(), audit_date=IN_FORCE)
+    assert any(f.status is Status.PASS for f in findings)
     for f in findings:
         if f.status is Status.NA:
             continue
@@ -278,38 +346,88 @@ def test_passing_evidence_and_yes_answers_pass_everything_decidable(kwargs: dict
             continue
         assert f.status is Status.PASS, f"{f.id}: {f.reason}"
         assert f.in_force
+        for r in f.rules:
+            assert r.threshold_id is None or r.binding, f"{f.id}: {r.metric} did not bind"
+
+
+@pytest.mark.parametrize("kwargs", DECIDABLE_SPECS)
+def test_without_own_thresholds_only_the_laws_numbers_decide(kwargs: dict[str, Any]) -> None:
+    """The same passing evidence, thresholds left at their references: a rule decides only where the law binds."""
+    findings = evaluate(make_spec(**kwargs, attestations=yes_to_everything()), evidence(), audit_date=IN_FORCE)
+    seen_reference = False
+    for f in findings:
+        if f.status is Status.NA or "undecided" in f.reason:
+            continue
+        assert f.status in (Status.PASS, Status.REVIEW), f"{f.id}: {f.reason}"
+        for r in f.rules:
+            if r.threshold_id is None:  # present / is_false: no threshold to bind
+                assert r.status is Status.PASS, f"{f.id}: {r.note}"
+            elif r.binding:
+                assert r.status is Status.PASS and f.id in load_thresholds()[r.threshold_id].binds, f.id
+            else:
+                seen_reference = True
+                assert r.status is Status.REVIEW, f"{f.id}: {r.metric} decided on a reference value"
+                assert "it meets the reference value" in r.note and f"set thresholds.{r.threshold_id}" in r.note
+                assert f.status is Status.REVIEW and r.note in f.reason
+        if f.status is Status.REVIEW:
+            assert any(r.status is Status.REVIEW and not r.binding for r in f.rules), f"{f.id}: {f.reason}"
+    assert seen_reference
 
 
 def test_missing_evidence_is_review_naming_it() -> None:
-    f = run(make_spec(packs=["gdpr"], attestations=yes_to_everything()), evidence(drop=("local.shap",)))
+    spec = make_spec(packs=["gdpr"], attestations=yes_to_everything(), thresholds=every_threshold_set())
+    assert run(spec)["GDPR-15-1-h"].status is Status.PASS
+    f = run(spec, evidence(drop=("local.shap",)))
     assert f["GDPR-15-1-h"].status is Status.REVIEW
     assert "local.shap" in f["GDPR-15-1-h"].reason and "not produced" in f["GDPR-15-1-h"].reason
 
 
 def test_not_assessed_evidence_is_review_with_its_reason() -> None:
+    spec = make_spec(packs=["gdpr"], attestations=yes_to_everything(), thresholds=every_threshold_set())
+    assert run(spec)["CJEU-DNB"].status is Status.PASS
     ev = evidence(not_assessed={"counterfactual.recourse": "no model access"})
-    f = run(make_spec(packs=["gdpr"], attestations=yes_to_everything()), ev)
+    f = run(spec, ev)
     assert f["CJEU-DNB"].status is Status.REVIEW and "no model access" in f["CJEU-DNB"].reason
 
 
 def test_a_metric_that_could_not_be_computed_is_review_never_fail() -> None:
-    ev = evidence({"fairness.error_rates": {"primary_metric_ok": None, "primary_metric_reason": None},
+    spec = make_spec(role="provider", packs=["eu-ai-act", "gdpr"], attestations=yes_to_everything(),
+                     thresholds=every_threshold_set())
+    before = run(spec)
+    for rid in ("GDPR-5-1-a", "EUAIA-10-2-f", "EUAIA-ANNEXIV-4", "GDPR-15-1-h"):
+        assert before[rid].status is Status.PASS, rid
+    ev = evidence({"fairness.error_rates": {"primary_metric_value": None, "primary_metric_reason": None},
                    "data.bias": {"max_base_rate_gap": None}})
-    f = run(make_spec(role="provider", packs=["eu-ai-act", "gdpr"], attestations=yes_to_everything()), ev)
-    assert f["GDPR-5-1-a"].status is Status.REVIEW and "primary fairness metric" in f["GDPR-5-1-a"].reason
+    f = run(spec, ev)
+    assert f["GDPR-5-1-a"].status is Status.REVIEW
+    assert "primary_metric_value not measured" in f["GDPR-5-1-a"].reason and "no primary metric" in f["GDPR-5-1-a"].reason
+    assert f["EUAIA-ANNEXIV-4"].status is Status.REVIEW and "primary_metric_reason" in f["EUAIA-ANNEXIV-4"].reason
     assert f["EUAIA-10-2-f"].status is Status.REVIEW and "max_base_rate_gap" in f["EUAIA-10-2-f"].reason
+    # a binding threshold with nothing to compare is REVIEW too, with the check's own reason
+    shap = make_evidence("local.shap", **{**PASSING["local.shap"], "coverage": None},
+                         missing={"coverage": "the explainer failed on this model"})
+    g = run(spec, [e for e in evidence() if e.id != "local.shap"] + [shap])["GDPR-15-1-h"]
+    assert g.status is Status.REVIEW and "coverage not measured: the explainer failed on this model" in g.reason
+    assert rule_of(g, "coverage").binding
 
 
 def test_a_failing_metric_fails_where_the_law_sets_a_number_only() -> None:
-    ev = evidence({"fairness.selection_rate": {"min_impact_ratio": 0.6}})
-    spec = make_spec(role="deployer", annex="4a", jurisdictions=["US-NYC"], packs=["nyc-ll144", "eeoc"],
+    ev = evidence({"fairness.selection_rate": {"min_impact_ratio": 0.6, "min_impact_ratio_p_value": 0.001}})
+    spec = make_spec(role="deployer", annex="4a", jurisdictions=["US-NYC", "US-CO"], packs=["nyc-ll144", "eeoc", "colorado"],
                      attestations=yes_to_everything())
-    f = run(spec, ev)
+    f = run(spec, ev, date=dt.date(2026, 5, 1))  # before the Colorado repeal: SB 24-205 evaluated for readiness
     eeoc = f["EEOC-1607-4-D"]
     assert eeoc.status is Status.FAIL and "min_impact_ratio = 0.6" in eeoc.reason
-    rule = next(r for r in eeoc.rules if r.metric == "min_impact_ratio")
-    assert rule.threshold == 0.8 and "1607.4(D)" in rule.threshold_source
+    rule = rule_of(eeoc, "min_impact_ratio")
+    assert rule.threshold == 0.8 and rule.binding and rule.threshold_id == "impact_ratio"
+    assert "1607.4(D)" in rule.threshold_source
     assert f["NYC-5-301-SEL"].status is Status.PASS  # LL144 sets no passing ratio
+    # Colorado borrowed the four-fifths benchmark; no Colorado law sets it: the ratio is shown, not judged
+    co = f["CO-SB24-205"]
+    co_rule = rule_of(co, "min_impact_ratio")
+    assert co.status is Status.REVIEW and co_rule.status is Status.REVIEW and not co_rule.binding
+    assert "measured 0.6" in co.reason and "does not meet the reference value >= 0.8" in co.reason
+    assert "set thresholds.impact_ratio" in co.reason
 
 
 def test_a_spec_threshold_replaces_the_default_and_says_who_set_it() -> None:
@@ -318,7 +436,8 @@ def test_a_spec_threshold_replaces_the_default_and_says_who_set_it() -> None:
                      thresholds={"impact_ratio": {"value": 0.7, "set_by": "HR risk committee, 2026-09-01"}})
     f = run(spec, ev)["EEOC-1607-4-D"]
     assert f.status is Status.PASS
-    assert "HR risk committee" in next(r for r in f.rules if r.metric == "min_impact_ratio").threshold_source
+    rule = rule_of(f, "min_impact_ratio")
+    assert rule.threshold == 0.7 and rule.binding and "HR risk committee" in rule.threshold_source
 
 
 def test_attestation_no_fails() -> None:
@@ -376,38 +495,87 @@ def test_each_pack_is_evaluated_once() -> None:
 
 
 def test_verdict_and_counts() -> None:
-    findings = evaluate(make_spec(packs=["gdpr"], attestations=yes_to_everything()), evidence(), audit_date=IN_FORCE)
+    spec = make_spec(packs=["gdpr"], attestations=yes_to_everything(), thresholds=every_threshold_set())
+    findings = evaluate(spec, evidence(), audit_date=IN_FORCE)
     status, counts = verdict(findings)
     assert status is Status.PASS and counts["PASS"] == len(findings) and counts["FAIL"] == 0
 
 
+def test_verdict_without_own_thresholds_is_review_on_the_reference_rules() -> None:
+    spec = make_spec(packs=["gdpr"], attestations=yes_to_everything())
+    findings = evaluate(spec, evidence(), audit_date=IN_FORCE)
+    status, counts = verdict(findings)
+    on_references = {"GDPR-5-1-a", "GDPR-5-1-d", "GDPR-R71", "CJEU-DNB"}  # no law sets these numbers
+    assert status is Status.REVIEW
+    assert {f.id for f in findings if f.status is Status.REVIEW} == on_references
+    assert counts["REVIEW"] == len(on_references) and counts["PASS"] == len(findings) - len(on_references)
+
+
 @pytest.fixture()
 def scratch_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    shutil.copy(policies.POLICY_DIR / "thresholds.yaml", tmp_path / "thresholds.yaml")
+    """An empty policies folder for hand-written packs (thresholds stay those of policies/thresholds.yaml)."""
     monkeypatch.setattr(policies, "POLICY_DIR", tmp_path)
     policies.load_pack.cache_clear()
-    policies.load_thresholds.cache_clear()
     yield tmp_path
     policies.load_pack.cache_clear()
-    policies.load_thresholds.cache_clear()
 
 
-def _pack(rule: dict[str, Any]) -> dict[str, Any]:
+def _pack(rule: dict[str, Any], **requirement: Any) -> dict[str, Any]:
     return {"pack": "bad", "title": "Bad", "regime": "none", "source": "test",
             "requirements": [{"id": "X-1", "title": "x", "citation": "x", "obligation": "x", "bearer": "provider",
-                              "rules": [rule]}]}
+                              "rules": [rule], **requirement}]}
 
 
-@pytest.mark.parametrize(("rule", "problem"), [
-    ({"evidence": "data.profile", "metric": "rows", "op": ">=", "threshold": "no_such_threshold"}, "no_such_threshold"),
-    ({"evidence": "data.profile", "metric": "rows", "op": ">=", "threshold": 10}, "source"),
-    ({"evidence": "data.profile", "metric": "rows", "op": ">="}, "needs a threshold"),
+_SIG = {"alpha": 0.05, "source": "29 CFR 1607.4(D)"}
+
+
+@pytest.mark.parametrize(("rule", "requirement", "problem"), [
+    # thresholds are ids of thresholds.yaml, never literal numbers, and agree with the op
+    ({"evidence": "data.profile", "metric": "rows", "op": ">=", "threshold": "no_such_threshold"}, {},
+     ("X-1.rules", "threshold id 'no_such_threshold' is not in thresholds.yaml")),
+    ({"evidence": "data.profile", "metric": "rows", "op": ">=", "threshold": 10}, {}, ("threshold", "valid string")),
+    ({"evidence": "data.profile", "metric": "rows", "op": ">="}, {}, ("needs a threshold",)),
+    ({"evidence": "data.profile", "metric": "missing_share", "op": "present", "threshold": "max_missing_share"}, {},
+     ("'present' takes no threshold",)),
+    ({"evidence": "performance.overall", "metric": "roc_auc", "op": "<=", "threshold": "min_roc_auc"}, {},
+     ("X-1.rules", "min_roc_auc' is at_least", "contradicts")),
+    ({"evidence": "performance.overall", "metric": "roc_auc", "op": "meets", "threshold": "min_roc_auc"}, {},
+     ("'meets' goes with threshold @primary_metric",)),
+    ({"evidence": "fairness.error_rates", "metric": "primary_metric_value", "op": "<=", "threshold": "@primary_metric"},
+     {}, ("'meets' goes with threshold @primary_metric",)),
+    # evidence and metrics are those of the registry, with the op their role allows
+    ({"evidence": "data.nope", "metric": "rows", "op": ">=", "threshold": "max_reasons"}, {}, ("X-1.rules", "data.nope")),
+    ({"evidence": "data.profile", "metric": "no_such_metric", "op": "present"}, {},
+     ("X-1.rules", "has no metric 'no_such_metric'")),
+    ({"evidence": "data.profile", "metric": "rows", "op": "present"}, {}, ("X-1.rules", "a count always exists")),
+    ({"evidence": "performance.overall", "metric": "roc_auc", "op": "is_true"}, {},
+     ("X-1.rules", "'is_true' cannot be applied to performance.overall.roc_auc, a figure")),
+    ({"evidence": "fairness.selection_rate", "metric": "min_impact_ratio", "op": ">=", "threshold": "impact_ratio",
+      "significance": {"p_value": "no_such_p", **_SIG}}, {}, ("X-1.rules", "no_such_p", "significance")),
+    ({"evidence": "fairness.selection_rate", "metric": "min_impact_ratio", "op": ">=", "threshold": "impact_ratio",
+      "significance": {"p_value": "min_impact_ratio_p_value", "alpha": 5, "source": "x"}}, {}, ("alpha",)),
+    ({"evidence": "data.profile", "metric": "missing_share", "op": "present", "limit": 3}, {}, ("Extra inputs",)),
+    ({"evidence": "data.profile", "metric": "missing_share", "op": "present"}, {"shows": ["data.nope"]},
+     ("X-1.shows", "data.nope", "not registered")),
 ])
-def test_malformed_pack_is_a_one_line_error(scratch_policies: Path, rule: dict[str, Any], problem: str) -> None:
-    (scratch_policies / "bad.yaml").write_text(yaml.safe_dump(_pack(rule)), encoding="utf-8")
+def test_malformed_pack_is_a_one_line_error(scratch_policies: Path, rule: dict[str, Any],
+                                            requirement: dict[str, Any], problem: tuple[str, ...]) -> None:
+    (scratch_policies / "bad.yaml").write_text(yaml.safe_dump(_pack(rule, **requirement)), encoding="utf-8")
     with pytest.raises(AuditInputError) as err:
         policies.load_pack("bad")
-    assert problem in str(err.value) and "\n" not in str(err.value)
+    message = str(err.value)
+    assert "\n" not in message and "bad.yaml" in message
+    for part in problem:
+        assert part in message, message
+
+
+def test_a_well_formed_scratch_pack_loads(scratch_policies: Path) -> None:
+    """The fixture itself is sound: the malformed cases fail for their own reason only."""
+    rule = {"evidence": "fairness.selection_rate", "metric": "min_impact_ratio", "op": ">=", "threshold": "impact_ratio",
+            "significance": {"p_value": "min_impact_ratio_p_value", **_SIG}}
+    (scratch_policies / "good.yaml").write_text(yaml.safe_dump({**_pack(rule, shows=["data.profile"]), "pack": "good"}),
+                                                encoding="utf-8")
+    assert policies.load_pack("good").requirements[0].rules[0].significance.alpha == 0.05
 
 
 def test_unknown_pack_names_the_available_ones() -> None:
@@ -427,12 +595,7 @@ def test_open_actions_list_every_unanswered_question_with_its_document() -> None
     assert first["document"] == "Data protection impact assessment (DPIA)" and "attestations.GDPR-35" in first["record_in"]
 
 
-def test_open_actions_put_remediation_first_and_cover_every_review() -> None:
-    ev = evidence({"counterfactual.flip": {"max_flip_rate": 0.2}}, drop=("local.shap",))
-    findings = evaluate(make_spec(role="deployer", annex="4a", packs=["gdpr", "eu-ai-act"]), ev, audit_date=IN_FORCE)
-    actions = open_actions(findings)
-    assert actions[0]["kind"] == "remediate" and actions[0]["id"] == "GDPR-R71"
-    assert "max_flip_rate" in actions[0]["action"]
+def _check_actions_cover_every_review(findings: list[Finding], actions: list[dict[str, Any]]) -> None:
     assert any(a["kind"] == "evidence" and a["evidence"] == "local.shap" for a in actions)
     reviewed = {f.id for f in findings if f.status is Status.REVIEW}
     assert reviewed <= {a["id"] for a in actions}
@@ -441,6 +604,34 @@ def test_open_actions_put_remediation_first_and_cover_every_review() -> None:
     assert set(ACTION_KINDS) >= {a["kind"] for a in actions}
     with pytest.raises(ValueError):
         open_actions(findings, kinds=("nonsense",))
+
+
+def test_open_actions_put_remediation_first_and_cover_every_review() -> None:
+    """A flip rate over the user's own threshold is remediated first, naming who set the threshold."""
+    ev = evidence({"counterfactual.flip": {"max_flip_rate": 0.2}}, drop=("local.shap",))
+    spec = make_spec(role="deployer", annex="4a", packs=["gdpr", "eu-ai-act"],
+                     thresholds={"flip_rate": {"value": 0.01, "set_by": "Fairness board"}})
+    findings = evaluate(spec, ev, audit_date=IN_FORCE)
+    assert by_id(findings)["GDPR-R71"].status is Status.FAIL
+    actions = open_actions(findings)
+    assert actions[0]["kind"] == "remediate" and actions[0]["id"] == "GDPR-R71"
+    assert "max_flip_rate" in actions[0]["action"] and "Fairness board" in actions[0]["action"]
+    _check_actions_cover_every_review(findings, actions)
+
+
+def test_a_flip_rate_over_the_reference_is_shown_for_review_not_remediated() -> None:
+    """Without the user's threshold, no law sets a flip rate: the same figure is REVIEW beside the reference."""
+    ev = evidence({"counterfactual.flip": {"max_flip_rate": 0.2}}, drop=("local.shap",))
+    findings = evaluate(make_spec(role="deployer", annex="4a", packs=["gdpr", "eu-ai-act"]), ev, audit_date=IN_FORCE)
+    r71 = by_id(findings)["GDPR-R71"]
+    assert r71.status is Status.REVIEW
+    assert "measured 0.2" in r71.reason and "does not meet the reference value <= 0.01" in r71.reason
+    assert "set thresholds.flip_rate" in r71.reason
+    actions = open_actions(findings)
+    assert not any(a["kind"] == "remediate" for a in actions)
+    flip = next(a for a in actions if a["id"] == "GDPR-R71" and a.get("metric") == "max_flip_rate")
+    assert "set thresholds.flip_rate" in flip["action"]
+    _check_actions_cover_every_review(findings, actions)
 
 
 def test_attestation_template_is_yaml_listing_the_open_questions() -> None:

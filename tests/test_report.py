@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from factories import make_evidence
 
 from audit.evidence import (
     Attestation,
@@ -25,6 +26,7 @@ from audit.evidence import (
 FOUR_FIFTHS = "user-configured; default 0.8 from 29 CFR 1607.4(D) (four-fifths rule)"
 SYSTEM_NAME = "Credit Scoring Engine"
 LONG_ROWS = 55  # a table longer than the 40 rows the report prints
+GENERATED_AT = "2026-09-17T14:03:22+00:00"  # the clock time, passed to the renderer (not in audit.json)
 
 
 def _fmt(value: object) -> str:
@@ -94,16 +96,24 @@ def _feature_rows(n: int) -> list[list[object]]:
             for i, name in enumerate(names[:n])]
 
 
+def _evidence(evidence_id: str, title: str, metrics: dict[str, object], **fields: object) -> Evidence:
+    """Registered evidence (tests/factories.py validates its metrics against audit/evidence_kinds.py), with the
+    title, tables, charts, method and limits a reader sees."""
+    return make_evidence(evidence_id, **metrics).model_copy(update={"title": title, **fields})
+
+
 def make_result() -> AuditResult:
-    """A realistic audit of a credit-scoring model: 2 packs, 8 findings, all four statuses."""
+    """A realistic audit of a credit-scoring model: 2 packs, 9 findings, all four statuses, 2 not yet in force."""
     groups = ["age < 25", "age 25-34", "age 35-44", "age 45-54", "age 55+", "female", "male",
               "foreign worker", "not foreign worker"]
     ratios = [0.712, 0.903, 1.0, 0.982, 0.941, 0.846, 1.0, 0.778, 1.0]
-    selection = Evidence(
-        id="fairness.selection_rate", check="fairness", title="Selection rate and impact ratio by group",
+    selection = _evidence(
+        "fairness.selection_rate", "Selection rate and impact ratio by group",
+        {"favourable_decision": "positive", "rate_kind": "selection", "min_impact_ratio": 0.712,
+         "min_impact_ratio_group": "age < 25", "min_impact_ratio_ci_low": 0.632, "min_impact_ratio_ci_high": 0.782,
+         "min_impact_ratio_p_value": 0.00042, "n_groups_excluded": 8, "unknown_count": 0,
+         "median_score": None},  # rates of decisions: the registry's reason is filled in
         summary="Applicants under 25 and foreign workers are approved markedly less often than the most favoured group.",
-        metrics={"min_impact_ratio": 0.712, "max_selection_rate_gap": 0.1934, "groups_assessed": 9,
-                 "smallest_group_size": 73, "fisher_p_value_min": 0.00042, "protected_attribute": "age, sex, foreign_worker"},
         tables=[Table(
             title="Selection rate per group",
             columns=["group", "n", "selected", "selection rate", "impact ratio", "95 % CI low", "95 % CI high"],
@@ -125,13 +135,27 @@ def make_result() -> AuditResult:
                 "The four-fifths rule is a screening heuristic, not a legal standard of the EU AI Act.",
                 "Intersectional groups (e.g. young foreign workers) are not assessed."],
         params={"seed": 20260917, "bootstrap_resamples": 1000, "min_group_size": 30, "confidence": 0.95},
-        seconds=1.837,
     )
-    performance = Evidence(
-        id="performance.overall", check="performance", title="Accuracy on held-out decisions",
+    error_rates = _evidence(
+        "fairness.error_rates", "Gaps between groups in decision and error rates",
+        {"demographic_parity_difference": 0.1934, "equalized_odds_difference": 0.1412,
+         "equal_opportunity_difference": 0.1178, "false_positive_rate_difference": 0.0961,
+         "predictive_parity_difference": 0.0543, "demographic_parity_ratio": 0.712, "max_ece_gap": 0.0421,
+         "theil_index": 0.1187, "consistency": 0.842, "primary_metric": "demographic_parity_difference",
+         "primary_metric_value": 0.1934, "primary_metric_ci_low": 0.121, "primary_metric_ci_high": 0.262,
+         "primary_metric_p_value": 0.0031, "primary_metric_breakdown": "age",
+         "primary_metric_reason": "named in the audit specification (risk file R-12)"},
+        summary="Approval rates differ by up to 19 points between age groups.",
+        method="Rates per group from fairlearn MetricFrame on the audit data; the worst value over every breakdown.",
+        limits=["Gaps between groups describe the decisions, not their causes."],
+        params={"seed": 20260917, "min_group_size": 30},
+    )
+    performance = _evidence(
+        "performance.overall", "Accuracy on held-out decisions",
+        {"n": 1000, "accuracy": 0.764, "balanced_accuracy": 0.7012, "roc_auc": 0.8123, "roc_auc_below_chance": False,
+         "brier": 0.1647, "true_positives": 612, "false_positives": 148, "true_negatives": 152, "false_negatives": 88,
+         "max_group_accuracy_gap": 0.0613, "positive_decision_rate": 0.76, "positive_label_rate": 0.7},
         summary="The model classifies 76.4 % of the held-out decisions correctly; recall on defaults is lower.",
-        metrics={"accuracy": 0.764, "balanced_accuracy": 0.7012, "roc_auc": 0.8123, "precision": 0.7891,
-                 "recall": 0.6034, "brier_score": 0.1647, "n_test": 1000},
         tables=[Table(title="Confusion matrix (rows: truth, columns: prediction)", columns=["", "good", "bad"],
                       rows=[["good", 612, 88], ["bad", 148, 152]])],
         charts=[Chart(id="performance.calibration", title="Calibration: observed default rate per predicted decile",
@@ -141,13 +165,13 @@ def make_result() -> AuditResult:
                       xlabel="predicted probability of default", ylabel="observed default rate")],
         method="Stratified 70/30 split fixed by the seed; metrics from scikit-learn on the 30 % test part.",
         limits=["A single split; no confidence interval on accuracy.", "The test data come from the same period as training."],
-        params={"seed": 20260917, "test_fraction": 0.3, "threshold": 0.5}, seconds=0.214,
+        params={"seed": 20260917, "test_fraction": 0.3, "threshold": 0.5},
     )
-    importance = Evidence(
-        id="importance.shap", check="importance", title="Global feature importance (SHAP)",
+    importance = _evidence(
+        "importance.shap", "Global feature importance (SHAP)",
+        {"method": "tree", "output_space": "log-odds", "max_additivity_error": 3.1e-07, "n_rows": 1000,
+         "top_feature": "checking_status", "n_features": 18, "precision": "float64"},
         summary="Checking account status and loan duration drive most decisions; age ranks 13th.",
-        metrics={"top_feature": "checking_status", "top_feature_share": 0.2147, "features": 18,
-                 "additivity_max_error": 3.1e-07},
         tables=[Table(title="Mean absolute SHAP value per feature",
                       columns=["feature", "mean |SHAP|", "CI low", "CI high", "rank"], rows=_feature_rows(18))],
         charts=[Chart(id="importance.shap_bar", title="Mean absolute SHAP value (top 12 features)", kind="barh",
@@ -157,18 +181,19 @@ def make_result() -> AuditResult:
         method="TreeSHAP (interventional) on 1,000 rows against a background of 200 rows.",
         limits=["SHAP values describe the model, not causal effects in the world.",
                 "Correlated features share credit in ways that depend on the background sample."],
-        params={"seed": 20260917, "sample_size": 1000, "background_size": 200}, seconds=3.902,
+        params={"seed": 20260917, "sample_size": 1000, "background_size": 200},
     )
-    data = Evidence(
-        id="data.profile", check="data", title="Audit data profile",
+    data = _evidence(
+        "data.profile", "Audit data profile",
+        {"rows": 1000, "features": 20, "protected_attributes": "age, sex, foreign_worker", "missing_share": 0.0,
+         "columns_with_missing": 0, "duplicate_rows": 0, "positive_label_rate": 0.7},
         summary="1,000 decisions, 20 features, no missing values; the protected attribute age is present.",
-        metrics={"rows": 1000, "columns": 21, "missing_share": 0.0, "positive_rate": 0.3, "duplicate_rows": 0},
         tables=[Table(title="Columns", columns=["column", "type", "missing", "distinct_values"],
                       rows=[[f"feature_{i:02d}", "categorical" if i % 2 else "numeric", 0, 4 + i] for i in range(LONG_ROWS)]),
                 Table(title="Every figure, long form", columns=["metric", "value"], rows=[["rows", 1000]],
                       in_report=False)],
         method="Counts over the audit data file as loaded.", limits=["Describes the audit sample, not production traffic."],
-        params={"seed": None}, seconds=0.031,
+        params={"seed": None},
     )
     local = Evidence.not_assessed("local.shap", "local", "Explanations of individual decisions",
                                   "not assessed: the model adapter gives no access to predict_proba")
@@ -180,7 +205,8 @@ def make_result() -> AuditResult:
                 reason="Impact ratio 0.712 for age < 25 is below the 0.8 threshold.",
                 applies_from="2027-12-02", in_force=False,
                 rules=[RuleOutcome(evidence="fairness.selection_rate", metric="min_impact_ratio", op=">=", threshold=0.8,
-                                   threshold_source=FOUR_FIFTHS, observed=0.712, status=Status.FAIL,
+                                   threshold_id="impact_ratio", threshold_source=FOUR_FIFTHS, binding=True,
+                                   observed=0.712, status=Status.FAIL,
                                    note="selection rates of groups meet the declared minimum ratio")],
                 attestation=Attestation(question="Is each bias found recorded with the mitigation chosen?",
                                         document="Bias mitigation record"),
@@ -190,7 +216,8 @@ def make_result() -> AuditResult:
                 "instructions for use.", bearer="provider", status=Status.PASS,
                 reason="Balanced accuracy 0.701 meets the declared minimum of 0.70.",
                 rules=[RuleOutcome(evidence="performance.overall", metric="balanced_accuracy", op=">=",
-                                   threshold=0.7, threshold_source="provider declaration, technical documentation §4.2",
+                                   threshold=0.7, binding=True,  # declared by the provider in the spec
+                                   threshold_source="provider declaration, technical documentation §4.2",
                                    observed=0.7012, status=Status.PASS, note="balanced accuracy meets the declared minimum")],
                 evidence_ids=["performance.overall"]),
         Finding(id="EUAIA-13.3b", pack="eu-ai-act", title="Interpretability of output",
@@ -230,17 +257,18 @@ def make_result() -> AuditResult:
                 citation="Art. 15(1)(h); CJEU C-203/22 (Dun & Bradstreet Austria)",
                 obligation="Give the data subject meaningful information about the logic involved.", bearer="controller",
                 status=Status.FAIL, reason="Age-based disparity is not disclosed and explanations are unavailable.",
-                rules=[RuleOutcome(evidence="fairness.selection_rate", metric="max_selection_rate_gap", op="<=",
-                                   threshold=0.1, threshold_source="internal tolerance band, risk file R-12",
+                rules=[RuleOutcome(evidence="fairness.error_rates", metric="demographic_parity_difference", op="<=",
+                                   threshold=0.1, threshold_id="demographic_parity_gap", binding=True,
+                                   threshold_source="internal tolerance band, risk file R-12",
                                    observed=0.1934, status=Status.FAIL, note="the gap in selection rates stays within the tolerance band"),
                        RuleOutcome(evidence="local.shap", metric="coverage", op=">=", threshold=1.0,
+                                   threshold_id="explanation_coverage",
                                    threshold_source="every decision in scope has an explanation", status=Status.REVIEW,
                                    note="not assessed: the model adapter gives no access to predict_proba")],
-                evidence_ids=["fairness.selection_rate", "local.shap"]),
+                evidence_ids=["fairness.error_rates", "local.shap"]),
     ]
     return AuditResult(
-        tool={"name": "audit", "version": "0.4.0", "schema": "1.0"},
-        generated_at="2026-09-17T14:03:22Z", audit_date="2026-09-17",
+        tool={"name": "audit", "version": "0.4.0"}, audit_date="2026-09-17",
         system={"name": SYSTEM_NAME, "version": "3.2.1", "provider": "Northwind Bank AG, Credit Risk Analytics",
                 "intended_purpose": "Scores consumer-credit applications up to EUR 50,000 to support, not replace, "
                                     "the credit officer's decision.", "risk_class": "high-risk (Annex III 5(b))"},
@@ -251,13 +279,13 @@ def make_result() -> AuditResult:
                  "model_format": "skops", "model_kind": "classifier", "model_file": "model.skops",
                  "model_sha256": "0a1b2c3d4e5f60718293a4b5c6d7e8f9f2c4e7a1b3d5f60718293a4b5c6d7e8f",
                  "model_trusted_explicitly": False},
-        evidence=[selection, performance, importance, data, local],
+        evidence=[selection, error_rates, performance, importance, data, local],
         findings=findings, verdict=Status.FAIL,
-        counts={"PASS": 3, "FAIL": 2, "REVIEW": 3, "N/A": 1},
+        counts={"PASS": 3, "FAIL": 1, "REVIEW": 2, "N/A": 1},  # requirements in force only
+        readiness_verdict=Status.FAIL, readiness_counts={"PASS": 0, "FAIL": 1, "REVIEW": 1},  # EUAIA-10.2f, ANNEXIV-2
         run={"seed": 20260917, "python": "3.11.9",
              "libraries": {"numpy": "2.4.6", "pandas": "3.1.1", "scikit-learn": "1.9.1", "shap": "0.51.0",
                            "fairlearn": "0.15.0", "matplotlib": "3.11.2", "weasyprint": "70.0"},
-             "timings": {"load": 0.412, "checks": 6.021, "policies": 0.018, "report": 1.204},
              "policies": ["eu-ai-act", "gdpr"], "spec_file": "audit.yaml"},
     )
 
@@ -273,7 +301,7 @@ def rendered(result: AuditResult, tmp_path_factory: pytest.TempPathFactory):
 
     out = tmp_path_factory.mktemp("report")
     start = time.perf_counter()
-    files = render_report(result, out_dir=out)
+    files = render_report(result, out_dir=out, generated_at=GENERATED_AT)
     return files, time.perf_counter() - start
 
 
@@ -340,6 +368,76 @@ def test_links_resolve_and_ids_are_unique(html: str) -> None:
     assert targets and targets <= set(ids), targets - set(ids)
 
 
+# ------------------------------------------------------------------------------------------- cover
+
+INVERTED = ("The scores rank the actual outcomes worse than chance (ROC AUC 0.312): the decisions may be inverted. "
+            "Check model.positive_class and data.positive_label before reading any other figure.")
+
+
+def _line(html: str) -> str:
+    """Visible text without the space :func:`visible_text` puts between a closing tag and the comma after it."""
+    return re.sub(r" ([,.])", r"\1", visible_text(html)).strip()
+
+
+def cover_of(html: str) -> str:
+    """The HTML of the cover: the first page, before the contents and the executive summary."""
+    start = re.search(r'<section class="cover[^"]*" id="cover">', html).start()
+    end = html.index("</section>", start)
+    assert end < html.index('id="summary"')
+    return html[start:end]
+
+
+def test_generated_at_is_the_time_passed_to_the_renderer(html: str, result: AuditResult, tmp_path: Path) -> None:
+    from audit.evidence import write_audit_json
+    from audit.report import render_html
+
+    cover = cover_of(html)
+    assert f'<td class="generated">{GENERATED_AT}</td>' in cover  # also the PDF's running footer
+    assert f'<meta name="dcterms.created" content="{GENERATED_AT}">' in html
+    default = cover_of(render_html(result))
+    assert f'<td class="generated">{result.audit_date}</td>' in default  # no clock time given: the audit date
+    write_audit_json(result, tmp_path / "audit.json")
+    assert "generated_at" not in (tmp_path / "audit.json").read_text(encoding="utf-8")
+    assert GENERATED_AT not in (tmp_path / "audit.json").read_text(encoding="utf-8")
+
+
+def test_cover_shows_alerts_escaped_before_the_verdict(result: AuditResult) -> None:
+    from audit.report import render_html
+
+    hostile = "Group <b>label</b> & more"
+    alerted = result.model_copy(update={"alerts": [INVERTED, hostile]})
+    html = render_html(alerted)
+    cover = cover_of(html)
+    box = re.search(r'<div class="cover-alerts" role="alert">(.*?)</div>', cover, re.S)
+    assert box is not None
+    alerts = re.findall(r'<p class="alert">(.*?)</p>', box.group(1), re.S)
+    assert [visible_text(a).strip() for a in alerts] == [f"Warning {INVERTED}", f"Warning {hostile}"]
+    assert box.start() < cover.index('class="verdict ')  # read before the verdict and every figure
+    assert "Group &lt;b&gt;label&lt;/b&gt; &amp; more" in cover and "<b>label</b>" not in html  # escaped
+    css = re.search(r"\.cover-alerts \.alert \{([^}]*)\}", html)  # styled as a warning: the FAIL colours, a border
+    assert css is not None and "border" in css.group(1) and "#a3221a" in css.group(1) and "#fbe8e6" in css.group(1)
+    assert 'class="cover-alerts"' not in render_html(result)  # no alert, no box
+
+
+def test_cover_shows_readiness_counts_apart_from_the_in_force_counts(html: str, result: AuditResult) -> None:
+    from audit.report import render_html
+
+    cover = cover_of(html)
+    table = re.search(r'<table class="status-counts".*?</table>', cover, re.S).group(0)
+    shown = dict(re.findall(r'<td class="count-(\w+)">\s*<span class="count">([\d,]+)</span>', table))
+    assert shown == {"pass": "3", "fail": "1", "review": "2", "na": "1"}  # in force only: result.counts
+    assert shown == {s.lower().replace("/", ""): str(n) for s, n in result.counts.items()}
+    assert "Requirements in force on the audit date" in visible_text(cover)
+    readiness = re.search(r'<p class="readiness-counts">(.*?)</p>', cover, re.S)
+    assert readiness is not None and readiness.start() > cover.index("</table>", cover.index('class="status-counts"'))
+    assert _line(readiness.group(1)) == (
+        "Not yet in force (assessed for readiness): PASS 0, FAIL 1, REVIEW 1 \u2014 these do not decide the verdict.")
+    other = cover_of(render_html(result.model_copy(update={"readiness_counts": {"PASS": 4, "FAIL": 0, "REVIEW": 7}})))
+    assert "PASS 4, FAIL 0, REVIEW 7" in _line(other)
+    nothing_later = result.model_copy(update={"readiness_verdict": None, "readiness_counts": {}})
+    assert 'class="readiness-counts"' not in render_html(nothing_later)  # none not yet in force: no line
+
+
 # ------------------------------------------------------------------------------------------- names, not ids
 
 
@@ -362,7 +460,12 @@ def test_evidence_metrics_show_humanised_keys_and_recorded_numbers(html: str, re
         assert evidence.title in part_text
         for key, value in evidence.metrics.items():
             assert humanise(key) in part_text, (evidence.id, key)
-            assert _fmt(value) in part_text, (evidence.id, key, value)
+            if value is None:  # never a number or an empty cell: the recorded reason
+                assert f"not measured: {evidence.missing[key]}" in part_text, (evidence.id, key)
+            elif isinstance(value, str) and value in evidence.metrics:  # a label naming a metric: its name in words
+                assert humanise(value) in part_text, (evidence.id, key, value)
+            else:
+                assert _fmt(value) in part_text, (evidence.id, key, value)
             if "_" in key:
                 assert key not in part_text
 
@@ -491,6 +594,36 @@ def test_evidence_keeps_method_limits_and_order(html: str, result: AuditResult) 
             assert limit in html
 
 
+def test_unmeasured_metric_and_not_assessed_evidence_show_their_reason() -> None:
+    from audit.report import render_html
+    from audit.report.html import humanise
+
+    flip = make_evidence("counterfactual.flip", max_flip_rate_direct=None, attribute_max_flip=None,
+                         missing={"max_flip_rate_direct": "no protected attribute is a <model> input"})
+    noise = Evidence.not_assessed("robustness.perturbation", "robustness", "Robustness to input noise",
+                                  "not assessed: the model adapter gives no access to predict")
+    small = AuditResult(tool={}, audit_date="2026-01-01", system={}, subject={}, evidence=[flip, noise], findings=[],
+                        verdict=Status.REVIEW, counts={})
+    html = render_html(small)
+    article = re.search(r'<article class="evidence" id="ev-counterfactual-flip">.*?</article>', html, re.S).group(0)
+    reasons = {"max_flip_rate_direct": "no protected attribute is a <model> input",
+               "attribute_max_flip": "no decision flipped"}  # the second: the registry's reason, none given
+    assert {k: flip.missing[k] for k in reasons} == reasons
+    for key, reason in reasons.items():
+        cell = re.search(rf'<th scope="row">{humanise(key)}</th><td class="not-measured"[^>]*>(.*?)</td>', article, re.S)
+        assert cell is not None, key
+        assert visible_text(cell.group(1)).strip() == f"not measured: {reason}"
+    assert "&lt;model&gt;" in article  # escaped
+    for key, value in flip.metrics.items():
+        if value is not None:
+            assert re.search(rf'<th scope="row">{humanise(key)}</th><td[^>]*>{re.escape(_fmt(value))}</td>', article), key
+    na = re.search(r'<article class="evidence not-assessed" id="ev-robustness-perturbation">.*?</article>', html, re.S)
+    na_text = visible_text(na.group(0))
+    assert "the model adapter gives no access to predict" in na_text
+    assert 'class="metrics"' not in na.group(0) and "<td" not in na.group(0)  # no figures, no 0, no empty cell
+
+
+
 # ------------------------------------------------------------------------------------------- Annex IV
 
 
@@ -526,7 +659,11 @@ def test_pdf_pages_and_text(rendered) -> None:
     assert "log-odds" in text
     assert "four-fifths threshold" in text
     assert "Contents" in text and "Requirement details" in text and "Annex IV" in text
-    assert reader.pages[0].extract_text().count("Audit report") == 0  # no running header on the cover
+    cover = reader.pages[0].extract_text()
+    assert cover.count("Audit report") == 0  # no running header on the cover
+    assert "Not yet in force (assessed for readiness)" in cover and "Signed bundle" in cover  # one page, all of it
+    assert "Contents" in reader.pages[1].extract_text()
+    assert f"Generated {GENERATED_AT}" in text  # the clock time passed to the renderer, in the running footer
 
 
 def test_pdf_is_pdfa3b(rendered) -> None:
@@ -562,10 +699,10 @@ def test_minimal_result_renders() -> None:
     """A result with nothing in it still renders (no evidence, no findings, unknown system fields)."""
     from audit.report import render_html
 
-    minimal = AuditResult(tool={}, generated_at="2026-01-01T00:00:00Z", audit_date="2026-01-01", system={},
+    minimal = AuditResult(tool={}, audit_date="2026-01-01", system={},
                           subject={}, evidence=[], findings=[], verdict=Status.REVIEW, counts={})
     text = visible_text(render_html(minimal))
-    assert "REVIEW" in text and "No requirement fails." in text and "There are no open actions" in text
+    assert "REVIEW" in text and "No requirement in force fails." in text and "There are no open actions" in text
     assert text.count("To be completed by the provider") >= 9
 
 

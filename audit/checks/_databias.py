@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from audit.checks._base import CheckContext
+from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.evidence import Evidence, Table, clean_number
 from audit.fairness.compare import Comparison, Spread, compare, compare_each
 from audit.fairness.groups import Breakdown
-from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.subject import Subject
 
 __all__ = ["data_bias_evidence", "missingness_gaps", "SALT", "EVIDENCE_ID", "TITLE"]

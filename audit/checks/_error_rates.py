@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit.checks import _error_report as report
 from audit.checks._base import CheckContext
+from audit.checks._error_report import EVIDENCE_ID, GROUP_RATES
+from audit.checks._longform import long_table
 from audit.errors import FAIRNESS_NO_LABELS
 from audit.evidence import Evidence, clean_number
-from audit.checks import _error_report as report
 from audit.fairness.bootstrap import percentile_interval
 from audit.fairness.calibration import N_BINS, reliability, scores_are_probabilities
 from audit.fairness.choice import Choice, choose_primary
 from audit.fairness.compare import Comparison, Spread, compare_each
-from audit.checks._error_report import EVIDENCE_ID, GROUP_RATES
 from audit.fairness.groups import Breakdown
 from audit.fairness.individual import N_NEIGHBORS, consistency, design_matrix, theil_index
-from audit.checks._longform import long_table
 from audit.subject import Subject
 
 __all__ = ["error_rate_evidence", "disparities", "SALT", "CONSISTENCY_SALT", "EVIDENCE_ID", "TITLE", "GROUP_RATES"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit.checks._longform import fmt_ci, long_row
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Table, clean_number
 from audit.fairness.bootstrap import RATE_LABELS
@@ -15,7 +16,6 @@ from audit.fairness.calibration import N_BINS, reliability
 from audit.fairness.choice import PRIMARY_METRICS, Choice
 from audit.fairness.compare import Comparison
 from audit.fairness.individual import CONSISTENCY_SAMPLE, N_NEIGHBORS
-from audit.checks._longform import fmt_ci, long_row
 
 __all__ = [
     "group_table",

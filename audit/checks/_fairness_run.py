@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from audit.checks import _databias as databias
+from audit.checks import _error_rates as error_rates
+from audit.checks import _proxies as proxies
+from audit.checks import _selection as selection
 from audit.checks._base import CheckContext
 from audit.errors import FAIRNESS_NO_PROTECTED
 from audit.evidence import Evidence
-from audit.checks import _databias as databias, _error_rates as error_rates, _proxies as proxies, _selection as selection
 from audit.fairness.groups import build_breakdowns
 from audit.subject import Subject
 

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from audit.checks._base import CheckContext
+from audit.checks._longform import long_row, long_table
 from audit.errors import FAIRNESS_NO_FEATURES
 from audit.evidence import Chart, Evidence, Table, clean_number
-from audit.thresholds import reference_line
-from audit.checks._longform import long_row, long_table
 from audit.subject import MISSING_GROUP, Subject
+from audit.thresholds import reference_line
 
 __all__ = [
     "proxy_evidence",

@@ -7,7 +7,7 @@ import pandas as pd
 
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
-from audit.counterfactual.actionability import Actionability, build_actionability
+from audit.counterfactual.actionability import build_actionability
 from audit.counterfactual.quality import GapResult, plausibility, recourse_gap
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
 from audit.evidence import Chart, Evidence, Table, clean_number

@@ -7,8 +7,8 @@ import time
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
 from audit.counterfactual._common import sample_rows
-from audit.robustness.perturbation import RateCI, RobustnessResult, perturbation_test
 from audit.evidence import Chart, Evidence, Table
+from audit.robustness.perturbation import RateCI, RobustnessResult, perturbation_test
 from audit.subject import Subject
 from audit.thresholds import reference_line
 

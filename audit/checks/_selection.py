@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from audit.checks._base import CheckContext
+from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.fairness.compare import Comparison, compare_each
 from audit.fairness.groups import Breakdown
-from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.fairness.significance import holm
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line

@@ -5,15 +5,20 @@
   distribution is drawn directly (same distribution, no n × B index matrix).
 - A mean of real values (score change, cost) is resampled with index matrices
   in blocks of replicates, so memory stays bounded on 50,000 rows.
+
+Intervals are read off the draws by the one percentile rule of the project,
+:func:`audit.fairness.bootstrap.percentile_interval` (95 %).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from audit.fairness.bootstrap import CONFIDENCE, percentile_interval
+
 __all__ = ["proportion_ci", "mean_ci", "mean_cis", "bootstrap_means", "ALPHA"]
 
-ALPHA = 0.05  # 95 % intervals
+ALPHA = 1 - CONFIDENCE  # 95 % intervals
 _BLOCK_CELLS = 4_000_000  # index-matrix cells per block of replicates
 
 
@@ -22,8 +27,8 @@ def proportion_ci(successes: int, n: int, *, rng: np.random.Generator, n_boot: i
     if n == 0 or n_boot <= 0:
         return None, None
     draws = rng.binomial(n, successes / n, size=n_boot) / n
-    low, high = np.quantile(draws, [ALPHA / 2, 1 - ALPHA / 2])
-    return float(low), float(high)
+    low, high = percentile_interval(draws[:, None])
+    return float(low[0]), float(high[0])
 
 
 def bootstrap_means(values: np.ndarray, *, rng: np.random.Generator, n_boot: int) -> np.ndarray:
@@ -55,8 +60,8 @@ def mean_cis(values: np.ndarray, *, rng: np.random.Generator, n_boot: int) -> li
     x = np.asarray(values, dtype=float)
     if x.shape[0] == 0 or n_boot <= 0:
         return [(None, None)] * x.shape[1]
-    q = np.quantile(bootstrap_means(x, rng=rng, n_boot=n_boot), [ALPHA / 2, 1 - ALPHA / 2], axis=0)
-    return [(float(lo), float(hi)) for lo, hi in q.T]
+    low, high = percentile_interval(bootstrap_means(x, rng=rng, n_boot=n_boot))
+    return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
 
 
 def mean_ci(values: np.ndarray, *, rng: np.random.Generator, n_boot: int) -> tuple[float | None, float | None]:
@@ -66,5 +71,5 @@ def mean_ci(values: np.ndarray, *, rng: np.random.Generator, n_boot: int) -> tup
         return None, None
     if np.all(x == x[0]):
         return float(x[0]), float(x[0])
-    low, high = np.quantile(bootstrap_means(x, rng=rng, n_boot=n_boot), [ALPHA / 2, 1 - ALPHA / 2])
-    return float(low), float(high)
+    low, high = percentile_interval(bootstrap_means(x, rng=rng, n_boot=n_boot)[:, None])
+    return float(low[0]), float(high[0])

@@ -36,7 +36,8 @@ class Notice:
     """What a notice shows for one decision (all read from the bundle)."""
 
     id: str
-    favourable: bool
+    favourable: bool  # the decision favours the person (for a flag: there was no flag)
+    positive: bool  # the decision was the positive one (for a flag: flagged)
     score: float | None
     reasons: list[str]
     other_way: list[str]  # the strongest contributions in the opposite direction, as text
@@ -51,8 +52,10 @@ class Notice:
 
     @property
     def outcome(self) -> str:
-        """The decision in plain words."""
-        return "positive decision (in your favour)" if self.favourable else "negative decision (not in your favour)"
+        """The decision in plain words, following the direction the audit declared."""
+        if self.positive == self.favourable:  # the positive decision is the favourable one
+            return "positive decision (in your favour)" if self.favourable else "negative decision (not in your favour)"
+        return "not flagged (in your favour)" if self.favourable else "flagged (a decision against you)"
 
     @property
     def contest(self) -> str:
@@ -85,11 +88,13 @@ def load_notice(*, bundle_dir: Path, decision_id: str) -> Notice:
     """Collect one decision's notice from ``decisions.parquet`` and ``audit.json`` of ``bundle_dir``."""
     row = _read_row(bundle_dir / "decisions.parquet", str(decision_id))
     audit = _read_audit(bundle_dir / "audit.json")
-    favourable = bool(row.get("decision"))
+    positive = bool(row.get("decision"))
+    direction = audit.get("subject", {}).get("favourable_decision", "positive")
+    favourable = positive if direction == "positive" else not positive
     reasons = [str(row[k]) for k in sorted((k for k in row if re.fullmatch(r"reason_\d+", k)), key=lambda k: int(k[7:]))
                if row[k] is not None and str(row[k]).strip()]
     contributions = {k[5:]: float(v) for k, v in row.items() if k.startswith("shap:") and v is not None}
-    against = sorted(((v, f) for f, v in contributions.items() if (v < 0 if favourable else v > 0)),
+    against = sorted(((v, f) for f, v in contributions.items() if (v < 0 if positive else v > 0)),
                      key=lambda t: -abs(t[0]))[:OTHER_FACTORS]
     other_way = [f"{f} {'lowered' if v < 0 else 'raised'} the score by {abs(v):.2f}" for v, f in against]
     local = next((e for e in audit.get("evidence", []) if e.get("id") == "local.shap"), {})
@@ -104,7 +109,7 @@ def load_notice(*, bundle_dir: Path, decision_id: str) -> Notice:
     recourse = row.get("recourse")
     score = row.get("score")
     return Notice(
-        id=str(row["id"]), favourable=favourable, score=None if score is None else float(score), reasons=reasons,
+        id=str(row["id"]), favourable=favourable, positive=positive, score=None if score is None else float(score), reasons=reasons,
         other_way=other_way, recourse=str(recourse) if recourse not in (None, "") else None,
         system=str(system.get("name", "")), version=str(system.get("version", "")),
         provider=str(system.get("provider", "")), audit_date=str(audit.get("audit_date", "")),

@@ -307,7 +307,8 @@ class EvidenceView:
 
     ev: Evidence
     anchor: str
-    metric_rows: list[list[tuple[str, Scalar]]]  # two short metrics per row; a long text alone on its row
+    metric_rows: list[list[tuple[str, Scalar, str]]]  # (metric, value, why not measured): two short metrics per
+    # row; a long text, or a metric not measured with its reason, alone on its row
     tables: list[TableView]
     used_by: list[Finding]
     not_assessed: bool
@@ -472,7 +473,10 @@ def _rule_view(rule: RuleOutcome, by_id: dict[str, Evidence]) -> RuleView:
     ref = _ref(rule.evidence, by_id)
     evaluated = rule.status in (Status.PASS, Status.FAIL)
     description = (rule.note if evaluated and rule.note else humanise(rule.metric)).strip()
-    if rule.op in _OPS and rule.threshold is not None:
+    if rule.op in _OPS and rule.threshold is not None and not rule.binding:  # our reference value: it informs only
+        required = f"reference {_op(rule.op)}\u00a0{format_number(rule.threshold)}"
+        required_words = f"a reference value of {_OP_WORDS.get(rule.op, _op(rule.op))} {format_number(rule.threshold)}"
+    elif rule.op in _OPS and rule.threshold is not None:
         required = f"{_op(rule.op)}\u00a0{format_number(rule.threshold)}"
         required_words = f"{_OP_WORDS.get(rule.op, _op(rule.op))} {format_number(rule.threshold)}"
     elif rule.op in ("is_true", "is_false"):
@@ -511,7 +515,13 @@ def _assessment(f: Finding, rules: list[RuleView], refs: list[EvidenceRef]) -> t
             parts.append(f"not met: {r.description} (observed {r.observed}, required {r.required})")
             failed.append(f"not met: \u201c{r.description}\u201d \u2014 observed {r.observed}, required "
                           f"{r.required_words} ({r.evidence.title})")
-    missing = {r.evidence.id: (r.evidence.title, r.why_not) for r in rules if not r.evaluated}
+    # Measured, but nothing binding decides it (a reference value, a partial figure, a caveat): a person judges.
+    judged = [r for r in rules if not r.evaluated and r.rule.observed is not None]
+    for r in judged:
+        parts.append(f"to judge: {r.description} (observed {r.observed}"
+                     + (f", {r.required}" if r.required else "") + ")")
+        needs.append(_sentence(f"Judge or decide: {r.why_not}"))
+    missing = {r.evidence.id: (r.evidence.title, r.why_not) for r in rules if not r.evaluated and r not in judged}
     for ref in refs:  # evidence the requirement names without a rule on it
         if ref.id not in missing and (ref.anchor is None or ref.not_assessed):
             missing[ref.id] = (ref.title, f"not assessed: {ref.reason}" if ref.not_assessed
@@ -555,15 +565,25 @@ def _finding_view(f: Finding, by_id: dict[str, Evidence]) -> FindingView:
 _LONG_TEXT = 42
 
 
-def _metric_rows(metrics: dict[str, Scalar]) -> list[list[tuple[str, Scalar]]]:
-    """The measured values laid out two per row, in their recorded order; long texts get a row of their own."""
-    rows: list[list[tuple[str, Scalar]]] = []
-    pending: list[tuple[str, Scalar]] = []
+def _metric_rows(metrics: dict[str, Scalar], missing: dict[str, str] | None = None) -> list[list[tuple[str, Scalar, str]]]:
+    """The measured values laid out two per row, in their recorded order; long texts get a row of their own.
+
+    Each cell is ``(metric, value, why)``: ``why`` is the recorded reason a metric is None (``Evidence.missing``),
+    which the report prints as "not measured: <why>" in place of a figure, never as 0 or an empty cell. A label
+    that names another metric of the same evidence (``primary_metric``) is shown by that metric's name in words.
+    """
+    missing = missing or {}
+    rows: list[list[tuple[str, Scalar, str]]] = []
+    pending: list[tuple[str, Scalar, str]] = []
     for key, value in metrics.items():
-        if isinstance(value, str) and len(value) > _LONG_TEXT:
-            rows.append([(key, value)])
+        if isinstance(value, str) and value != key and value in metrics:
+            value = humanise(value)
+        why = (missing.get(key) or "no reason recorded") if value is None else ""
+        shown = f"not measured: {why}" if value is None else value
+        if isinstance(shown, str) and len(shown) > _LONG_TEXT:
+            rows.append([(key, value, why)])
             continue
-        pending.append((key, value))
+        pending.append((key, value, why))
         if len(pending) == 2:
             rows.append(pending)
             pending = []
@@ -791,7 +811,7 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
         if ev.check not in groups:
             groups[ev.check] = EvidenceGroup(ev.check, humanise(ev.check), anchor("check", ev.check))
         groups[ev.check].items.append(EvidenceView(
-            ev, anchor("ev", ev.id), _metric_rows(ev.metrics), [_table_view(t) for t in ev.tables if t.in_report],
+            ev, anchor("ev", ev.id), _metric_rows(ev.metrics, ev.missing), [_table_view(t) for t in ev.tables if t.in_report],
             used_by.get(ev.id, []),
             ev.status is EvidenceStatus.NOT_ASSESSED))
 
@@ -809,12 +829,18 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
         "cover": cover,
         "statuses": list(Status),
         "status_counts": [(s, result.counts.get(s.value, 0)) for s in Status],
+        # Requirements not yet in force, counted apart: they never decide the verdict (shown only when there are any).
+        "readiness_counts": ([(s, result.readiness_counts.get(s.value, 0)) for s in Status if s is not Status.NA]
+                             if result.readiness_verdict is not None or any(result.readiness_counts.values()) else []),
+        "alerts": list(result.alerts),
         "total_findings": result.counts.get("total", len(result.findings)),
         "evidence_groups": [g for g in groups.values() if g.items],
         "finding_groups": list(packs.values()),
         "evidence_by_id": evidence_by_id,
-        "failed": [v for v in views if v.f.status is Status.FAIL],
-        "review": [v for v in views if v.f.status is Status.REVIEW],
+        "failed": [v for v in views if v.f.status is Status.FAIL and v.f.in_force],
+        "readiness_failed": [v for v in views if v.f.status is Status.FAIL and not v.f.in_force],
+        "review": [v for v in views if v.f.status is Status.REVIEW and v.f.in_force],
+        "in_force_total": sum(v.f.in_force for v in views),
         "actions": actions,
         "open_attestations": [v for v in views if v.open_attestation],
         "not_in_force": [v for v in views if not v.f.in_force and v.f.status is not Status.NA],

@@ -91,11 +91,11 @@ def check_counterfactuals(subject, texts_by_row: dict[int, str], max_changes: in
     return cf
 
 
-def adapter(estimator, X: pd.DataFrame):
+def adapter(estimator, X: pd.DataFrame, positive_class: object = ">50K"):
     """The project's scikit-learn adapter around a test model."""
     from audit.models import SklearnAdapter
 
-    return SklearnAdapter(estimator, path=Path("test-model"), fmt="skops", positive_class=">50K",
+    return SklearnAdapter(estimator, path=Path("test-model"), fmt="skops", positive_class=positive_class,
                           data_columns=list(X.columns))
 
 
@@ -183,17 +183,16 @@ def test_flip_rate_is_positive_when_model_uses_attribute_and_matches_by_hand(adu
 
 
 def test_flip_evidence_on_german_credit(german_subject, make_ctx):
-    """sex is not a model input (0 by construction); foreign_worker's rate matches a by-hand recomputation."""
+    """sex is not a model input (no direct rate, only its proxies); foreign_worker's rate matches a by-hand recomputation."""
     from audit.checks import counterfactual
 
     ctx = make_ctx(german_subject)
-    ctx.shared["proxies"] = {"sex": ["personal_status"]}
+    ctx.proxies = {"sex": ["personal_status"]}
     flip, recourse = counterfactual.run(german_subject, ctx)
     assert (flip.id, recourse.id) == ("counterfactual.flip", "counterfactual.recourse")
     assert flip.title == "Flip test: does the decision change with the protected attribute alone?"
     rows = flip.tables[0].records()
-    sex_direct = next(r for r in rows if r["attribute"] == "sex" and r["variant"] == "direct")
-    assert sex_direct["flip_rate"] == 0.0 and "not a model input" in sex_direct["note"]
+    assert not any(r["attribute"] == "sex" and r["variant"] == "direct" for r in rows)
     assert any(r["attribute"] == "sex" and r["variant"] == "with proxies" for r in rows)
     fw = next(r for r in rows if r["attribute"] == "foreign_worker" and (r["from"], r["to"]) == ("yes", "no"))
     X = german_subject.X
@@ -202,10 +201,13 @@ def test_flip_evidence_on_german_credit(german_subject, make_ctx):
     changed["foreign_worker"] = "no"
     assert fw["flip_rate"] == pytest.approx((german_subject.model.estimator.predict(changed) != before).mean(), abs=0)
     direct_rates = [r["flip_rate"] for r in rows if r["variant"] == "direct"]
-    assert flip.metrics["max_flip_rate"] == max(direct_rates)
-    assert flip.metrics["max_flip_rate_with_proxies"] is not None
-    assert flip.metrics["threshold"] == 0.01 and flip.metrics["n_rows"] == german_subject.n
-    assert "spec.thresholds['flip_rate']" in flip.params["threshold_source"]
+    proxy_rates = [r["flip_rate"] for r in rows if r["variant"] == "with proxies"]
+    assert flip.metrics["max_flip_rate_direct"] == max(direct_rates)
+    assert flip.metrics["max_flip_rate_with_proxies"] == max(proxy_rates)
+    assert flip.metrics["max_flip_rate"] == max(direct_rates + proxy_rates)  # the rules read proxies too
+    assert flip.metrics["n_rows"] == german_subject.n
+    assert "threshold" not in flip.metrics  # checks measure; thresholds live in policies/thresholds.yaml
+    assert flip.charts[0].reference == 0.01 and flip.charts[0].reference_label == "reference 0.01"
 
 
 def test_checks_without_model_are_not_assessed(german_subject, make_ctx):
@@ -300,7 +302,9 @@ def test_proxy_values_come_from_the_target_group(adult_sample):
     result = flip_test(X=X, groups=pd.DataFrame({"sex": audit["sex"].astype(str)}), protected=[ProtectedSpec(column="sex")],
                        model=model, score=score, decision=model.decide(score), ids=audit["person_id"].to_numpy(),
                        proxies=PROXIES, rng=np.random.default_rng(0), n_boot=50)
-    assert {p.variant for p in result.pairs} == {"direct", WITH_PROXIES}
+    # sex is not an input: no direct rate is recorded at all (not a 0 "by construction"), only the proxy variant
+    assert {p.variant for p in result.pairs} == {WITH_PROXIES}
+    assert "sex" not in result.not_tested
     targets = list(pd.unique(audit["sex"]))  # one batch per target group, in order of first appearance
     assert len(model.frames) == 2 and sorted(targets) == ["Female", "Male"]
     frames = dict(zip(targets, model.frames, strict=True))
@@ -453,7 +457,7 @@ def test_encoded_path_falls_back_for_other_models(german_subject):
 
     def fitted(encoder, *middle):
         steps = [("encode", encoder), *middle, ("model", DecisionTreeClassifier(max_depth=3))]
-        return adapter(Pipeline(steps).fit(X, y), X)
+        return adapter(Pipeline(steps).fit(X, y), X, positive_class=True)
 
     mixing = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), text),
                                 ("log", FunctionTransformer(np.log1p), numbers)])  # any function: not cell-wise

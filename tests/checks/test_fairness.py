@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from audit.checks import CheckContext
-from audit.evidence import EvidenceStatus
 from audit.checks._longform import LONG_COLUMNS, metrics_rows, write_metrics_csv
+from audit.checks._selection import selection_evidence
+from audit.evidence import EvidenceStatus
 from audit.fairness.choice import choose_primary
 from audit.fairness.groups import build_breakdowns, cell_counts
 from audit.fairness.individual import CONSISTENCY_SAMPLE, design_matrix
-from audit.checks._selection import selection_evidence
 from audit.spec import ThresholdOverride
 
 TOL = 1e-9
@@ -113,7 +113,7 @@ def test_headline_impact_ratio_and_test(adult_evidence, frame):
     (attribute, group), lowest = min(candidates.items(), key=lambda kv: kv[1])
     assert metrics["min_impact_ratio"] == pytest.approx(lowest, abs=TOL)
     assert metrics["min_impact_ratio_group"] == f"{attribute}={group}"
-    assert metrics["threshold"] == 0.8 and metrics["threshold_source"] == "four-fifths rule, 29 CFR 1607.4(D)"
+    assert "threshold" not in metrics and "threshold_source" not in metrics  # checks measure, policies judge
     assert metrics["min_impact_ratio_ci_high"] >= metrics["min_impact_ratio"]
     # The sex test by hand: pooled two-proportion z-test of Female against Male (the most selected)
     female, male = frame[frame["sex"] == "Female"]["decision"], frame[frame["sex"] == "Male"]["decision"]
@@ -234,8 +234,7 @@ def test_primary_metric_and_calibration(adult_evidence, frame):
     assert metrics["primary_metric"] == "equal_opportunity_difference"  # Adult spec: decision_nature assistive
     assert "false negative" in metrics["primary_metric_reason"]
     assert metrics["primary_metric_value"] == metrics["equal_opportunity_difference"]
-    assert metrics["primary_metric_threshold"] == 0.1
-    assert metrics["primary_metric_ok"] is (metrics["primary_metric_value"] <= 0.1)
+    assert "primary_metric_ok" not in metrics and "primary_metric_threshold" not in metrics  # no judging in checks
     rows = _long(adult_evidence[0]["fairness.error_rates"], "ece", "sex")
     assert 0 <= rows["Female"]["value"] < 0.1 and metrics["max_ece_gap"] is not None
     assert any(c.kind == "line" for c in adult_evidence[0]["fairness.error_rates"].charts)
@@ -252,16 +251,19 @@ def test_primary_metric_choice_from_the_spec(adult_subject):
     undecided = choose(decision_nature=None)
     assert undecided.metric is None and "must say" in undecided.reason
     named = choose(primary_metric="impact_ratio", justification="Chosen by the HR fairness board, 2026-03")
-    assert named.metric == "demographic_parity_ratio" and named.higher_is_better and named.threshold == 0.8
+    assert named.metric == "demographic_parity_ratio" and named.higher_is_better and named.threshold_id == "impact_ratio"
     assert "HR fairness board" in named.reason
-    assert choose(primary_metric="vibes").metric is None
-    # the spec's own tolerance, under the threshold id of policies/thresholds.yaml
-    own = spec.model_copy(update={"thresholds": {"equal_opportunity_gap": ThresholdOverride(value=0.05, set_by="CRO")}})
-    assistive = choose_primary(own)
-    assert (assistive.threshold, assistive.threshold_source) == (0.05, "set by CRO")
+    # the direction declared in data.favourable_decision decides the metric too
+    flagging = choose_primary(spec.model_copy(update={
+        "data": spec.data.model_copy(update={"favourable_decision": "negative"}),
+        "fairness": spec.fairness.model_copy(update={"decision_nature": None})}))
+    assert flagging.metric == "false_positive_rate_difference" and flagging.threshold_id == "false_positive_rate_gap"
+    # the spec's own tolerance lives under the threshold id of policies/thresholds.yaml, read by the policies
+    assert choose(decision_nature="assistive").threshold_id == "equal_opportunity_gap"
 
 
-def test_threshold_override_names_who_set_it(adult_subject):
+def test_threshold_override_only_moves_the_chart_line(adult_subject):
+    """A user's impact_ratio threshold is drawn on the chart with who set it; the evidence itself holds no verdict."""
     spec = adult_subject.spec.model_copy(
         update={
             "thresholds": {
@@ -272,8 +274,9 @@ def test_threshold_override_names_who_set_it(adult_subject):
     ctx = CheckContext(spec=spec, seed=spec.seed)
     breakdowns = build_breakdowns(adult_subject.groups, [["sex", "race"]])
     evidence = selection_evidence(adult_subject, ctx, breakdowns)
-    assert evidence.metrics["threshold"] == 0.9
-    assert evidence.metrics["threshold_source"] == "set by Model risk committee, minutes 2026-10-01"
+    chart = evidence.charts[0]
+    assert chart.reference == 0.9 and "Model risk committee, minutes 2026-10-01" in (chart.reference_label or "")
+    assert "threshold" not in evidence.metrics and "n_groups_below_threshold" not in evidence.metrics
     again = selection_evidence(adult_subject, ctx, breakdowns)
     assert again.model_dump() == evidence.model_dump()  # seeded: the same inputs give the same evidence
 
@@ -315,8 +318,8 @@ def test_undecided_primary_metric_says_what_must_be_decided(german_subject):
     spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"decision_nature": None})})
     subject = dataclasses.replace(german_subject, spec=spec)
     evidence = error_rate_evidence(subject, CheckContext(spec=spec, seed=1), build_breakdowns(subject.groups, []))
-    assert evidence.metrics["primary_metric"] is None and evidence.metrics["primary_metric_ok"] is None
-    assert "decision_nature" in evidence.metrics["primary_metric_reason"]
+    assert evidence.metrics["primary_metric"] is None and evidence.metrics["primary_metric_reason"] is None
+    assert "data.favourable_decision" in evidence.missing["primary_metric"]  # not measured is None with its reason
     assert evidence.metrics["equal_opportunity_difference"] is not None  # every metric is still shown
 
 
@@ -420,7 +423,7 @@ def test_predictions_only_audit_from_a_csv_without_model(adult_subject, adult_ev
     )
     assert evidence["fairness.error_rates"].metrics["primary_metric_value"] is not None
     assert evidence["fairness.error_rates"].metrics["max_ece_gap"] is None  # no scores in the data
-    assert "relationship" in ctx.shared["proxies"]["sex"]
+    assert "relationship" in ctx.proxies["sex"]
 
 
 def test_calibration_fpr_gap_and_data_bias_by_hand(adult_evidence, adult_subject, frame):

@@ -257,7 +257,7 @@ def test_importance_check_on_german_credit(german_subject, make_ctx):
     assert "TreeSHAP" in shap_ev.metrics["method"]
     table = shap_ev.tables[0].records()
     assert {r["feature"] for r in table} == columns
-    shared = ctx.shared["shap"]
+    shared = ctx.shap
     assert shared.values.shape == (500, 20) and shared.feature_names == list(german_subject.X.columns)
     assert shap_ev.metrics["top_feature"] == shared.feature_names[int(np.abs(shared.values).mean(axis=0).argmax())]
     assert shap_ev.charts[0].kind == "barh" and len(shap_ev.charts[0].labels) == 15

@@ -32,7 +32,8 @@ def test_missing_rate_zero_flips_nothing(german_subject):
 
 
 def test_per_feature_missing_rates_match_by_hand(german_subject):
-    """A categorical column set missing, and a numeric one the model cannot take missing (imputed by the median)."""
+    """A categorical column set missing matches a by-hand recomputation; a numeric column the model refuses
+    missing is recorded as refused with the model's own error, and nothing is imputed in its place."""
     subject = german_subject
     estimator, X = subject.model.estimator, subject.X
     result = perturb(subject)
@@ -47,15 +48,15 @@ def test_per_feature_missing_rates_match_by_hand(german_subject):
     with_nan = X.copy()
     with_nan["duration_months"] = np.nan
     try:  # the independent truth about whether this model takes NaN in a numeric column
-        estimator.predict(with_nan)
-        takes_nan = True
-    except ValueError:
-        takes_nan = False
-    assert ("duration_months" in result.imputed) is (not takes_nan)
-    filled = X.copy()
-    filled["duration_months"] = X["duration_months"].quantile(0.5, interpolation="nearest") if not takes_nan else np.nan
-    expected = (estimator.predict(filled) != before).mean()
-    assert by_feature["duration_months"].rate == pytest.approx(expected, abs=0)
+        expected = (estimator.predict(with_nan) != before).mean()
+        takes_nan, message = True, ""
+    except ValueError as exc:
+        takes_nan, message = False, str(exc).splitlines()[0]
+    assert ("duration_months" in result.refused) is (not takes_nan)
+    if takes_nan:
+        assert by_feature["duration_months"].rate == pytest.approx(expected, abs=0)
+    else:
+        assert "duration_months" not in by_feature and message in result.refused["duration_months"]
 
 
 def test_robustness_evidence(german_subject, make_ctx):
@@ -73,14 +74,19 @@ def test_robustness_evidence(german_subject, make_ctx):
     noise = evidence.tables[0].records()
     assert [r["noise_level"] for r in noise] == list(spec.robustness.noise_levels)
     assert m["flip_rate_noise_max"] == noise[-1]["flip_rate"]
-    assert m["threshold"] == 0.02 and "Model risk committee" in evidence.params["threshold_source"]
+    assert "threshold" not in m  # the user's threshold is judged by the policies, and drawn on the chart
+    assert evidence.charts[0].reference == 0.02 and "Model risk committee" in evidence.charts[0].reference_label
     by_feature = evidence.tables[1].records()
     assert {r["feature"] for r in by_feature} == {c for c, t in subject.feature_types.items() if t == "numeric"}
     assert m["most_noise_sensitive_flip_rate"] == max(r["flip_rate"] for r in by_feature)
     assert m["most_noise_sensitive_feature"] == by_feature[0]["feature"]
     missing = evidence.tables[2].records()
     per_feature = [r for r in missing if "for every row" in r["test"]]
-    assert len(per_feature) == len(subject.X.columns)
+    refused = [r for r in missing if "refused by the model" in r["test"]]
+    assert len(per_feature) + len(refused) == len(subject.X.columns)
+    assert all(r["flip_rate"] is None for r in refused)  # not measured, not 0: nothing was imputed
+    if refused:  # this GradientBoosting pipeline refuses NaN in its numeric columns
+        assert "refuses missing values" in evidence.partial["flip_rate_missing"]
     top = max(per_feature, key=lambda r: r["flip_rate"])
     assert f"'{m['most_fragile_feature']}'" in top["test"]
     assert 0.0 <= m["flip_rate_missing"] <= 1.0 and m["n_rows"] == subject.n
