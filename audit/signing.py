@@ -52,6 +52,7 @@ from audit.errors import (
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 __all__ = [
@@ -233,7 +234,9 @@ def _load_key(path: Path) -> PrivateKeyTypes:
         raise AuditInputError(KEY_LOAD_FAILED, path=path, what="key", problem=problem) from exc
 
 
-def _load_pair(key_path: Path, cert_path: Path) -> tuple[PrivateKeyTypes, x509.Certificate]:
+def _load_pair(
+    key_path: Path, cert_path: Path
+) -> tuple[rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, x509.Certificate]:
     """Load a key and its certificate and make sure they belong together."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 

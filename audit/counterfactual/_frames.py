@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,14 @@ class RowSource:
         return build
 
 
+class _Scorer(Protocol):
+    """What a Predictor asks of its model: the two methods of :class:`audit.models._base.ModelAdapter` it calls."""
+
+    def predict_score(self, X: pd.DataFrame) -> np.ndarray: ...
+
+    def decide(self, score: np.ndarray) -> np.ndarray: ...
+
+
 class Predictor:
     """Scores frames with the model's adapter in chunks and counts how many rows were predicted.
 
@@ -73,7 +82,7 @@ class Predictor:
 
     def __init__(self, model: object, *, chunk_rows: int = _CHUNK_ROWS, fast: bool = True,
                  favourable_is_positive: bool = True) -> None:
-        self.model = model
+        self.model = cast(_Scorer, model)  # callers hand over any adapter (typed object); it is duck-typed
         self.chunk_rows = chunk_rows
         # Recourse searches towards the favourable decision. Where the positive decision is adverse (a fraud or
         # risk flag), scores are turned into the probability of the favourable (negative) decision, and decide()
@@ -107,7 +116,7 @@ class Predictor:
         self.n_predicted += len(frame)
         if len(frame) == 0:
             return np.empty(0)
-        parts = [np.asarray(self.model.predict_score(frame.iloc[s:s + self.chunk_rows]), dtype=float)  # type: ignore[attr-defined]
+        parts = [np.asarray(self.model.predict_score(frame.iloc[s:s + self.chunk_rows]), dtype=float)
                  for s in range(0, len(frame), self.chunk_rows)]
         out = np.concatenate(parts)
         return out if self.favourable_is_positive else 1.0 - out
@@ -116,5 +125,5 @@ class Predictor:
         """The model's own decision rule applied to scores of :meth:`score`: True where the decision is the
         positive one, or (``favourable_is_positive=False``) where it is the favourable, negative one."""
         if self.favourable_is_positive:
-            return np.asarray(self.model.decide(score), dtype=bool)  # type: ignore[attr-defined]
-        return ~np.asarray(self.model.decide(1.0 - np.asarray(score, dtype=float)), dtype=bool)  # type: ignore[attr-defined]
+            return np.asarray(self.model.decide(score), dtype=bool)
+        return ~np.asarray(self.model.decide(1.0 - np.asarray(score, dtype=float)), dtype=bool)

@@ -163,7 +163,7 @@ def _verify(source: RowSource, cf: pd.DataFrame, *, rows: np.ndarray, action: Ac
     """Re-predict every counterfactual in one batch; withdraw any the model does not decide favourably."""
     original = source.frame
     changed = changed_units(original, cf, action.units)
-    found = changed.any(axis=1)
+    found = np.asarray(changed.any(axis=1))  # (rows,) bool; asarray returns the same array, typed as one
     score_after = np.full(rows.size, np.nan)
     validity: float | None = None
     n_withdrawn = 0

@@ -115,9 +115,9 @@ class StateScorer:
 
     def __init__(self, source: RowSource, units: list[Unit], predictor: Predictor) -> None:
         self.source, self.units, self.predictor = source, units, predictor
-        self.encoded = predictor.encode(source.frame, source.template())
+        self.encoded = encoded = predictor.encode(source.frame, source.template())
         self.options: list[dict[str, Block]] = []  # per unit: encoded options of each column the model reads
-        for unit in units if self.encoded is not None else []:
+        for unit in units if encoded is not None else []:
             values = {}
             for c in unit.columns:  # the option values as materialise() writes them into the column
                 o = unit.options[c].to_numpy()
@@ -126,7 +126,7 @@ class StateScorer:
                     base = base.astype(float)
                 base[:] = o
                 values[c] = base
-            blocks = self.encoded.encode(values)
+            blocks = encoded.encode(values) if encoded is not None else None  # (the loop runs only when it is not)
             if blocks is None:
                 self.encoded, self.options = None, []
                 break
@@ -205,8 +205,10 @@ def search_block(source: RowSource, rows: np.ndarray, action: Actionability, pre
             s_row, opts, cost = _expand(s_row, opts, cost, cand)
         if s_row.size == 0:
             break
-        score, valid = score_lazily(lambda idx, r=rows[s_row], o=opts: scorer.score(r[idx], o[idx]), decide, s_row,
-                                    cost, first_round=_FIRST_ROUND if lazy else 0)
+        def score_states(idx: np.ndarray, r: np.ndarray = rows[s_row], o: np.ndarray = opts) -> np.ndarray:
+            return scorer.score(r[idx], o[idx])
+
+        score, valid = score_lazily(score_states, decide, s_row, cost, first_round=_FIRST_ROUND if lazy else 0)
         if valid.any():
             v = np.flatnonzero(valid)
             best = v[first_per_group([s_row[v]], [cost[v], -score[v]], 1)]

@@ -9,7 +9,7 @@ all of them in one batch, and the scores are averaged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,10 @@ def partial_dependence(*, model: Any, X: pd.DataFrame, feature: str, kind: str, 
         batch[feature] = pd.Series(np.array(grid, dtype=object)[repeated], dtype=X[feature].dtype)
     else:
         values = np.asarray(grid, dtype=float)[repeated]
-        batch[feature] = values.astype(X[feature].dtype) if pd.api.types.is_integer_dtype(X[feature]) else values
+        # Integer columns keep their numpy integer dtype. (A pandas nullable "Int64" column is an ExtensionDtype,
+        # which ndarray.astype rejects with a TypeError, as it always has: the cast only states the numpy case.)
+        integer = pd.api.types.is_integer_dtype(X[feature])
+        batch[feature] = values.astype(cast(np.dtype, X[feature].dtype)) if integer else values
     score = np.asarray(model.predict_score(batch), dtype=float)
     average = np.bincount(repeated, weights=score, minlength=len(grid)) / max(len(sample), 1)
     shown = [str(g) for g in grid] if kind == "categorical" else [float(g) for g in grid]

@@ -43,11 +43,11 @@ def lightgbm_trees(booster: Any) -> list[TreeSplits] | None:
             f = int(node["split_feature"])
             if node.get("decision_type", "<=") != "<=":
                 splits[f] = None
-            elif splits.get(f, set()) is not None:
-                splits.setdefault(f, set()).add(float(node["threshold"]))  # type: ignore[union-attr]
+            elif (known := splits.setdefault(f, set())) is not None:
+                known.add(float(node["threshold"]))
             stack += [node["left_child"], node["right_child"]]
         feats = tuple(sorted(splits))
-        trees.append(TreeSplits(feats, tuple(None if splits[f] is None else np.array(sorted(splits[f])) for f in feats)))
+        trees.append(TreeSplits(feats, tuple(None if (t := splits[f]) is None else np.array(sorted(t)) for f in feats)))
     return trees
 
 

@@ -97,13 +97,15 @@ def load_notice(*, bundle_dir: Path, decision_id: str) -> Notice:
     against = sorted(((v, f) for f, v in contributions.items() if (v < 0 if positive else v > 0)),
                      key=lambda t: -abs(t[0]))[:OTHER_FACTORS]
     other_way = [f"{f} {'lowered' if v < 0 else 'raised'} the score by {abs(v):.2f}" for v, f in against]
-    local = next((e for e in audit.get("evidence", []) if e.get("id") == "local.shap"), {})
-    metrics = local.get("metrics", {}) if isinstance(local, dict) else {}
+    local: dict[str, Any] = next((e for e in audit.get("evidence", []) if e.get("id") == "local.shap"), {})
+    metrics: dict[str, Any] = local.get("metrics", {}) if isinstance(local, dict) else {}
     space = metrics.get("output_space")
-    units = {"log-odds": "Amounts are contributions to the model's score on its internal log-odds scale; together "
-                         "with the model's starting point they add up exactly to the score.",
-             "probability": "Amounts are contributions to the score (probability points); together with the model's "
-                            "starting point they add up to the score."}.get(
+    units_by_space: dict[str | None, str] = {
+        "log-odds": "Amounts are contributions to the model's score on its internal log-odds scale; together "
+                    "with the model's starting point they add up exactly to the score.",
+        "probability": "Amounts are contributions to the score (probability points); together with the model's "
+                       "starting point they add up to the score."}
+    units = units_by_space.get(
         space, "Amounts are contributions to the model's output; together with its starting point they add up to it.")
     system = audit.get("system", {})
     recourse = row.get("recourse")

@@ -11,6 +11,7 @@ score by 0.62``. Built column by column with numpy, not row by row.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -67,14 +68,16 @@ def principal_reasons(*, values: np.ndarray, X: pd.DataFrame, decision: np.ndarr
     names = np.array([str(c) for c in X.columns], dtype=object)
     shown = value_text(X)
     rows = np.arange(n)
-    texts = []
+    texts: list[np.ndarray] = []
     for r in range(k):
         f = order[:, r]
         amount = np.take_along_axis(values, f[:, None], axis=1)[:, 0]
         verb = np.where(amount > 0, " raised the score by ", " lowered the score by ").astype(object)
         number = np.char.mod(f"%.{decimals}f", np.abs(amount)).astype(object)
         text = names[f] + ": " + shown[rows, f] + f" {DASH}" + verb + number
-        texts.append(np.where(valid[:, r], text, None))
+        # numpy's stubs read where(cond, x, None) as the one-argument form (a tuple of indices); it is the
+        # three-argument form, giving an object array with None where a row has no r-th reason.
+        texts.append(cast(np.ndarray, np.where(valid[:, r], text, None)))
     counts = valid.sum(axis=1)
     if k and n:
         none_given = counts == 0

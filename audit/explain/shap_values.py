@@ -26,7 +26,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -120,6 +120,17 @@ class ExplainPlan:
 # --------------------------------------------------------------------------- planning
 
 
+class _PlanCommon(TypedDict):
+    """The ExplainPlan fields shared by every non-kernel explainer (passed as ``**common``)."""
+
+    feature_names: list[str]
+    preprocessor: Any
+    mapping: np.ndarray
+    sign: float
+    positive_index: int
+    seed: int
+
+
 def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
     """Choose the explainer for ``model`` and prepare what it needs from the whole dataset ``X``."""
     estimator = model.estimator
@@ -132,7 +143,8 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
         mapping = fold_map(preprocessor, n_inputs=len(names)) if preprocessor is not None else np.arange(len(names))
     except FoldingError:
         return _kernel_plan(model=model, X=X, seed=seed, note="preprocessing mixes columns")
-    common = dict(feature_names=names, preprocessor=preprocessor, mapping=mapping, sign=sign, positive_index=pos, seed=seed)
+    common: _PlanCommon = {"feature_names": names, "preprocessor": preprocessor, "mapping": mapping, "sign": sign,
+                           "positive_index": pos, "seed": seed}
     family = _family(final)
     if family == "lightgbm":
         booster = final.booster_ if hasattr(final, "booster_") else final
@@ -260,6 +272,8 @@ def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np
     runner = {"lightgbm": _lightgbm_chunk, "xgboost": _xgboost_chunk, "tree": _tree_chunk,
               "linear": _linear_chunk, "deep": _deep_chunk}[plan.explainer]
     values, base, margin = runner(plan, Z)
+    if plan.mapping is None:  # plan_explanation always sets it; only a hand-built plan can lack it
+        raise TypeError("ExplainPlan.mapping is required to fold contributions onto the user's columns")
     folded = fold_values(values * plan.sign, plan.mapping, n_features=len(plan.feature_names))
     return folded, float(base * plan.sign), np.asarray(margin, dtype=float) * plan.sign
 

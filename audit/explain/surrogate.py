@@ -88,7 +88,7 @@ def _rules(tree: Any, columns: list[tuple[str, Any]], Z: np.ndarray, decision: n
     t = tree.tree_
     leaves = tree.apply(Z)
     total_positive = max(int(decision.sum()), 1)
-    out = []
+    out: list[dict[str, Any]] = []
     stack: list[tuple[int, list[tuple[int, bool, float]]]] = [(0, [])]
     while stack:
         node, path = stack.pop()

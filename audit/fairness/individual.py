@@ -36,12 +36,12 @@ def design_matrix(X: pd.DataFrame, feature_types: dict[str, str]) -> np.ndarray:
 
     Standardising keeps a wide-ranged column (e.g. capital gain) from deciding every neighbour alone.
     """
-    parts = []
+    parts: list[np.ndarray] = []
     for column in X.columns:
         values = X[column]
         if feature_types.get(str(column)) == "numeric":
-            numbers = pd.to_numeric(values, errors="coerce").astype(float)
-            numbers = numbers.fillna(numbers.median() if numbers.notna().any() else 0.0).to_numpy()
+            series = pd.to_numeric(values, errors="coerce").astype(float)
+            numbers = series.fillna(series.median() if series.notna().any() else 0.0).to_numpy()
             spread = numbers.std()
             parts.append(((numbers - numbers.mean()) / (spread if spread > 0 else 1.0))[:, None])
         else:

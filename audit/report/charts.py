@@ -15,8 +15,12 @@ import io
 import math
 import re
 from html import escape
+from typing import TYPE_CHECKING, Any
 
 from audit.evidence import Chart
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = ["chart_svg", "FIGURE_WIDTH_IN"]
 
@@ -30,7 +34,7 @@ _REFERENCE = "#a3261b"
 _GRID = "#d5d9de"
 _SERIES = ["#3e6482", "#c07a2c", "#5b8c5a", "#8a5a9b", "#6b7280", "#a3261b"]
 
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
     "font.size": 9,
