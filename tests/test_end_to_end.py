@@ -47,11 +47,33 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) ->
     (work / "audit.yaml").write_text(yaml.safe_dump(spec))
     result = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports",
                              "--junit", "junit.xml"], cwd=work, capture_output=True, text=True, timeout=600)
-    assert result.returncode in (0, 1), result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     bundles = [p for p in (work / "reports").glob("*/*") if p.is_dir()]
     assert len(bundles) == 1 and not bundles[0].name.startswith(".")
+    verdict = json.loads((bundles[0] / "audit.json").read_text())["verdict"]
+    assert result.returncode == (1 if verdict == "FAIL" else 0), result.stderr + result.stdout  # the gate = the verdict
+    assert result.stdout.startswith(verdict)
     return bundles[0]
+
+
+def test_the_demo_on_todays_date_fails_nothing_that_does_not_bind(bundle: Path) -> None:
+    """German credit, audited as of its spec date (today when unset): no FAIL from requirements not yet in force
+    (they are readiness) or from thresholds nobody set (they are REVIEW with the measured value)."""
+    result = json.loads((bundle / "audit.json").read_text())
+    findings = {f["id"]: f for f in result["findings"]}
+    assert result["verdict"] != "FAIL" and result["counts"]["FAIL"] == 0
+    for finding in findings.values():
+        for rule in finding["rules"]:
+            if rule["threshold"] is not None and not rule["binding"]:
+                assert rule["status"] == "REVIEW", (finding["id"], rule)
+        if not finding["in_force"] and finding["status"] != "N/A":
+            assert finding["reason"].startswith("Not yet in force")
+    # the impact ratio the four-fifths rule would have failed: shown as measured beside the reference
+    ratio = next(r for r in findings["EUAIA-10-2-g"]["rules"] if r["metric"] == "min_impact_ratio")
+    assert ratio["status"] == "REVIEW" and ratio["observed"] == pytest.approx(0.758, abs=0.001)
+    assert "0.758" in findings["EUAIA-10-2-g"]["reason"] and "reference value >= 0.8" in findings["EUAIA-10-2-g"]["reason"]
+    in_force = result["audit_date"] >= "2027-12-02"  # Annex III chapter, as moved by Regulation (EU) 2026/1744
+    assert findings["EUAIA-10-2-g"]["in_force"] is in_force
 
 
 def test_bundle_holds_every_file(bundle: Path) -> None:
@@ -183,8 +205,9 @@ def test_a_decisions_only_audit_runs_with_no_model_file(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.suffix in (".skops", ".pkl", ".joblib", ".json", ".txt")]
     result = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert result.returncode in (0, 1), result.stderr
     audit_json = json.loads(next((tmp_path / "reports").glob("*/*/audit.json")).read_text())
+    assert result.returncode == (1 if audit_json["verdict"] == "FAIL" else 0), result.stderr
+    assert audit_json["verdict"] == "REVIEW"  # nothing binding fails on a decision log; much needs a person
     evidence = {e["id"]: e for e in audit_json["evidence"]}
     assert evidence["fairness.selection_rate"]["status"] == "ok"
     for model_only in ("importance.shap", "local.shap", "counterfactual.flip", "robustness.perturbation"):
