@@ -13,7 +13,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -275,9 +275,11 @@ def explain(
         from audit.errors import UNSUPPORTED_FORMAT, AuditInputError
         from audit.explain import render_notice
 
-        if format not in ("text", "pdf"):
+        formats: dict[str, Literal["text", "pdf"]] = {"text": "text", "pdf": "pdf"}
+        fmt = formats.get(format)
+        if fmt is None:
             raise AuditInputError(UNSUPPORTED_FORMAT, path="--format", what="format", value=format, supported="text, pdf")
-        shown = render_notice(bundle_dir=bundle, decision_id=id, fmt=format, out=out)
+        shown = render_notice(bundle_dir=bundle, decision_id=id, fmt=fmt, out=out)
         typer.echo(shown if format == "text" else f"wrote {shown}")
         return EXIT_OK
 

@@ -49,6 +49,7 @@ __all__ = [
     "Finding",
     "AuditResult",
     "clean_number",
+    "clean_float",
     "read_audit_json",
     "write_audit_json",
     "result_json_schema",
@@ -70,6 +71,17 @@ def clean_number(value: Any) -> Scalar:
     if isinstance(value, (int, float, bool, str)):
         return value
     return str(value)
+
+
+def clean_float(value: Any) -> float | None:
+    """:func:`clean_number` for a value that is a number (a rate, a gap, a bound): NaN/inf/None become None.
+
+    The number is returned as clean_number returns it; anything that is not a number is a bug in the caller.
+    """
+    cleaned = clean_number(value)
+    if cleaned is None or isinstance(cleaned, (int, float)):
+        return cleaned
+    raise TypeError(f"expected a number, got {value!r}")
 
 
 class Table(BaseModel):

@@ -359,5 +359,9 @@ def metric_info(evidence_id: str, metric: str) -> MetricInfo | None:
         return None
     field = kind.model_fields[metric]
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    return MetricInfo(name=metric, role=extra["role"], unit=str(extra["unit"]), description=field.description or "",
-                      missing=str(extra["missing"]) if extra.get("missing") else None)
+    # model_validate, not the constructor: the role comes untyped from the field's schema extra and
+    # pydantic checks it against MetricRole here, as it did before.
+    return MetricInfo.model_validate({
+        "name": metric, "role": extra["role"], "unit": str(extra["unit"]), "description": field.description or "",
+        "missing": str(extra["missing"]) if extra.get("missing") else None,
+    })

@@ -35,7 +35,7 @@ N/A from the repeal date on, naming what replaced it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -270,8 +270,8 @@ def load_pack(name: str) -> Pack:
             raw = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
         pack = Pack.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
-        problem = str(exc).splitlines()
-        detail = "; ".join(line.strip() for line in problem[1:3]) if isinstance(exc, ValidationError) else problem[0]
+        lines = str(exc).splitlines()
+        detail = "; ".join(line.strip() for line in lines[1:3]) if isinstance(exc, ValidationError) else lines[0]
         raise AuditInputError(SPEC_INVALID, path=path, field="requirements", problem=detail) from None
     for req in pack.requirements:
         unknown = [ev for ev in req.shows if ev not in REGISTRY]
@@ -481,7 +481,7 @@ def _evaluate_rule(rule: Rule, spec: AuditSpec, evidence: dict[str, Evidence], r
     return RuleOutcome(**base, observed=observed, status=Status.FAIL, note=rule.describes)
 
 
-def _combine(statuses: list[Status]) -> Status:
+def _combine(statuses: Sequence[Status]) -> Status:
     if Status.FAIL in statuses:
         return Status.FAIL
     if Status.REVIEW in statuses or not statuses:

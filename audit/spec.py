@@ -63,6 +63,8 @@ AnnexIIIArea = Literal[
 ]
 
 
+Jurisdiction = Literal["EU", "US-NYC", "US", "US-CO"]
+
 Domain = Literal[
     "employment_screening", "promotion", "credit", "insurance", "housing", "education", "health",
     "essential_public_services", "criminal_justice", "migration", "other",
@@ -91,6 +93,10 @@ _DOMAIN_OF_ANNEX_III: dict[str, str] = {
 }
 
 
+def _default_jurisdictions() -> list[Jurisdiction]:
+    return ["EU"]
+
+
 class SystemSpec(_Strict):
     """The system under audit, as the law sees it."""
 
@@ -106,8 +112,8 @@ class SystemSpec(_Strict):
         description="The deployer is a body governed by public law or a private entity providing public services "
                     "(AI Act Art. 27(1)); leave empty if not stated.",
     )
-    jurisdictions: list[Literal["EU", "US-NYC", "US", "US-CO"]] = Field(
-        default_factory=lambda: ["EU"], description="Where the system is used: EU, US (federal), US-NYC, US-CO."
+    jurisdictions: list[Jurisdiction] = Field(
+        default_factory=_default_jurisdictions, description="Where the system is used: EU, US (federal), US-NYC, US-CO."
     )
     annex_iii_area: AnnexIIIArea = Field(
         default="none", description="EU AI Act Annex III point the use falls in (e.g. 5b credit scoring, 4a recruitment), or none."
@@ -362,7 +368,14 @@ def _read_attestations(spec_path: Path, raw: dict[str, Any]) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise AuditInputError(YAML_MALFORMED, path=file, line=mark.line + 1 if mark else "?", problem=str(exc).splitlines()[0]) from None
-    return loaded.get("attestations", loaded)
+    if not isinstance(loaded, dict):
+        raise AuditInputError(SPEC_INVALID, path=file, field="(top level)", problem="expected a mapping of attestation answers")
+    answers = loaded.get("attestations", loaded)
+    if answers is None:  # `attestations:` with no entries under it: no answers, as for an empty file
+        return {}
+    if not isinstance(answers, dict):
+        raise AuditInputError(SPEC_INVALID, path=file, field="attestations", problem="expected a mapping of attestation answers")
+    return answers
 
 
 def spec_json_schema() -> dict[str, Any]:

@@ -216,8 +216,8 @@ def _feature_types(X: pd.DataFrame, declared: dict[str, FeatureType]) -> dict[st
 
 def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | None, spec: AuditSpec) -> Predictions:
     if model is not None:
-        score = model.predict_score(X)
-        return Predictions(decision=np.asarray(model.decide(score), dtype=bool), score=score, source="model")
+        model_score = model.predict_score(X)
+        return Predictions(decision=np.asarray(model.decide(model_score), dtype=bool), score=model_score, source="model")
     d = spec.data.decision
     if d is None:  # load_subject rejects this earlier; kept so the function stands alone
         raise ValueError("a predictions-only subject needs data.decision")
@@ -225,7 +225,9 @@ def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | Non
     if d.column is not None:
         decision = _texts(frame[d.column]).isin({value_text(v) for v in d.positive_values}).to_numpy()
     else:  # the cutoff applies on the score's own scale (a probability, a decile, a credit score)
-        decision = score >= float(d.cutoff)  # type: ignore[operator, arg-type]
+        if score is None or d.cutoff is None:  # DecisionSpec rejects this earlier; kept so the function stands alone
+            raise ValueError("a decision from a score needs data.decision.score_column and data.decision.cutoff")
+        decision = score >= float(d.cutoff)
     return Predictions(decision=decision, score=score, source="data")
 
 
@@ -262,12 +264,12 @@ def _check_decision_inputs(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> 
                 at = int(np.argmax(not_numbers.to_numpy()))
                 raise AuditInputError(DECISION_SCORE_NOT_NUMERIC, path=path, column=d.score_column,
                                       value=native(column.iloc[at]), row=_row_name(frame, at, spec))
-        values = _score_values(column)
-        bad = ~np.isfinite(values)
+        scores = _score_values(column)
+        bad = ~np.isfinite(scores)
         if bad.any():
             at = int(np.argmax(bad))
             raise AuditInputError(DECISION_SCORE_NOT_FINITE, path=path, column=d.score_column,
-                                  value=values[at], row=_row_name(frame, at, spec))
+                                  value=scores[at], row=_row_name(frame, at, spec))
 
 
 def _texts(column: pd.Series) -> pd.Series:

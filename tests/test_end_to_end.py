@@ -43,7 +43,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) ->
     spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
     spec["signing"] = {"key": str(keys[0]), "certificate": str(keys[1])}
     spec["explanations"] = {"lime_sample": 40, "lime_repeats": 2}
-    spec["fairness"]["bootstrap"] = 300
+    spec.setdefault("fairness", {})["bootstrap"] = 300
     (work / "audit.yaml").write_text(yaml.safe_dump(spec))
     result = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports",
                              "--junit", "junit.xml"], cwd=work, capture_output=True, text=True, timeout=600)
@@ -200,7 +200,7 @@ def test_a_decisions_only_audit_runs_with_no_model_file(tmp_path: Path) -> None:
     shutil.copy(EXAMPLE / "german_credit_decisions.csv", tmp_path)
     spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
     spec.pop("signing")
-    spec["fairness"]["bootstrap"] = 200
+    spec.setdefault("fairness", {})["bootstrap"] = 200
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec))
     assert not [p for p in tmp_path.iterdir() if p.suffix in (".skops", ".pkl", ".joblib", ".json", ".txt")]
     result = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports"],
@@ -251,3 +251,34 @@ def test_audit_explain_gives_reasons_and_recourse_for_an_adverse_decision(bundle
     unknown = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", "NO-SUCH-ID"],
                              capture_output=True, text=True, timeout=120)
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr and "NO-SUCH-ID" in unknown.stderr
+
+
+def test_audit_json_validates_against_the_schema_the_tool_prints(bundle: Path, tmp_path: Path) -> None:
+    """`audit schema --result` is a JSON Schema that audit.json meets (checked by jsonschema, not by us), that types
+    each evidence kind's metrics, and a file of another schema version is refused on read."""
+    import copy
+
+    import jsonschema
+
+    from audit.errors import AuditInputError
+    from audit.evidence import read_audit_json
+
+    printed = subprocess.run([sys.executable, "-m", "audit", "schema", "--result"], capture_output=True, text=True,
+                             timeout=120)
+    assert printed.returncode == 0, printed.stderr
+    schema = json.loads(printed.stdout)
+    data = json.loads((bundle / "audit.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate(data)
+    broken = copy.deepcopy(data)
+    selection = next(e for e in broken["evidence"] if e["id"] == "fairness.selection_rate")
+    selection["metrics"]["min_impact_ratio"] = "0.76"  # a sentence where a figure belongs
+    assert not validator.is_valid(broken)
+    extra = copy.deepcopy(data)
+    next(e for e in extra["evidence"] if e["id"] == "data.profile")["metrics"]["n_groups_below_threshold"] = 3
+    assert not validator.is_valid(extra)  # no undeclared metric
+    old = copy.deepcopy(data)
+    old["schema_version"] = "1.0"
+    (tmp_path / "audit.json").write_text(json.dumps(old))
+    with pytest.raises(AuditInputError, match="schema version 1.0; this tool reads version 2.0"):
+        read_audit_json(tmp_path / "audit.json")

@@ -131,7 +131,8 @@ def test_undecided_primary_metric_does_not_pass_annex_iv_point_4(german_subject)
 
     spec = german_subject.spec
     spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"decision_nature": None,
-                                                                                 "bootstrap": 0})})
+                                                                                 "bootstrap": 0}),
+                                   "data": spec.data.model_copy(update={"favourable_decision": None})})
     subject = dataclasses.replace(german_subject, spec=spec)
     evidence = error_rate_evidence(subject, CheckContext(spec=spec, seed=1), build_breakdowns(subject.groups, []))
     assert evidence.metrics["primary_metric_reason"] is None
@@ -258,7 +259,7 @@ def test_a_gate_can_refuse_an_audit_that_is_only_review(tmp_path: Path) -> None:
     spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
     spec.pop("signing")
     spec["data"]["path"] = str(EXAMPLE / "german_credit_decisions.csv")
-    spec["fairness"]["bootstrap"] = 0
+    spec.setdefault("fairness", {})["bootstrap"] = 0
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec))
     run = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "reports", "--fail-on",
                           "review", "--junit", "junit.xml"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
@@ -287,7 +288,7 @@ def flag_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec["model"]["path"] = str(EXAMPLE / "model.skops")
     spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
     spec["explanations"] = {"lime_sample": 0}
-    spec["fairness"]["bootstrap"] = 200
+    spec.setdefault("fairness", {})["bootstrap"] = 200
     (work / "audit.yaml").write_text(yaml.safe_dump(spec))
     return run_audit(work / "audit.yaml", output=work / "reports").bundle_dir
 
@@ -442,3 +443,28 @@ def test_no_threshold_lives_in_a_check() -> None:
     checks_text = "".join(p.read_text() for p in (ROOT / "audit" / "checks").glob("*.py"))
     used |= {key for key in load_thresholds() if f'"{key}"' in checks_text}  # reference lines drawn on charts
     assert set(load_thresholds()) <= used
+
+
+def test_every_check_is_not_assessed_when_a_need_it_declares_is_missing(german_subject) -> None:
+    """A check's NEEDS is a promise: take away any one of them and every evidence item it returns says why."""
+    import importlib
+
+    from audit.checks import CHECK_MODULES
+    from audit.evidence import EvidenceStatus
+
+    base = german_subject
+    spec = base.spec.model_copy(update={"explanations": base.spec.explanations.model_copy(update={"lime_sample": 0}),
+                                        "fairness": base.spec.fairness.model_copy(update={"bootstrap": 0})})
+    without = {
+        "model": dataclasses.replace(base, spec=spec, model=None),
+        "labels": dataclasses.replace(base, spec=spec, y=None),
+        "protected": dataclasses.replace(base, spec=spec, protected=[], groups=base.groups[[]]),
+    }
+    declared = 0
+    for name in CHECK_MODULES:
+        module = importlib.import_module(name)
+        for need in module.NEEDS:
+            declared += 1
+            evidence = module.run(without[need], CheckContext(spec=spec, seed=1))
+            assert evidence and all(e.status is EvidenceStatus.NOT_ASSESSED and e.reason for e in evidence), (name, need)
+    assert declared >= 6

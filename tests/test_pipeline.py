@@ -22,7 +22,7 @@ def _quick_spec(tmp_path: Path, *, model: dict) -> Path:
     spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
     spec.pop("signing")
     spec["explanations"] = {"lime_sample": 0}
-    spec["fairness"]["bootstrap"] = 50
+    spec.setdefault("fairness", {})["bootstrap"] = 50
     path = tmp_path / "audit.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path

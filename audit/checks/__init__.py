@@ -6,7 +6,7 @@ from audit.checks._base import CheckContext, Progress
 
 __all__ = ["CHECK_MODULES", "CheckContext", "Progress"]
 
-# Run order matters: later checks read what earlier ones put in ctx.shared.
+# Run order matters: later checks read what earlier ones set on the context (ctx.shap, ctx.proxies).
 CHECK_MODULES: tuple[str, ...] = (
     "audit.checks.data",
     "audit.checks.performance",

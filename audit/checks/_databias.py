@@ -42,13 +42,16 @@ def data_bias_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
     ]
     singles = [r for r in groups if " × " not in r["breakdown"]]
     smallest = min(singles, key=lambda r: r["n"]) if singles else None
-    best_gap = max((g for g in gaps if g[1].value is not None), key=lambda g: g[1].value, default=None)
+    measured_gaps = [(s.value, b, s) for b, s in gaps if s.value is not None]
+    best_gap = max(measured_gaps, key=lambda g: g[0], default=None)
     best_missing = max(missing, key=lambda r: r["gap"], default=None)
     metrics = {
-        "max_base_rate_gap": best_gap[1].value if best_gap else None,
-        "max_base_rate_gap_between": _between(*best_gap) if best_gap else None,
-        "max_base_rate_gap_p_value": best_gap[1].p_value if best_gap else None,
-        "max_missingness_gap": best_missing["gap"] if best_missing else 0.0,
+        "max_base_rate_gap": best_gap[0] if best_gap else None,
+        "max_base_rate_gap_between": _between(best_gap[1], best_gap[2]) if best_gap else None,
+        "max_base_rate_gap_p_value": best_gap[2].p_value if best_gap else None,
+        # 0 is a measurement only when nothing is missing; values missing but no two groups to compare is unmeasured
+        "max_missingness_gap": best_missing["gap"] if best_missing else (
+            0.0 if not subject.X.isna().to_numpy().any() else None),
         "max_missingness_feature": f"{best_missing['feature']} by {best_missing['attribute']}"
         if best_missing
         else None,
@@ -61,6 +64,9 @@ def data_bias_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
         title=TITLE,
         summary=_summary(metrics, subject.y is not None),
         metrics={k: clean_number(v) for k, v in metrics.items()},
+        missing={} if metrics["max_missingness_gap"] is not None else {
+            "max_missingness_gap": "values are missing, but no protected attribute has two groups large enough to "
+                                   "compare"},
         tables=[
             _representation_table(groups, subject.y is not None),
             *_gap_table(gaps),
@@ -109,7 +115,7 @@ def missingness_gaps(X: pd.DataFrame, c: Comparison, *, resamples: int, rng: np.
         flags = compare(b, decision=missing, y=None, resamples=resamples, rng=rng, min_size=0, min_share=0.0)
         flags = Comparison(breakdown=b, cells=flags.cells, boot=flags.boot, reasons=c.reasons)
         spread = flags.spread("selection_rate")
-        if spread.value is None:
+        if spread.value is None or spread.high is None or spread.low is None:  # None together: groups not comparable
             continue
         shares = flags.rate("selection_rate")
         rows.append(
@@ -168,6 +174,8 @@ def _representation(comparisons: list[Comparison], *, has_labels: bool) -> list[
 
 
 def _between(b: Breakdown, spread: Spread) -> str:
+    if spread.high is None or spread.low is None:
+        raise ValueError(f"no gap was measured for {b.name}: there are no two groups to name")
     return f"{b.name}: {b.labels[spread.high]} vs {b.labels[spread.low]}"
 
 
@@ -202,7 +210,7 @@ def _gap_table(gaps: list[tuple[Breakdown, Spread]]) -> list[Table]:
             "95 % CI": fmt_ci(s.ci_low, s.ci_high),
             "p-value": s.p_value,
             "test": s.test or "",
-            "groups compared": f"{b.labels[s.high]} vs {b.labels[s.low]}" if s.high is not None else "",
+            "groups compared": f"{b.labels[s.high]} vs {b.labels[s.low]}" if s.high is not None and s.low is not None else "",
         }
         for b, s in gaps
     ]
@@ -245,7 +253,7 @@ def _long(groups: list[dict], gaps: list[tuple[Breakdown, Spread]], missing: lis
                 check=EVIDENCE_ID,
                 metric="base_rate_gap",
                 attribute=b.name,
-                group=f"{b.labels[s.high]} vs {b.labels[s.low]}" if s.high is not None else "",
+                group=f"{b.labels[s.high]} vs {b.labels[s.low]}" if s.high is not None and s.low is not None else "",
                 value=s.value,
                 ci_low=s.ci_low,
                 ci_high=s.ci_high,

@@ -16,7 +16,7 @@ from audit.checks._base import CheckContext
 from audit.checks._error_report import EVIDENCE_ID, GROUP_RATES
 from audit.checks._longform import long_table
 from audit.errors import FAIRNESS_NO_LABELS
-from audit.evidence import Evidence, clean_number
+from audit.evidence import Evidence, clean_float, clean_number
 from audit.fairness.bootstrap import percentile_interval
 from audit.fairness.calibration import N_BINS, reliability, scores_are_probabilities
 from audit.fairness.choice import Choice, choose_primary
@@ -56,7 +56,8 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     gap_rows = [r for c, ref in zip(comparisons, references, strict=True) for r in _gap_rows(c, ref)]
     disparity_rows = [r for c in comparisons for r in disparities(c)]
     ece_gaps = [_ece_gap(c, group_rows) for c in comparisons]
-    matrix = design_matrix(subject.X, subject.feature_types)
+    # A copy typed dict[str, str]: design_matrix (fairness/individual.py) takes a dict[str, str] though it only reads it.
+    matrix = design_matrix(subject.X, dict(subject.feature_types))
     consistent, used = consistency(matrix, decision, rng=ctx.rng(CONSISTENCY_SALT))
     choice = choose_primary(ctx.spec)
     metrics = _headline(disparity_rows)
@@ -104,18 +105,18 @@ def disparities(c: Comparison) -> list[dict]:
     spreads = {rate: c.spread(rate) for rate in ("selection_rate", "tpr", "fpr", "precision")}
     rows = []
     for metric, rates in DISPARITIES.items():
-        parts = [spreads[r] for r in rates if spreads[r].value is not None]
-        if not parts:
+        valued = [(s.value, s) for s in (spreads[r] for r in rates) if s.value is not None]
+        if not valued:
             rows.append(_disparity_row(b, metric, Spread(None, None, None, None, None, None, None, None)))
             continue
-        chosen = max(parts, key=lambda s: s.value)
-        samples = [s.samples for s in parts]
-        if len(parts) > 1 and all(s is not None for s in samples):
+        chosen = max(valued, key=lambda vs: vs[0])[1]
+        samples = [s.samples for _, s in valued if s.samples is not None]
+        if len(valued) > 1 and len(samples) == len(valued):
             low, high = percentile_interval(np.fmax(*samples))
             chosen = Spread(
                 chosen.value,
-                clean_number(low),
-                clean_number(high),
+                clean_float(low),
+                clean_float(high),
                 chosen.p_value,
                 chosen.test,
                 chosen.high,
@@ -128,7 +129,7 @@ def disparities(c: Comparison) -> list[dict]:
 
 
 def _disparity_row(b: Breakdown, metric: str, s: Spread) -> dict:
-    between = f"{b.labels[s.high]} vs {b.labels[s.low]}" if s.high is not None else ""
+    between = f"{b.labels[s.high]} vs {b.labels[s.low]}" if s.high is not None and s.low is not None else ""
     return {
         "breakdown": b.name,
         "metric": metric,
@@ -143,12 +144,13 @@ def _disparity_row(b: Breakdown, metric: str, s: Spread) -> dict:
 
 def _ratio_row(c: Comparison, s: Spread) -> dict:
     b = c.breakdown
-    if s.value is None:
+    if s.value is None or s.high is None or s.low is None:  # the three are None together (Comparison.spread)
         return _disparity_row(b, "demographic_parity_ratio", s)
     rate = c.rate("selection_rate")
     value = rate[s.low] / rate[s.high] if rate[s.high] > 0 else np.nan
     samples = c.rate_samples("selection_rate")
-    low = high = np.nan
+    low: float | np.ndarray = np.nan
+    high: float | np.ndarray = np.nan
     if samples is not None:
         chosen = samples[:, c.eligible]
         with np.errstate(all="ignore"):
@@ -156,7 +158,7 @@ def _ratio_row(c: Comparison, s: Spread) -> dict:
     return _disparity_row(
         b,
         "demographic_parity_ratio",
-        Spread(clean_number(value), clean_number(low), clean_number(high), s.p_value, s.test, s.high, s.low, None),
+        Spread(clean_float(value), clean_float(low), clean_float(high), s.p_value, s.test, s.high, s.low, None),
     )
 
 
@@ -188,8 +190,8 @@ def _group_rows(c: Comparison, y: np.ndarray, ranking: np.ndarray | None, probab
         for name, (value, low, high, denominator) in figures.items():
             row[name], row[f"{name}_ci"], row[f"{name}_n"] = value[g], (low[g], high[g]), int(denominator[g])
         mask = b.codes == g
-        both = ranking is not None and 0 < y[mask].sum() < mask.sum()
-        row["roc_auc"] = float(roc_auc_score(y[mask], ranking[mask])) if both else None
+        both_outcomes = 0 < y[mask].sum() < mask.sum()
+        row["roc_auc"] = float(roc_auc_score(y[mask], ranking[mask])) if ranking is not None and both_outcomes else None
         row["ece"] = reliability(probability[mask], y[mask]).ece if probability is not None else None
         rows.append(row)
     return rows

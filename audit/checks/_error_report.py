@@ -10,7 +10,7 @@ import numpy as np
 
 from audit.checks._longform import fmt_ci, long_row
 from audit.errors import FAIRNESS_NO_SCORES
-from audit.evidence import Chart, Table, clean_number
+from audit.evidence import Chart, Table, clean_float
 from audit.fairness.bootstrap import RATE_LABELS
 from audit.fairness.calibration import N_BINS, reliability
 from audit.fairness.choice import PRIMARY_METRICS, Choice
@@ -173,14 +173,17 @@ def long_rows(
 
 def rate_chart(comparisons: list[Comparison], choice: Choice) -> Chart:
     name = "fpr" if choice.metric == "false_positive_rate_difference" else "tpr"
-    labels, values, lows, highs = [], [], [], []
+    labels: list[str] = []
+    values: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
     for c in comparisons:
         low, high = c.rate_interval(name)
         for g in np.flatnonzero(c.eligible):
             labels.append(c.breakdown.key(int(g)))
-            values.append(clean_number(c.rate(name)[g]))
-            lows.append(clean_number(low[g]))
-            highs.append(clean_number(high[g]))
+            values.append(clean_float(c.rate(name)[g]))
+            lows.append(clean_float(low[g]))
+            highs.append(clean_float(high[g]))
     return Chart(
         id=f"fairness-{name}-by-group",
         title=f"{RATE_LABELS[name].capitalize()} by group (95 % interval)",
@@ -202,11 +205,11 @@ def reliability_charts(comparisons: list[Comparison], y: np.ndarray, score: np.n
         b = c.breakdown
         if len(b.attributes) != 1:
             continue
-        series: dict[str, list[float | None]] = {"perfect calibration": centres}
+        series: dict[str, list[float | None]] = {"perfect calibration": list(centres)}
         for g in np.flatnonzero(c.eligible):
             mask = b.codes == g
             curve = reliability(score[mask], y[mask])
-            series[b.labels[g]] = [clean_number(v) for v in curve.observed]
+            series[b.labels[g]] = [clean_float(v) for v in curve.observed]
         charts.append(
             Chart(
                 id=f"fairness-reliability-{b.name}",

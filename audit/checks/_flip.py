@@ -42,11 +42,14 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         return Evidence.not_assessed(FLIP_ID, "counterfactual", FLIP_TITLE, NO_MODEL)
     if not subject.protected:
         return Evidence.not_assessed(FLIP_ID, "counterfactual", FLIP_TITLE, "no protected attribute declared in data.protected")
+    score = subject.predictions.score
+    if score is None:  # never with a model: load_subject scores every row with it
+        raise ValueError("the flip test needs the model's scores, and this subject has none")
     started = time.perf_counter()
     proxies, proxy_source = resolve_proxies(ctx.spec, ctx.proxies)
     n_boot = ctx.spec.fairness.bootstrap
     result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
-                       score=subject.predictions.score, decision=subject.predictions.decision, ids=subject.ids,
+                       score=score, decision=subject.predictions.decision, ids=subject.ids,
                        proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
     direct = result.max_rate(DIRECT)
     with_proxies = result.max_rate(WITH_PROXIES)
@@ -152,7 +155,8 @@ def _examples_table(result: FlipResult) -> Table:
 
 
 def _chart(result: FlipResult, line: float, line_label: str) -> Chart:
-    labels, values = [], []
+    labels: list[str] = []
+    values: list[float | None] = []
     for attribute in dict.fromkeys(p.attribute for p in result.pairs):
         for variant in (DIRECT, WITH_PROXIES):
             rates = [p.flip_rate for p in result.pairs if p.attribute == attribute and p.variant == variant]

@@ -19,6 +19,8 @@ threshold, not a legal one. The flagged features go to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -109,7 +111,7 @@ def normalized_mutual_info(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 def attribute_auc(
-    X: pd.DataFrame, target: np.ndarray, *, feature_types: dict[str, str], random_state: int, sample: int = AUC_SAMPLE
+    X: pd.DataFrame, target: np.ndarray, *, feature_types: Mapping[str, str], random_state: int, sample: int = AUC_SAMPLE
 ) -> tuple[float | None, int, list[str]]:
     """Holdout ROC AUC of predicting ``target`` from all of ``X``; (auc, rows used, classes)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -119,9 +121,9 @@ def attribute_auc(
     rng = np.random.default_rng(random_state)
     rows = np.sort(rng.choice(len(X), size=sample, replace=False)) if len(X) > sample else np.arange(len(X))
     target = np.asarray(target, dtype=object)[rows]
-    classes, counts = np.unique(target, return_counts=True)
-    keep = np.isin(target, classes[counts >= MIN_CLASS])
-    classes = [str(c) for c in classes[counts >= MIN_CLASS]]
+    found, counts = np.unique(target, return_counts=True)
+    keep = np.isin(target, found[counts >= MIN_CLASS])
+    classes = [str(c) for c in found[counts >= MIN_CLASS]]
     if len(classes) < 2 or X.shape[1] == 0:
         return None, 0, classes
     frame = X.iloc[rows[keep]].copy()

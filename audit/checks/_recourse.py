@@ -8,9 +8,9 @@ import pandas as pd
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
 from audit.counterfactual.actionability import build_actionability
-from audit.counterfactual.quality import GapResult, plausibility, recourse_gap
+from audit.counterfactual.quality import Gap, GapResult, plausibility, recourse_gap
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
-from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.evidence import Chart, Evidence, Table, clean_float, clean_number
 from audit.subject import Subject
 
 __all__ = ["recourse_evidence", "RECOURSE_ID", "RECOURSE_TITLE", "constraint_violations"]
@@ -55,10 +55,13 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     max_changes = spec.counterfactuals.max_changes
     action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
                                  increase_only=spec.data.increase_only)
+    score = subject.predictions.score
+    if score is None:  # never with a model: load_subject scores every row with it
+        raise ValueError("recourse needs the model's scores, and this subject has none")
     favourable = subject.favourable  # the declared direction: for a flag, recourse removes the flag
     adverse = np.flatnonzero(~favourable)
     result = find_recourse(X=subject.X, rows=adverse, model=subject.model, action=action,
-                           score_before=subject.predictions.score[adverse], max_changes=max_changes,
+                           score_before=score[adverse], max_changes=max_changes,
                            progress=ctx.progress, favourable_is_positive=subject.favourable_is_positive)
     texts = result.texts()
     _write_columns(subject, ctx, result, texts)
@@ -69,7 +72,7 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     gap = recourse_gap(groups=subject.groups.iloc[adverse].reset_index(drop=True), cost=result.cost,
                        min_group_size=spec.fairness.min_group_size, rng=ctx.rng(SALT["gap"]),
                        n_boot=spec.fairness.bootstrap)
-    worst = max(gap.gaps.items(), key=lambda kv: kv[1]["gap"]) if gap.gaps else None  # type: ignore[arg-type, return-value]
+    worst = max(gap.gaps.items(), key=lambda kv: kv[1]["gap"]) if gap.gaps else None
     n_adverse = int(adverse.size)
     coverage = float(result.found.mean()) if n_adverse else None
     return Evidence(
@@ -115,7 +118,7 @@ def _write_columns(subject: Subject, ctx: CheckContext, result: RecourseResult, 
 
 
 def _summary(n_adverse: int, coverage: float | None, result: RecourseResult,
-             worst: tuple[str, dict[str, object]] | None) -> str:
+             worst: tuple[str, Gap] | None) -> str:
     if n_adverse == 0:
         return "No decision is adverse, so no recourse is needed."
     text = (f"{pct(coverage)} of the {n_adverse:,} adverse decisions have a recourse within "
@@ -138,13 +141,13 @@ def _gap_table(gap: GapResult) -> Table:
                               "left out of the gap (in_gap = false).")
 
 
-def _num(value: object) -> str:
-    return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{float(value):.2f}"
 
 
 def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str]) -> Table:
     n = len(result.rows)
-    pick = np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False)) if n else []
+    pick = np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False)) if n else np.zeros(0, int)
     records = [{"id": str(subject.ids[result.rows[i]]), "recourse": texts[i], "features_changed": int(result.n_changes[i]),
                 "cost": clean_number(result.cost[i]), "score_before": float(result.score_before[i]),
                 "score_after": clean_number(result.score_after[i])} for i in pick]
@@ -168,5 +171,5 @@ def _charts(gap: GapResult) -> list[Chart]:
     return [Chart(id="counterfactual-recourse-gap", title="Mean recourse cost by group", kind="barh",
                   labels=[f"{a} = {g}" for a, g in zip(frame["attribute"], frame["group"], strict=True)],
                   values=[float(v) for v in frame["mean_cost"]],
-                  ci_low=[clean_number(v) for v in frame["ci_low"]], ci_high=[clean_number(v) for v in frame["ci_high"]],
+                  ci_low=[clean_float(v) for v in frame["ci_low"]], ci_high=[clean_float(v) for v in frame["ci_high"]],
                   xlabel="mean cost of the nearest recourse (cost units)")]

@@ -7,13 +7,13 @@ check's `data.bias` evidence.
 
 from __future__ import annotations
 
-from audit.checks._base import CheckContext
+from audit.checks._base import CheckContext, Need
 from audit.evidence import Evidence, Table, clean_number
 from audit.subject import Subject
 
 __all__ = ["run", "NEEDS"]
 
-NEEDS: tuple[str, ...] = ()  # the data alone
+NEEDS: tuple[Need, ...] = ()  # the data alone
 
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:

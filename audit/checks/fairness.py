@@ -7,11 +7,13 @@ sets ``ctx.proxies`` for the flip test. The statistics live in ``audit.fairness`
 
 from __future__ import annotations
 
-from audit.checks._base import CheckContext
+from audit.checks._base import CheckContext, Need
 from audit.evidence import Evidence
 from audit.subject import Subject
 
-__all__ = ["run"]
+__all__ = ["run", "NEEDS"]
+
+NEEDS: tuple[Need, ...] = ("protected",)  # labels too for error rates; the decisions alone for selection rates
 
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:

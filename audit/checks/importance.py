@@ -17,15 +17,16 @@ import time
 import numpy as np
 import pandas as pd
 
-from audit.checks._base import CheckContext
+from audit.checks._base import CheckContext, Need
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.explain.shap_values import ShapResult, explain
+from audit.models import ModelAdapter
 from audit.subject import Subject
 
 __all__ = ["run", "shap_result", "contribution_unit", "additivity_error", "CHECK", "NEEDS", "PERMUTATION_ROWS",
            "SURROGATE_DEPTH", "PDP_ROWS"]
 
-NEEDS = ("model",)  # and labels for permutation importance
+NEEDS: tuple[Need, ...] = ("model",)  # and labels for permutation importance
 
 CHECK = "importance"
 PERMUTATION_ROWS = 5_000
@@ -162,7 +163,7 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
 class _Fitted:
     """The model as a fitted estimator for scikit-learn's permutation_importance (which only checks for ``fit``)."""
 
-    def __init__(self, model: object) -> None:
+    def __init__(self, model: ModelAdapter) -> None:
         self.model = model
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> _Fitted:  # never called: the model is already trained
@@ -171,6 +172,9 @@ class _Fitted:
 
 def _permutation_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     title = _TITLES["importance.permutation"]
+    model = subject.model
+    if model is None:  # run() returns before this without a model
+        return Evidence.not_assessed("importance.permutation", CHECK, title, NO_MODEL)
     if subject.y is None:
         return Evidence.not_assessed("importance.permutation", CHECK, title, NO_LABELS)
     from sklearn.inspection import permutation_importance
@@ -180,7 +184,6 @@ def _permutation_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     rng = ctx.rng(101)
     rows = np.sort(rng.choice(subject.n, size=min(PERMUTATION_ROWS, subject.n), replace=False))
     X, y = subject.X.iloc[rows], subject.y[rows]
-    model = subject.model
     use_auc = 0 < y.sum() < len(y)
     scoring = "roc_auc" if use_auc else "accuracy"
 
@@ -205,7 +208,7 @@ def _permutation_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         summary=(f"Scrambling {records[0]['feature']} hurts the model's accuracy most ({shown} falls by "
                  f"{records[0]['mean drop']:.3f}); features whose scrambling changes nothing add little to accuracy."),
         metrics={"n_repeats": PERMUTATION_REPEATS, "n_rows": len(rows), "scoring": scoring,
-                 "baseline_score": clean_number(baseline), "top_feature": records[0]["feature"]},
+                 "baseline_score": clean_number(baseline), "top_feature": str(records[0]["feature"])},
         tables=[Table.from_records(f"Drop in {scoring} when a feature is shuffled ({PERMUTATION_REPEATS} repeats)", records)],
         charts=[Chart(id="importance-permutation", title=f"Permutation importance (drop in {scoring}, mean \u00b1 std)",
                       kind="barh", labels=[str(names[j]) for j in top],
@@ -282,10 +285,10 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         ylabel = "average score (0 to 1)"
         if kind == "categorical":
             charts.append(Chart(id=f"pdp-{feature}", title=f"Average score by {feature}", kind="bar",
-                                labels=[str(g) for g in dep.grid], values=dep.average, xlabel=feature, ylabel=ylabel))
+                                labels=[str(g) for g in dep.grid], values=list(dep.average), xlabel=feature, ylabel=ylabel))
         else:
             charts.append(Chart(id=f"pdp-{feature}", title=f"Average score as {feature} varies", kind="line",
-                                x=[float(g) for g in dep.grid], values=dep.average, xlabel=feature, ylabel=ylabel))
+                                x=[float(g) for g in dep.grid], values=list(dep.average), xlabel=feature, ylabel=ylabel))
     biggest = max(records, key=lambda r: r["range"]) if records else None
     return Evidence(
         id="importance.pdp", check=CHECK, title=_TITLES["importance.pdp"],

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from audit.checks._base import CheckContext
+from audit.checks._base import CheckContext, Need
 from audit.checks.importance import additivity_error, contribution_unit, shap_result
 from audit.evidence import Evidence, Table, clean_number
 from audit.explain.reasons import principal_reasons
@@ -28,7 +28,7 @@ from audit.subject import Subject
 
 __all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
 
-NEEDS = ("model",)
+NEEDS: tuple[Need, ...] = ("model",)
 
 CHECK = "local"
 EXAMPLE_ROWS = 10
@@ -142,12 +142,15 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     settings = subject.spec.explanations
     if settings.lime_sample == 0:
         return Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, "LIME sample size set to 0 in the spec")
+    score = subject.predictions.score
+    if score is None:  # never with a model: load_subject scores every row with it
+        raise ValueError("LIME needs the model's scores, and this subject has none")
     started = time.perf_counter()
     result = shap_result(subject, ctx)
     seed = int(ctx.rng(501).integers(0, 2**31 - settings.lime_repeats - 1))
     quality = lime_quality(
         model=subject.model, X=subject.X[result.feature_names], shap_values=result.values,
-        score=subject.predictions.score, favourable=subject.favourable, sample_size=settings.lime_sample,
+        score=score, favourable=subject.favourable, sample_size=settings.lime_sample,
         repeats=settings.lime_repeats, seed=seed, top_k=settings.top_k, threshold=DECISION_THRESHOLD,
         num_samples=LIME_NUM_SAMPLES, scheduler=ctx.scheduler or settings.scheduler, progress=ctx.progress)
     summary = quality.summary()

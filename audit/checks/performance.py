@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, brier_score_loss, confusion_matrix, roc_auc_score
 
-from audit.checks._base import CheckContext
+from audit.checks._base import CheckContext, Need
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.fairness.calibration import scores_are_probabilities
 from audit.subject import Subject
 
 __all__ = ["run", "accuracy_metrics", "NEEDS"]
 
-NEEDS = ("labels",)  # and the decisions; scores for ROC AUC and the Brier score
+NEEDS: tuple[Need, ...] = ("labels",)  # and the decisions; scores for ROC AUC and the Brier score
 
 LIMITS = [
     "Measured on the audit dataset only; accuracy on future applicants may differ if their population shifts.",

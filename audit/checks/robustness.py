@@ -6,11 +6,13 @@ in ``audit.robustness.perturbation``.
 
 from __future__ import annotations
 
-from audit.checks._base import CheckContext
+from audit.checks._base import CheckContext, Need
 from audit.evidence import Evidence
 from audit.subject import Subject
 
-__all__ = ["run"]
+__all__ = ["run", "NEEDS"]
+
+NEEDS: tuple[Need, ...] = ("model",)
 
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:

@@ -14,7 +14,7 @@ together and count as one change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,7 +150,7 @@ def _linked_groups(X: pd.DataFrame, columns: list[str]) -> list[list[str]]:
 def build_actionability(
     *,
     X: pd.DataFrame,
-    feature_types: dict[str, str],
+    feature_types: Mapping[str, str],
     immutable: Iterable[str],
     increase_only: Iterable[str],
     grid_size: int = 9,

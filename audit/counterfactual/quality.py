@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from audit.counterfactual._common import sample_rows
 from audit.counterfactual.actionability import Actionability
 from audit.subject import MISSING_GROUP
 
-__all__ = ["Plausibility", "plausibility", "GapResult", "recourse_gap"]
+__all__ = ["Plausibility", "plausibility", "Gap", "GapResult", "recourse_gap"]
 
 _CHUNK = 256
 
@@ -89,12 +90,22 @@ def plausibility(*, X: pd.DataFrame, favourable: np.ndarray, counterfactuals: pd
     return Plausibility(float(cf_dist.mean()), float(real_dist.mean()), len(queries), len(ref_idx))
 
 
+class Gap(TypedDict):
+    """The largest gap in mean recourse cost for one attribute (highest minus lowest eligible group)."""
+
+    gap: float
+    ci_low: float | None  # 95 % bootstrap interval; None without bootstrap
+    ci_high: float | None
+    highest: str  # the group with the highest mean cost
+    lowest: str
+
+
 @dataclass
 class GapResult:
     """Recourse cost by group, and the largest gap per attribute with its interval."""
 
     rows: list[dict[str, object]]
-    gaps: dict[str, dict[str, object]]
+    gaps: dict[str, Gap]
 
 
 def recourse_gap(*, groups: pd.DataFrame, cost: np.ndarray, min_group_size: int, rng: np.random.Generator,
@@ -104,7 +115,7 @@ def recourse_gap(*, groups: pd.DataFrame, cost: np.ndarray, min_group_size: int,
     ``groups`` and ``cost`` are aligned with the adverse decisions; NaN cost = no recourse found.
     """
     rows: list[dict[str, object]] = []
-    gaps: dict[str, dict[str, object]] = {}
+    gaps: dict[str, Gap] = {}
     found = ~np.isnan(cost)
     for attr in groups.columns:
         labels = groups[attr].to_numpy(dtype=object)

@@ -521,7 +521,14 @@ def _assessment(f: Finding, rules: list[RuleView], refs: list[EvidenceRef]) -> t
         parts.append(f"to judge: {r.description} (observed {r.observed}"
                      + (f", {r.required}" if r.required else "") + ")")
         needs.append(_sentence(f"Judge or decide: {r.why_not}"))
-    missing = {r.evidence.id: (r.evidence.title, r.why_not) for r in rules if not r.evaluated and r not in judged}
+    # Evidence that exists, but one of its figures could not be measured: say which figure and why.
+    unmeasured = [r for r in rules if not r.evaluated and r not in judged and r.evidence.anchor is not None
+                  and not r.evidence.not_assessed]
+    for r in unmeasured:
+        parts.append(f"not measured: {humanise(r.rule.metric).lower()}")
+        needs.append(_sentence(f"Not measured: {r.why_not}"))
+    missing = {r.evidence.id: (r.evidence.title, r.why_not) for r in rules
+               if not r.evaluated and r not in judged and r not in unmeasured}
     for ref in refs:  # evidence the requirement names without a rule on it
         if ref.id not in missing and (ref.anchor is None or ref.not_assessed):
             missing[ref.id] = (ref.title, f"not assessed: {ref.reason}" if ref.not_assessed
@@ -616,13 +623,12 @@ _FACTS: list[tuple[str, str, str, Callable[[Any], str], list[tuple[str, str]]]] 
     ("Accuracy of the decisions", "performance.overall", "accuracy", lambda v: f"accuracy {format_number(v)}",
      [("roc_auc", "ROC AUC {}"), ("balanced_accuracy", "balanced accuracy {}"),
       ("max_group_accuracy_gap", "largest accuracy gap between groups {}")]),
-    ("Lowest impact ratio (selection rate of a group / highest group's)", "fairness.selection_rate",
+    ("Lowest impact ratio (favourable-decision rate of a group / most favoured group's)", "fairness.selection_rate",
      "min_impact_ratio", format_number,
-     [("min_impact_ratio_group", "group: {}"), ("n_groups_below_threshold", "groups below the threshold: {}")]),
+     [("min_impact_ratio_group", "group: {}"), ("min_impact_ratio_p_value", "p-value {}")]),
     ("Fairness metric chosen for this system", "fairness.error_rates", "primary_metric", humanise,
-     [("primary_metric_value", "value {}"), ("primary_metric_threshold", "tolerance {}"),
-      ("primary_metric_ok", "within tolerance: {}")]),
-    ("Decisions that change when only a protected attribute changes", "counterfactual.flip", "max_flip_rate",
+     [("primary_metric_value", "value {}"), ("primary_metric_breakdown", "worst in {}")]),
+    ("Decisions that change when a protected attribute (or its proxies) changes", "counterfactual.flip", "max_flip_rate",
      lambda v: f"up to {format_percent(v)}", [("attribute_max_flip", "largest: {}")]),
     ("Adverse decisions with a recourse (a change that would reverse them)", "counterfactual.recourse", "coverage",
      format_percent, [("n_adverse", "of {} adverse decisions"), ("mean_features_changed", "features to change, mean {}")]),

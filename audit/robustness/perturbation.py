@@ -19,6 +19,7 @@ model accepts missing, and say so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,7 +88,7 @@ def _refusals(source: RowSource, predictor: Predictor) -> dict[str, str]:
 def perturbation_test(
     *,
     X: pd.DataFrame,
-    feature_types: dict[str, str],
+    feature_types: Mapping[str, str],
     model: object,
     decision: np.ndarray,
     noise_levels: list[float],

@@ -231,7 +231,7 @@ def test_individual_measures_match_aif360(adult_evidence, adult_subject):
 
 def test_primary_metric_and_calibration(adult_evidence, frame):
     metrics = adult_evidence[0]["fairness.error_rates"].metrics
-    assert metrics["primary_metric"] == "equal_opportunity_difference"  # Adult spec: decision_nature assistive
+    assert metrics["primary_metric"] == "equal_opportunity_difference"  # Adult spec: favourable_decision positive
     assert "false negative" in metrics["primary_metric_reason"]
     assert metrics["primary_metric_value"] == metrics["equal_opportunity_difference"]
     assert "primary_metric_ok" not in metrics and "primary_metric_threshold" not in metrics  # no judging in checks
@@ -243,8 +243,9 @@ def test_primary_metric_and_calibration(adult_evidence, frame):
 def test_primary_metric_choice_from_the_spec(adult_subject):
     spec = adult_subject.spec
 
-    def choose(**fairness):
-        return choose_primary(spec.model_copy(update={"fairness": spec.fairness.model_copy(update=fairness)}))
+    def choose(**fairness):  # the older declaration alone (data.favourable_decision cleared)
+        return choose_primary(spec.model_copy(update={"fairness": spec.fairness.model_copy(update=fairness),
+                                                      "data": spec.data.model_copy(update={"favourable_decision": None})}))
 
     punitive = choose(decision_nature="punitive")
     assert punitive.metric == "false_positive_rate_difference" and "false positive" in punitive.reason
@@ -315,7 +316,8 @@ def test_undecided_primary_metric_says_what_must_be_decided(german_subject):
     from audit.checks._error_rates import error_rate_evidence
 
     spec = german_subject.spec
-    spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"decision_nature": None})})
+    spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"decision_nature": None}),
+                                   "data": spec.data.model_copy(update={"favourable_decision": None})})
     subject = dataclasses.replace(german_subject, spec=spec)
     evidence = error_rate_evidence(subject, CheckContext(spec=spec, seed=1), build_breakdowns(subject.groups, []))
     assert evidence.metrics["primary_metric"] is None and evidence.metrics["primary_metric_reason"] is None
