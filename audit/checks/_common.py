@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from audit.fairness.bootstrap import CONFIDENCE
 from audit.spec import AuditSpec
 
-__all__ = ["NO_MODEL", "resolve_proxies", "pct", "SALT"]
+__all__ = ["NO_MODEL", "resolve_proxies", "pct", "SALT", "bootstrap_params"]
 
 NO_MODEL = "no model access (predictions-only audit): changed inputs cannot be re-predicted"
 
@@ -35,3 +36,10 @@ def resolve_proxies(spec: AuditSpec, screen: dict[str, list[str]] | None) -> tup
 def pct(value: float | None) -> str:
     """A share as a readable percentage ("n/a" when unknown)."""
     return "n/a" if value is None else f"{value:.1%}"
+
+
+def bootstrap_params(spec: AuditSpec, *, seed: int, salt: int) -> dict[str, int | float]:
+    """The parameters every group-comparison evidence records: its random stream and its group-size rules."""
+    fairness = spec.fairness
+    return {"seed": seed, "salt": salt, "bootstrap_resamples": fairness.bootstrap, "confidence": CONFIDENCE,
+            "min_group_size": fairness.min_group_size, "min_group_share": fairness.min_group_share}

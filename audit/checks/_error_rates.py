@@ -13,6 +13,7 @@ import numpy as np
 
 from audit.checks import _error_report as report
 from audit.checks._base import CheckContext
+from audit.checks._common import bootstrap_params
 from audit.checks._error_report import EVIDENCE_ID, GROUP_RATES
 from audit.checks._longform import long_table
 from audit.errors import FAIRNESS_NO_LABELS
@@ -83,12 +84,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
         method=report.method(fairness.bootstrap),
         limits=report.limits(score is not None, subject.predictions.score is not None, len(gap_rows)),
         params={
-            "seed": ctx.seed,
-            "salt": SALT,
-            "bootstrap_resamples": fairness.bootstrap,
-            "confidence": 0.95,
-            "min_group_size": fairness.min_group_size,
-            "min_group_share": fairness.min_group_share,
+            **bootstrap_params(ctx.spec, seed=ctx.seed, salt=SALT),
             "calibration_bins": N_BINS,
             "consistency_sample": int(len(used)),
             "consistency_neighbors": N_NEIGHBORS,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from audit.checks._base import CheckContext
+from audit.checks._common import bootstrap_params
 from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Evidence, Table, clean_number
@@ -89,12 +90,7 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
         method=_method(kind, fairness.bootstrap),
         limits=_limits(len(compared), kind, scoring_declared=ctx.spec.system.use == "scoring"),
         params={
-            "seed": ctx.seed,
-            "salt": SALT,
-            "bootstrap_resamples": fairness.bootstrap,
-            "confidence": 0.95,
-            "min_group_size": fairness.min_group_size,
-            "min_group_share": fairness.min_group_share,
+            **bootstrap_params(ctx.spec, seed=ctx.seed, salt=SALT),
             "breakdowns": [b.name for b in breakdowns],
             "decisions_from": subject.predictions.source,
         },
