@@ -9,6 +9,9 @@ be rebuilt from audit.json. Kinds, in the order they are listed:
 - ``attest``: an attestation question is unanswered; the action gives the
   question and the document expected, and where to record the answer
   (``attestations:`` in audit.yaml or the file ``attestations_file`` names).
+- ``decide``: a figure was measured but no binding threshold decides it (only our
+  reference value exists): the action gives the figure, the reference and the
+  threshold id to set in audit.yaml with who set it — or a person judges it.
 - ``evidence``: a rule could not be evaluated (evidence not produced, not
   assessed, or a metric missing); the action gives the reason.
 - ``review``: a REVIEW finding with none of the above (e.g. whether the
@@ -29,7 +32,7 @@ from audit.evidence import Finding, Status
 
 __all__ = ["ACTION_KINDS", "open_actions", "attestation_template"]
 
-ACTION_KINDS = ("remediate", "attest", "evidence", "review")
+ACTION_KINDS = ("remediate", "attest", "decide", "evidence", "review")
 
 
 def _action(f: Finding, kind: str, action: str, **more: Any) -> dict[str, Any]:
@@ -56,7 +59,17 @@ def _for_finding(f: Finding) -> list[dict[str, Any]]:
         actions.append(_action(f, "attest", f"Answer: {a.question}", question=a.question, document=a.document,
                                record_in=f"attestations.{f.id} in audit.yaml (answer, by, date, document)"))
     for r in f.rules:
-        if r.status is Status.REVIEW:
+        if r.status is not Status.REVIEW:
+            continue
+        if r.observed is not None and r.threshold_id is not None and not r.binding:
+            actions.append(_action(f, "decide", f"Decide on {r.metric} = {r.observed!r}: set thresholds.{r.threshold_id} "
+                                   f"(value and set_by) in audit.yaml, or judge it against the reference "
+                                   f"{r.op} {r.threshold:g} ({r.threshold_source})", evidence=r.evidence,
+                                   metric=r.metric, threshold_id=r.threshold_id, note=r.note))
+        elif r.observed is not None:
+            actions.append(_action(f, "review", f"Judge {r.metric} = {r.observed!r}: {r.note}", evidence=r.evidence,
+                                   metric=r.metric, note=r.note))
+        else:
             actions.append(_action(f, "evidence", f"Provide evidence {r.evidence} ({r.metric}): {r.note}",
                                    evidence=r.evidence, metric=r.metric, note=r.note))
     if not actions:

@@ -630,7 +630,8 @@ def test_a_flip_rate_over_the_reference_is_shown_for_review_not_remediated() -> 
     actions = open_actions(findings)
     assert not any(a["kind"] == "remediate" for a in actions)
     flip = next(a for a in actions if a["id"] == "GDPR-R71" and a.get("metric") == "max_flip_rate")
-    assert "set thresholds.flip_rate" in flip["action"]
+    assert flip["kind"] == "decide" and flip["threshold_id"] == "flip_rate"  # not "provide evidence": it was measured
+    assert "set thresholds.flip_rate" in flip["action"] and "0.2" in flip["action"]
     _check_actions_cover_every_review(findings, actions)
 
 
