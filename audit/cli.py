@@ -13,9 +13,14 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from audit.signing import VerifyReport
 
 __all__ = ["app", "main"]
 
@@ -55,10 +60,19 @@ def _quiet_libraries() -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _fail(message: str) -> None:
+def _console(*, stderr: bool = False, file: TextIO | None = None) -> Console:
+    """The console every command prints through. Text from users (paths, column and file names, system names,
+    certificate subjects) and fingerprints reach it as rich ``Text`` or escaped, so it is printed verbatim:
+    no markup (``[red]``, ``[/id]``), no emoji codes (``:AB:`` in a fingerprint), no highlighting."""
     from rich.console import Console
 
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return Console(stderr=stderr, file=file, highlight=False, emoji=False)
+
+
+def _fail(message: str) -> None:
+    from rich.text import Text
+
+    _console(stderr=True).print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(EXIT_ERROR)
 
 
@@ -102,7 +116,10 @@ def run(
              "(a gate that wants everything answered). readiness: also a FAIL of a requirement not yet in force.",
     )] = FailOn.FAIL,
 ) -> None:
-    """Run an audit and write a signed bundle. Exit 0: passes the gate; 1: it does not (see --fail-on); 2: could not run."""
+    """Run an audit and write a signed bundle. Exit 0: passes the gate; 1: it does not (see --fail-on); 2: could not run.
+
+    An encrypted signing key is opened with the password in the environment variable AUDIT_KEY_PASSWORD (never in the spec). The key and certificate are checked before any work: they must belong together, and the certificate must be valid on the audit date and now.
+    """
 
     def body() -> int:
         from rich.console import Console
@@ -110,8 +127,8 @@ def run(
 
         from audit.pipeline import run_audit
 
-        console = Console(stderr=True)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console = Console(stderr=True, highlight=False, emoji=False)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                       console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("starting", total=None)
 
@@ -143,13 +160,12 @@ def gate_fails(result, fail_on: FailOn) -> bool:  # noqa: ANN001 - AuditResult, 
 
 
 def _print_summary(outcome, fail_on: FailOn) -> None:  # noqa: ANN001 - RunOutcome, imported lazily
-    from rich.console import Console
     from rich.markup import escape
 
     result = outcome.result
     colour = {"PASS": "green", "FAIL": "red", "REVIEW": "yellow"}.get(result.verdict.value, "white")
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
-    console = Console(highlight=False)
+    console = _console()
     console.print(f"[bold {colour}]{result.verdict.value}[/] {escape(str(result.system['name']))} "
                   f"{escape(str(result.system['version']))} (requirements in force on {result.audit_date}): {counts}",
                   soft_wrap=True)
@@ -165,6 +181,8 @@ def _print_summary(outcome, fail_on: FailOn) -> None:  # noqa: ANN001 - RunOutco
     if result.verdict.value == "REVIEW" and fail_on is FailOn.FAIL:
         console.print(f"  {result.counts.get('REVIEW', 0)} requirements need a person's answer or evidence; a gate "
                       "that must not pass them uses --fail-on review.", soft_wrap=True)
+    for note in outcome.notes:
+        console.print(f"  note: {escape(note)}", soft_wrap=True)
     console.print(f"bundle: {escape(str(outcome.bundle_dir))}  ({outcome.timings.get('total', 0):.1f} s)", soft_wrap=True)
 
 
@@ -176,24 +194,26 @@ def verify(
     """Check every file's hash, the manifest signature and the PDF signature; name any file that changed."""
 
     def body() -> int:
-        from rich.console import Console
-
-        from audit.errors import BUNDLE_NOT_FOUND, AuditInputError
         from audit.signing import verify_bundle
 
-        if not (bundle / "manifest.json").is_file():
-            raise AuditInputError(BUNDLE_NOT_FOUND, path=bundle)
+        # not a bundle (exit 2) when it has neither manifest.json nor manifest.sig; anything else is checked (exit 1)
         report = verify_bundle(bundle_dir=bundle, cert_path=cert)
-        console = Console(highlight=False)
-        for line in report.checks:
-            console.print(f"[green]ok[/]   {line}", soft_wrap=True)
-        for problem in report.problems:
-            console.print(f"[red]FAIL[/] {problem}", soft_wrap=True)
-        console.print(f"signer: {report.signer}", soft_wrap=True)
-        console.print("[bold green]bundle intact[/]" if report.ok else "[bold red]bundle NOT intact[/]")
+        print_verify_report(report, _console())
         return EXIT_OK if report.ok else EXIT_FAIL
 
     raise typer.Exit(_guarded(body))
+
+
+def print_verify_report(report: VerifyReport, console: Console) -> None:
+    """What `audit verify` prints: each check passed, each problem (file names and fingerprints verbatim), the verdict."""
+    from rich.text import Text
+
+    for line in report.checks:
+        console.print(Text.assemble(("ok", "green"), "   ", line), soft_wrap=True)
+    for problem in report.problems:
+        console.print(Text.assemble(("FAIL", "red"), " ", problem), soft_wrap=True)
+    console.print(Text(f"signer: {report.signer}"), soft_wrap=True)
+    console.print(Text("bundle intact", "bold green") if report.ok else Text("bundle NOT intact", "bold red"))
 
 
 @app.command()
@@ -243,19 +263,19 @@ def policies(
     """List every requirement of the policy packs with its citation."""
 
     def body() -> int:
-        from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         from audit.policies import available_packs, load_pack
 
-        console = Console()
+        console = _console()
         for name in pack or available_packs():
             loaded = load_pack(name)
-            table = Table(title=f"{loaded.title} — {loaded.regime} ({name})", show_lines=False, title_justify="left")
+            table = Table(title=Text(f"{loaded.title} — {loaded.regime} ({name})"), show_lines=False, title_justify="left")
             for column in ("id", "requirement", "citation", "bearer"):
                 table.add_column(column, overflow="fold")
             for req in loaded.requirements:
-                table.add_row(req.id, req.title, req.citation, req.bearer)
+                table.add_row(*(Text(str(cell)) for cell in (req.id, req.title, req.citation, req.bearer)))
             console.print(table)
         return EXIT_OK
 

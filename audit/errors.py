@@ -139,3 +139,107 @@ class AuditInputError(Exception):
         self.template = template
         self.fields = fields
         super().__init__(template.format(**fields))
+
+
+# Signing material, checked before any work (audit/signing.py::check_signing_material, issue 10).
+SIGNING_KEY_PASSWORD_MISSING = (
+    "{path}: the signing key is encrypted; put its password in the environment variable {variable} "
+    "(never in the spec)"
+)
+SIGNING_KEY_PASSWORD_WRONG = "{path}: the password in the environment variable {variable} does not open the signing key"
+SIGNING_KEY_MISMATCH = (
+    "{path}: the signing key does not belong to the certificate {cert} ({subject}); give the key of that certificate"
+)
+SIGNING_CERT_EXPIRED = (
+    "{path}: the signing certificate ({subject}) expired on {end}, before {when}; sign with a certificate valid then"
+)
+SIGNING_CERT_NOT_YET_VALID = (
+    "{path}: the signing certificate ({subject}) is valid only from {start}, after {when}; "
+    "sign with a certificate valid then"
+)
+__all__ += [
+    "SIGNING_KEY_PASSWORD_MISSING",
+    "SIGNING_KEY_PASSWORD_WRONG",
+    "SIGNING_KEY_MISMATCH",
+    "SIGNING_CERT_EXPIRED",
+    "SIGNING_CERT_NOT_YET_VALID",
+]
+
+
+# `audit explain` on a bundle written with report.decisions_file: false (issue 10, personal data).
+DECISIONS_FILE_LEFT_OUT = (
+    "{path}: this bundle was written without decisions.parquet (report.decisions_file: false), so it holds no "
+    "individual decision to explain; run the audit again with report.decisions_file: true to give notices"
+)
+__all__ += ["DECISIONS_FILE_LEFT_OUT"]
+
+
+# Bad input refused before any work (issue 10): the data, its columns, the features, the model file, the output.
+DATA_DUPLICATE_COLUMNS = (
+    "{path}: column '{column}' appears {count} times in the header; give each column its own name"
+)
+TARGET_MISSING = (
+    "{path}: target column '{column}' is empty in {count} row(s) (first: {row}); every decision needs its actual "
+    "outcome: fill them in or drop those rows"
+)
+TARGET_NOT_BINARY = (
+    "{path}: target column '{column}' has {count} different values ({values}); the audit needs two outcomes, "
+    "{label!r} and one other: map the other values to one of the two, or drop those rows"
+)
+ID_MISSING = (
+    "{path}: column '{column}' given as data.id_column is empty in {count} row(s) (first: {row}); give every "
+    "decision an id, or leave data.id_column out to number the rows"
+)
+ID_DUPLICATED = (
+    "{path}: column '{column}' given as data.id_column has {count} id(s) that occur more than once (e.g. {examples}); "
+    "give each decision its own id, or leave data.id_column out to number the rows"
+)
+PROTECTED_EMPTY = (
+    "{path}: column '{column}' given as data.protected is empty in every row; fill it in, or remove it from "
+    "data.protected"
+)
+BINS_COVER_NO_ROW = (
+    "{path}: field 'data.protected' ({column}): no value of column '{column}' lies in the bins {bins} (its values "
+    "run from {low:g} to {high:g}); give bin edges that cover the data"
+)
+FEATURE_NOT_FINITE = (
+    "{path}: column '{column}' holds an infinite number ({value}) at {row}; give a finite number, or leave it empty"
+)
+FEATURE_MISSING_REFUSED = (
+    "{path}: {columns} empty in {count} row(s) (first: {row}), and the {fmt} model {model} does not accept "
+    "missing values; fill them in or drop those rows"
+)
+FEATURE_NOT_NUMERIC = (
+    "{path}: column '{column}' holds {value!r} at {row}, which the {fmt} model {model} cannot read as a number; "
+    "give a number there, or leave it empty"
+)
+MODEL_PREDICT_FAILED = "{path}: the {fmt} model could not score the data in {data_path}: {problem}"
+MODEL_NOT_A_MODEL = (
+    "{path}: not a {fmt} model file ({problem}); check model.path, or set model.format to the file's format"
+)
+MODEL_NOT_A_CLASSIFIER = (
+    "{path}: the {fmt} file holds a {found}, not a classifier with predict_proba and classes_; give the fitted model"
+)
+OUTPUT_NOT_A_FOLDER = (
+    "{path}: a file, not a folder, where the output folder ({field}) must be; give a folder, or a path that does not "
+    "exist yet"
+)
+OUTPUT_NOT_WRITABLE = (
+    "{path}: cannot write the bundle under the output folder ({field}): {problem}; give a folder you can write to"
+)
+SYSTEM_NAME_TOO_LONG = (
+    "{path}: field 'system.name': makes a bundle folder name of {length} characters (at most {limit}); "
+    "shorten the name (what the system does belongs in system.intended_purpose)"
+)
+# Problems inside SPEC_INVALID, raised by the spec's validators (audit/spec.py).
+SEED_NEGATIVE = "must be 0 or a positive whole number (got {value}); every random step is seeded from it"
+BINS_TOO_FEW = "give at least two bin edges (got {bins}), e.g. [0, 25, 200]: each group lies between two edges"
+BINS_NOT_INCREASING = "bin edges must be numbers in increasing order (got {bins})"
+LABELS_NOT_UNIQUE = "labels must differ from each other (got {labels})"
+__all__ += [
+    "DATA_DUPLICATE_COLUMNS", "TARGET_MISSING", "TARGET_NOT_BINARY", "ID_MISSING", "ID_DUPLICATED", "PROTECTED_EMPTY",
+    "BINS_COVER_NO_ROW", "FEATURE_NOT_FINITE", "FEATURE_MISSING_REFUSED", "FEATURE_NOT_NUMERIC",
+    "MODEL_PREDICT_FAILED", "MODEL_NOT_A_MODEL", "MODEL_NOT_A_CLASSIFIER", "OUTPUT_NOT_A_FOLDER",
+    "OUTPUT_NOT_WRITABLE", "SYSTEM_NAME_TOO_LONG", "SEED_NEGATIVE", "BINS_TOO_FEW", "BINS_NOT_INCREASING",
+    "LABELS_NOT_UNIQUE",
+]

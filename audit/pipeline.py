@@ -4,16 +4,26 @@ spec -> Subject -> checks -> Evidence -> policies -> Findings -> AuditResult ->
 audit.json, decisions.parquet, metrics.csv, report.html/pdf -> signatures.
 The bundle is written to a hidden temporary folder beside its final place and
 renamed into place in one step, so an interrupted run never leaves a bundle
-that looks complete.
+that looks complete. The hidden folder holds a marker naming the writing process;
+a later run removes such folders whose writer is gone (or that have not changed for
+ten minutes), and says so in ``RunOutcome.notes``.
+
+Personal data: the report and audit.json hold no individual's data unless the spec asks
+for examples (``report.examples``); decisions.parquet, the per-person file, is written
+unless ``report.decisions_file`` is false. audit.json records which (``run.personal_data``)
+so the report can say what personal data its bundle holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
+import os
 import platform
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -50,6 +60,7 @@ class RunOutcome:
     bundle_dir: Path
     result: AuditResult
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # about the run itself (e.g. leftovers of killed runs removed)
 
 
 def tool_version() -> str:
@@ -75,7 +86,39 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "system"
 
 
-def _check_inputs_before_work(spec: AuditSpec, spec_path: Path) -> None:
+#: Longest folder name a system's name may give its bundles (most file systems allow 255 bytes; paths stay readable).
+SLUG_LIMIT = 80
+
+
+def _check_output_folder(spec: AuditSpec, spec_path: Path, output: Path | None) -> None:
+    """The bundle's folder can be made and written, checked before any work (nothing is left behind).
+
+    The system's name must give a folder name of at most SLUG_LIMIT characters; no existing part of the path
+    to ``<output>/<system>`` may be a file; and a folder can be created in the deepest part that exists
+    (tried for real, then removed: permissions, read-only disks and full disks all show).
+    """
+    import tempfile
+
+    from audit.errors import OUTPUT_NOT_A_FOLDER, OUTPUT_NOT_WRITABLE, SYSTEM_NAME_TOO_LONG
+
+    slug = _slug(spec.system.name)
+    if len(slug) > SLUG_LIMIT:
+        raise AuditInputError(SYSTEM_NAME_TOO_LONG, path=spec_path, length=len(slug), limit=SLUG_LIMIT)
+    field_name = "--output" if output is not None else "output"
+    root = output if output is not None else spec.output
+    existing = root / slug
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise AuditInputError(OUTPUT_NOT_A_FOLDER, path=existing, field=field_name)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".audit-write-check-", dir=existing))
+    except OSError as exc:
+        problem = f"cannot create a folder in {existing} ({exc.strerror or type(exc).__name__})"
+        raise AuditInputError(OUTPUT_NOT_WRITABLE, path=root, field=field_name, problem=problem) from None
+
+
+def _check_inputs_before_work(spec: AuditSpec, spec_path: Path, *, output: Path | None = None) -> None:
     """Fail fast, before any data is read, on spec values the tool's own registries can refute."""
     from audit.fairness.choice import PRIMARY_METRICS, canonical_metric
     from audit.fairness.groups import intersection_sets
@@ -98,11 +141,18 @@ def _check_inputs_before_work(spec: AuditSpec, spec_path: Path) -> None:
     if favourable is not None and nature is not None and (favourable == "positive") != (nature == "assistive"):
         raise AuditInputError(DIRECTION_CONFLICT, path=spec_path, favourable=favourable, nature=nature)
     intersection_sets([p.column for p in spec.data.protected_specs()], spec.fairness.intersections, spec_path=spec_path)
+    _check_output_folder(spec, spec_path, output)
     if spec.signing is not None:
+        from audit.signing import check_signing_material
+
         for what, path in (("signing key", spec.signing.key), ("signing certificate", spec.signing.certificate)):
             if not spec.resolve(path).is_file():
                 raise AuditInputError(FILE_NOT_FOUND, what=what, path=spec.resolve(path),
                                       hint="create a test key with `audit keygen`, or fix signing in the spec")
+        # key and certificate belong together, the key opens (AUDIT_KEY_PASSWORD), the certificate is valid
+        # on the audit date and now, when the bundle is signed: refused here, not after minutes of work
+        check_signing_material(spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate),
+                               on=spec.audit_date or dt.datetime.now(dt.UTC).date())
 
 
 def _run_checks(subject: Subject, ctx: CheckContext, timings: dict[str, float]) -> list[Evidence]:
@@ -134,11 +184,110 @@ def _alerts(evidence: list[Evidence]) -> list[str]:
 
 
 def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
+    """decisions.parquet: one row per decision, personal data (the id, the score, reasons with the person's values)."""
     columns: dict[str, Any] = {"id": subject.ids, "decision": subject.predictions.decision,
                                "favourable": subject.favourable}
     columns["score"] = subject.predictions.score if subject.predictions.score is not None else [None] * subject.n
     columns.update(ctx.decision_columns)
     return pd.DataFrame(columns)
+
+
+def _column_groups(columns: list[str]) -> list[str]:
+    """The columns of decisions.parquet for a reader: ``reason_1``..``reason_4`` and ``shap:<feature>`` folded."""
+    out: list[str] = []
+    reasons = [c for c in columns if re.fullmatch(r"reason_\d+", c)]
+    shap = [c for c in columns if c.startswith("shap:")]
+    for c in columns:
+        if c in reasons[:1]:
+            out.append(f"{reasons[0]} to {reasons[-1]}" if len(reasons) > 1 else c)
+        elif c in shap[:1]:
+            out.append(f"shap:<feature> ({len(shap)} columns)")
+        elif c not in reasons and c not in shap:
+            out.append(c)
+    return out
+
+
+def _personal_data(spec: AuditSpec, evidence: list[Evidence], decisions: pd.DataFrame) -> dict[str, Any]:
+    """What personal data the bundle holds, for the report's appendix (audit.json ``run.personal_data``).
+
+    Example tables are the evidence tables with an ``id`` column: the only ones that name a person.
+    """
+    shown: set[str] = set()
+    tables = []
+    for ev in evidence:
+        for table in ev.tables:
+            if "id" in table.columns:
+                at = table.columns.index("id")
+                shown.update(str(row[at]) for row in table.rows)
+                tables.append(table.title)
+    return {
+        "report_examples": spec.report.examples,
+        "example_fields": list(spec.report.example_fields) if spec.report.examples else [],
+        "example_tables": tables,
+        "people_in_examples": len(shown),
+        "decisions_file": spec.report.decisions_file,
+        "decisions_rows": len(decisions),
+        "decisions_columns": _column_groups([str(c) for c in decisions.columns]),
+    }
+
+
+PARTIAL_MARKER = "writer.json"  # inside a .<stamp>.partial folder: who is writing it (removed before sealing)
+STALE_AFTER = 600.0  # seconds without a change after which a partial folder counts as abandoned
+
+
+def _writer_gone(marker: Path) -> bool:
+    """Whether the process named in a partial folder's marker is known to have ended (on this machine)."""
+    try:
+        writer = json.loads(marker.read_text(encoding="utf-8"))
+        pid, host = int(writer["pid"]), str(writer.get("host", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no readable marker: only its age can tell
+    if host != socket.gethostname() or pid <= 0:
+        return False  # another machine's process (a shared folder): cannot be asked
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: alive, another user's
+        return False
+    return False
+
+
+def _last_change(folder: Path) -> float:
+    """The latest modification time of the folder or anything in it."""
+    latest = folder.stat().st_mtime
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            try:
+                latest = max(latest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+            except OSError:
+                continue
+    return latest
+
+
+def _remove_abandoned_partials(root: Path, *, now: float | None = None) -> list[str]:
+    """Remove ``root/.<name>.partial`` folders left by killed runs; return their names.
+
+    Only hidden folders ending in ``.partial`` directly under ``root`` are considered, and only those whose
+    writing process has ended or that have not changed for ``STALE_AFTER`` seconds: a concurrent run of the
+    same spec writing its own partial folder right now is left alone.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for entry in sorted(root.iterdir()):
+        if not (entry.name.startswith(".") and entry.name.endswith(".partial") and len(entry.name) > len("..partial")):
+            continue
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            abandoned = _writer_gone(entry / PARTIAL_MARKER) or now - _last_change(entry) > STALE_AFTER
+        except OSError:
+            continue  # vanished meanwhile (its run finished or another run removed it)
+        if abandoned:
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed.append(entry.name)
+    return removed
 
 
 def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
@@ -184,10 +333,14 @@ def run_audit(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     spec = load_spec(spec_path)
-    _check_inputs_before_work(spec, spec_path)
+    _check_inputs_before_work(spec, spec_path, output=output)
     now = now or dt.datetime.now(dt.UTC)
     audit_date = spec.audit_date or now.date()
     subject = load_subject(spec, trust_model=trust_model)
+    if spec.report.examples:  # a column named for the examples must exist before any work
+        from audit.checks.local import example_fields
+
+        example_fields(subject)
     timings["load"] = round(time.perf_counter() - start, 3)
 
     ctx = CheckContext(spec=spec, seed=spec.seed, scheduler=scheduler or spec.explanations.scheduler)
@@ -220,19 +373,37 @@ def run_audit(
 
     root = (output or spec.output) / _slug(spec.system.name)
     root.mkdir(parents=True, exist_ok=True)
+    notes = []
+    removed = _remove_abandoned_partials(root)
+    if removed:
+        notes.append(f"removed {len(removed)} unfinished bundle folder{'s' if len(removed) > 1 else ''} left in {root} "
+                     f"by interrupted runs: {', '.join(removed)}")
+        ctx.progress(notes[-1], 1, 1)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    final = root / stamp
     suffix = 1
-    while final.exists():
+    while True:  # a concurrent run may hold the same stamp: never reuse its folder
+        final = root / (stamp if suffix == 1 else f"{stamp}-{suffix}")
+        work = root / f".{final.name}.partial"
         suffix += 1
-        final = root / f"{stamp}-{suffix}"
-    work = root / f".{final.name}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+        if final.exists() or work.exists():
+            continue
+        try:
+            work.mkdir()
+        except FileExistsError:
+            continue
+        break
     try:
+        marker = work / PARTIAL_MARKER
+        marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                      "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}),
+                          encoding="utf-8")
         t = time.perf_counter()
+        decisions = _decisions_frame(subject, ctx)
+        result.run["personal_data"] = _personal_data(spec, evidence, decisions)
         write_audit_json(result, work / "audit.json")
-        _decisions_frame(subject, ctx).to_parquet(work / "decisions.parquet", index=False)
+        if spec.report.decisions_file:
+            decisions.to_parquet(work / "decisions.parquet", index=False)
+        del decisions
         from audit.checks._longform import write_metrics_csv
 
         write_metrics_csv(evidence, work / "metrics.csv")
@@ -244,6 +415,7 @@ def run_audit(
             "tool": result.tool, "libraries": versions, "seed": spec.seed, "audit_date": result.audit_date,
             "generated_at": now.isoformat(timespec="seconds"), "data_sha256": result.subject["data_sha256"],
             "model_sha256": result.subject["model_sha256"], "verdict": verdict.value, "timings": timings}
+        marker.unlink()  # every file left is sealed by the manifest
         if spec.signing is None:  # hashes still recorded; nothing vouches for them
             timings["total"] = round(time.perf_counter() - start, 3)
             write_manifest(bundle_dir=work, info={**manifest_info, "signed": False})
@@ -263,4 +435,4 @@ def run_audit(
         shutil.rmtree(work, ignore_errors=True)
         raise
     timings.setdefault("total", round(time.perf_counter() - start, 3))
-    return RunOutcome(bundle_dir=final, result=result, timings=timings)
+    return RunOutcome(bundle_dir=final, result=result, timings=timings, notes=notes)

@@ -34,12 +34,15 @@ import io
 import json
 import logging
 import os
+import re
+import stat
 import tempfile
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from audit.errors import (
     BUNDLE_NOT_FOUND,
@@ -47,6 +50,11 @@ from audit.errors import (
     KEY_EXISTS,
     KEY_LOAD_FAILED,
     PDF_SIGN_FAILED,
+    SIGNING_CERT_EXPIRED,
+    SIGNING_CERT_NOT_YET_VALID,
+    SIGNING_KEY_MISMATCH,
+    SIGNING_KEY_PASSWORD_MISSING,
+    SIGNING_KEY_PASSWORD_WRONG,
     AuditInputError,
 )
 
@@ -61,7 +69,9 @@ __all__ = [
     "MANIFEST_VERSION",
     "SIGNER_CERT_NAME",
     "REPORT_PDF_NAME",
+    "KEY_PASSWORD_ENV",
     "VerifyReport",
+    "check_signing_material",
     "generate_keypair",
     "sign_pdf",
     "hash_file",
@@ -77,8 +87,11 @@ MANIFEST_SIG_NAME = "manifest.sig"
 SIGNER_CERT_NAME = "signer-cert.pem"
 REPORT_PDF_NAME = "report.pdf"
 MANIFEST_VERSION = "1"
+# The signing key's password, when the key is encrypted: from the environment only, never from the spec.
+KEY_PASSWORD_ENV = "AUDIT_KEY_PASSWORD"
 
 _PDF_FIELD_NAME = "AuditSignature"
+_T = TypeVar("_T")
 _CHUNK = 1 << 20
 # Loggers that print full tracebacks for an untrusted signer or a damaged file;
 # verification reports those as problems instead.
@@ -215,7 +228,11 @@ def _load_cert(path: Path) -> x509.Certificate:
 
 
 def _load_key(path: Path) -> PrivateKeyTypes:
-    """Read an unencrypted PEM or DER private key."""
+    """Read a PEM or DER private key; an encrypted one is opened with the password in ``AUDIT_KEY_PASSWORD``.
+
+    The password never comes from the spec (a file that is shared and kept with
+    the bundle's inputs); only from the environment of the process that signs.
+    """
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
@@ -224,14 +241,30 @@ def _load_key(path: Path) -> PrivateKeyTypes:
         data = path.read_bytes()
     except OSError as exc:
         raise AuditInputError(KEY_LOAD_FAILED, path=path, what="key", problem=exc.strerror or exc) from exc
+    load = serialization.load_pem_private_key if b"-----BEGIN" in data else serialization.load_der_private_key
     try:
-        if b"-----BEGIN" in data:
-            return serialization.load_pem_private_key(data, password=None)
-        return serialization.load_der_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        # TypeError: the key is encrypted; ValueError: not a key at all
-        problem = f"not an unencrypted PEM or DER private key ({exc})"
+        return load(data, password=None)
+    except TypeError:
+        pass  # encrypted: the password comes from the environment, below
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            problem = "it holds a certificate, not a private key (are key and certificate swapped?)"
+        else:
+            problem = f"not a PEM or DER private key ({_first_sentence(exc)})"
         raise AuditInputError(KEY_LOAD_FAILED, path=path, what="key", problem=problem) from exc
+    password = os.environ.get(KEY_PASSWORD_ENV)
+    if not password:
+        raise AuditInputError(SIGNING_KEY_PASSWORD_MISSING, path=path, variable=KEY_PASSWORD_ENV)
+    try:
+        return load(data, password=password.encode("utf-8"))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise AuditInputError(SIGNING_KEY_PASSWORD_WRONG, path=path, variable=KEY_PASSWORD_ENV) from exc
+
+
+def _first_sentence(exc: Exception) -> str:
+    """The first sentence of a library's message (cryptography's go on with links and hints)."""
+    text = " ".join(str(exc).split())
+    return text.split(". ")[0].rstrip(".") or type(exc).__name__
 
 
 def _load_pair(
@@ -246,9 +279,63 @@ def _load_pair(
         problem = f"unsupported key type {type(key).__name__}; use an RSA or EC key"
         raise AuditInputError(KEY_LOAD_FAILED, path=key_path, what="key", problem=problem)
     if key.public_key() != cert.public_key():
-        problem = f"the key does not belong to the certificate {cert_path} ({describe_certificate(cert)})"
-        raise AuditInputError(KEY_LOAD_FAILED, path=key_path, what="key", problem=problem)
+        raise AuditInputError(
+            SIGNING_KEY_MISMATCH, path=key_path, cert=cert_path, subject=describe_certificate(cert)
+        )
     return key, cert
+
+
+def check_signing_material(
+    key_path: Path, cert_path: Path, *, on: dt.date, now: dt.datetime | None = None
+) -> None:
+    """Refuse, before any work, a key and certificate that could not sign this audit.
+
+    Reads the certificate and the key (an encrypted key with the password in the
+    environment variable ``AUDIT_KEY_PASSWORD``), checks that the key belongs to
+    the certificate, and that the certificate is valid on the audit date ``on``
+    and at ``now`` (default: the current time), when the bundle will be signed.
+    Raises :class:`AuditInputError` with a one-line message naming the file.
+    Takes milliseconds: no signature is made.
+    """
+    key_path, cert_path = Path(key_path), Path(cert_path)
+    _key, cert = _load_pair(key_path, cert_path)
+    moment = now if now is not None else dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    for when, inside, before in (
+        (f"the audit date {on.isoformat()}", start.date() <= on <= end.date(), on < start.date()),
+        (f"now ({_when(moment)})", start <= moment <= end, moment < start),
+    ):
+        if inside:
+            continue
+        template = SIGNING_CERT_NOT_YET_VALID if before else SIGNING_CERT_EXPIRED
+        raise AuditInputError(
+            template, path=cert_path, subject=describe_certificate(cert), start=_when(start), end=_when(end), when=when
+        )
+
+
+def _when(moment: dt.datetime) -> str:
+    """A UTC time as people read it: 2026-11-30 07:50:08 UTC."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _validity_problem(cert: x509.Certificate, signed_at: dt.datetime) -> str | None:
+    """Why ``cert`` could not sign at ``signed_at`` (expired, or not yet valid), or None when it could."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=dt.UTC)
+    if signed_at < start:
+        return (
+            f"its certificate {describe_certificate(cert)} was not yet valid at signing time "
+            f"(signed {_when(signed_at)}; valid from {_when(start)})"
+        )
+    if signed_at > end:
+        return (
+            f"its certificate {describe_certificate(cert)} had expired at signing time "
+            f"(signed {_when(signed_at)}; valid until {_when(end)})"
+        )
+    return None
 
 
 def describe_certificate(cert: x509.Certificate) -> str:
@@ -492,6 +579,128 @@ def seal_bundle(*, bundle_dir: Path, key_path: Path, cert_path: Path, info: dict
 
 # ---------------------------------------------------------------------------
 # Verification
+#
+# Every step is bounded: the folder is listed without following links and
+# nothing but regular files is opened (a pipe would block a read forever); the
+# small files are read with a size cap; report.pdf's revisions are counted from
+# its bytes before pyHanko parses it, so a PDF changed after signing is named
+# without pyHanko's difference analysis (which can walk a structure tree for
+# many minutes); and the two library validations run under a deadline.
+
+# manifest.json, manifest.sig and signer-cert.pem are a few kB; anything far larger is not one.
+_SMALL_FILE_LIMIT = 16 << 20
+# Deadline of one library validation (pyHanko); audit's own bundles take well under a second.
+_VALIDATION_SECONDS = 30.0
+# A PAdES signature's byte range: [0 before-contents after-contents rest].
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]")
+
+
+class _NotARegularFile(OSError):
+    """A bundle member that is a link, a folder, a pipe or a device."""
+
+
+class _TooLarge(OSError):
+    """A manifest, signature or certificate far larger than any audit writes."""
+
+
+@dataclass
+class _Listing:
+    """What a bundle folder holds, listed without following links (bundle-relative POSIX paths)."""
+
+    files: set[str] = field(default_factory=set)
+    folders: set[str] = field(default_factory=set)
+    odd: dict[str, str] = field(default_factory=dict)  # links, pipes, devices, unreadable folders: what they are
+
+
+def _shown(name: str) -> str:
+    """A name as it is: verbatim when printable, else with its control or undecodable characters escaped."""
+    if name.isprintable():
+        try:
+            name.encode("utf-8")
+            return name
+        except UnicodeEncodeError:
+            pass
+    return repr(name)
+
+
+def _list_bundle(bundle_dir: Path) -> _Listing:
+    """Every entry under ``bundle_dir``; links are recorded, never followed."""
+    listing = _Listing()
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(bundle_dir / folder if folder else bundle_dir) as entries:
+                for entry in entries:
+                    rel = f"{folder}/{entry.name}" if folder else entry.name
+                    if entry.is_symlink():
+                        try:
+                            target = _shown(os.readlink(entry.path))
+                        except OSError:
+                            target = "?"
+                        listing.odd[rel] = f"a symbolic link (to {target}); audit writes none and does not follow it"
+                    elif entry.is_dir(follow_symlinks=False):
+                        listing.folders.add(rel)
+                        pending.append(rel)
+                    elif entry.is_file(follow_symlinks=False):
+                        listing.files.add(rel)
+                    else:
+                        listing.odd[rel] = "not a regular file (a pipe, socket or device); it is not read"
+        except OSError as exc:
+            listing.odd[folder or "."] = f"folder could not be listed ({exc.strerror or exc})"
+    return listing
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """Open a regular file for reading without following a link and without blocking on a pipe."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _NotARegularFile(f"{path} is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _read_regular(path: Path, limit: int | None = None) -> bytes:
+    with _open_regular(path) as fh:
+        if limit is not None and os.fstat(fh.fileno()).st_size > limit:
+            raise _TooLarge(f"{path} is larger than {limit} bytes")
+        return fh.read()
+
+
+def _hash_regular(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a regular file (never a link or a pipe)."""
+    digest = hashlib.sha256()
+    size = 0
+    with _open_regular(path) as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _bounded(fn: Callable[[], _T], seconds: float) -> _T:
+    """Run ``fn`` and return its result, or raise TimeoutError after ``seconds``.
+
+    A thread cannot be stopped: one that overruns is left behind as a daemon
+    (it ends with the process) and its result is ignored.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="audit-verify", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"not finished within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def verify_bundle(*, bundle_dir: Path, cert_path: Path | None = None) -> VerifyReport:
@@ -502,24 +711,32 @@ def verify_bundle(*, bundle_dir: Path, cert_path: Path | None = None) -> VerifyR
     the bundle's own ``signer-cert.pem``, which only shows the bundle is
     self-consistent. The signature file must also be exactly in the form
     :func:`sign_manifest` writes, so a change to one of its unsigned fields is
-    caught too. (b) Every file's SHA-256 matches the manifest; files added after
-    signing or missing are named. (c) ``report.pdf``, when present, carries a
-    PAdES signature that pyHanko finds intact and trusted (same trust root) and
-    that covers the whole file.
+    caught too, and the certificate must have been valid at the signing time the
+    signature states. (b) The bundle holds exactly the files the manifest lists,
+    each with its SHA-256: a file or folder added, a file missing or renamed is
+    named, and so is any symbolic link or other non-regular file (never
+    followed). (c) ``report.pdf``, when present, carries exactly one PAdES
+    signature, by the trusted certificate, valid at its signing time, covering
+    the whole file: a second signature or any incremental update appended after
+    it is named as a change, from the file's bytes, before pyHanko reads it.
 
-    Raises :class:`AuditInputError` only when ``bundle_dir`` is not a bundle or
+    Every step is bounded in time (see the comment above). Raises
+    :class:`AuditInputError` only when ``bundle_dir`` is not a bundle or
     ``cert_path`` cannot be read; everything else is reported in ``problems``.
     """
     bundle_dir = Path(bundle_dir)
     manifest_path = bundle_dir / MANIFEST_NAME
     sig_path = bundle_dir / MANIFEST_SIG_NAME
-    if not bundle_dir.is_dir() or not (manifest_path.exists() or sig_path.exists()):
+    if not bundle_dir.is_dir() or not (os.path.lexists(manifest_path) or os.path.lexists(sig_path)):
         raise AuditInputError(BUNDLE_NOT_FOUND, path=bundle_dir)
     given = _load_cert(cert_path) if cert_path is not None else None
     report = VerifyReport(ok=False)
     problems, checks = report.problems, report.checks
+    listing = _list_bundle(bundle_dir)
+    for rel, what in sorted(listing.odd.items()):
+        problems.append(f"{_shown(rel)}: {what}")
 
-    bundle_cert = _read_bundle_cert(bundle_dir, problems)
+    bundle_cert = _read_bundle_cert(bundle_dir, listing, problems)
     trusted = given if given is not None else bundle_cert
     if given is not None:
         checks.append(f"trusted certificate: {describe_certificate(given)} (from {cert_path})")
@@ -529,11 +746,11 @@ def verify_bundle(*, bundle_dir: Path, cert_path: Path | None = None) -> VerifyR
             "this shows the bundle is self-consistent only; pass the certificate you trust to check who signed it"
         )
 
-    manifest_bytes = _read_or_none(manifest_path)
-    sig_bytes = _read_or_none(sig_path)
-    if manifest_bytes is None:
+    manifest_bytes = _read_member(bundle_dir, MANIFEST_NAME, listing, problems)
+    sig_bytes = _read_member(bundle_dir, MANIFEST_SIG_NAME, listing, problems)
+    if manifest_bytes is None and MANIFEST_NAME not in listing.odd:
         problems.append(f"{MANIFEST_NAME}: missing; the bundle cannot be checked")
-    if sig_bytes is None:
+    if sig_bytes is None and MANIFEST_SIG_NAME not in listing.odd:
         problems.append(f"{MANIFEST_SIG_NAME}: missing; {MANIFEST_NAME} is not signed")
 
     with _quiet_pyhanko():
@@ -548,29 +765,35 @@ def verify_bundle(*, bundle_dir: Path, cert_path: Path | None = None) -> VerifyR
         if trusted is None:
             trusted = cms_cert  # nothing else to go on: self-consistency only, already reported as a problem
         if manifest_bytes is not None:
-            _verify_files(bundle_dir, manifest_bytes, report)
-        pdf = bundle_dir / REPORT_PDF_NAME
-        if pdf.is_file():
-            _verify_pdf(pdf, REPORT_PDF_NAME, trusted, report)
+            _verify_files(bundle_dir, manifest_bytes, listing, report)
+        if REPORT_PDF_NAME in listing.files:
+            _verify_pdf(bundle_dir / REPORT_PDF_NAME, REPORT_PDF_NAME, trusted, report)
 
     report.ok = not problems
     return report
 
 
-def _read_or_none(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+def _read_member(bundle_dir: Path, rel: str, listing: _Listing, problems: list[str]) -> bytes | None:
+    """A small top-level file of the bundle (manifest, signature, certificate), or None when it is not there."""
+    if rel not in listing.files:
         return None
+    try:
+        return _read_regular(bundle_dir / rel, _SMALL_FILE_LIMIT)
+    except _TooLarge:
+        problems.append(f"{rel}: larger than {_SMALL_FILE_LIMIT >> 20} MiB; not what audit writes")
+    except OSError as exc:
+        problems.append(f"{rel}: could not be read ({exc.strerror or exc})")
+    return None
 
 
-def _read_bundle_cert(bundle_dir: Path, problems: list[str]) -> x509.Certificate | None:
+def _read_bundle_cert(bundle_dir: Path, listing: _Listing, problems: list[str]) -> x509.Certificate | None:
     """The bundle's signer-cert.pem, or None with a problem saying why it is unusable."""
     from cryptography import x509
 
-    data = _read_or_none(bundle_dir / SIGNER_CERT_NAME)
+    data = _read_member(bundle_dir, SIGNER_CERT_NAME, listing, problems)
     if data is None:
-        problems.append(f"{SIGNER_CERT_NAME}: missing; the bundle does not say who signed it")
+        if SIGNER_CERT_NAME not in listing.odd:
+            problems.append(f"{SIGNER_CERT_NAME}: missing; the bundle does not say who signed it")
         return None
     try:
         cert = x509.load_pem_x509_certificate(data)
@@ -599,6 +822,7 @@ def _verify_manifest_signature(
             cms_cert = x509.load_der_x509_certificate(signer_cert.dump())
         report.signer = describe_certificate(cms_cert)  # parses the subject, which cryptography defers
         canonical = _is_canonical(content_info, signature, cms_cert)
+        signed_at = _cms_signing_time(signed_data["signer_infos"][0])
     except Exception as exc:  # noqa: BLE001 - asn1crypto and cryptography parse lazily, raising many types
         problems.append(f"{MANIFEST_SIG_NAME}: not a readable CMS signature ({type(exc).__name__}: {exc})")
         return None
@@ -608,6 +832,13 @@ def _verify_manifest_signature(
             f"{MANIFEST_SIG_NAME}: altered; it is not in the exact form audit writes "
             "(an unsigned field of the CMS structure was changed)"
         )
+    timing: str | None
+    if signed_at is None:
+        timing = "states no signing time, so the certificate's validity when it signed cannot be checked"
+    else:
+        timing = _validity_problem(cms_cert, signed_at)
+    if timing is not None:
+        problems.append(f"{MANIFEST_SIG_NAME}: {timing}")
     if trusted is not None and _cert_der(trusted) != _cert_der(cms_cert):
         problems.append(
             f"{MANIFEST_SIG_NAME}: signed by {report.signer}, not by the trusted certificate "
@@ -615,8 +846,9 @@ def _verify_manifest_signature(
         )
         return cms_cert
     anchor = trusted if trusted is not None else cms_cert
-    try:
-        status = asyncio.run(
+
+    def validate() -> Any:
+        return asyncio.run(
             async_validate_detached_cms(
                 content,
                 signed_data,
@@ -624,6 +856,12 @@ def _verify_manifest_signature(
                 key_usage_settings=_key_usage_settings(),
             )
         )
+
+    try:
+        status = _bounded(validate, _VALIDATION_SECONDS)
+    except TimeoutError:
+        problems.append(f"{MANIFEST_SIG_NAME}: could not be validated within {_VALIDATION_SECONDS:g} s (altered?)")
+        return cms_cert
     except Exception as exc:  # noqa: BLE001 - a damaged structure can fail deep inside pyHanko
         problems.append(f"{MANIFEST_SIG_NAME}: could not be validated ({type(exc).__name__}: {exc})")
         return cms_cert
@@ -636,9 +874,18 @@ def _verify_manifest_signature(
             f"{MANIFEST_SIG_NAME}: the signer certificate is not trusted "
             f"({status.trust_problem_indic or 'no path to the trusted certificate'})"
         )
-    else:
+    elif timing is None:
         report.checks.append(f"{MANIFEST_SIG_NAME}: valid CMS signature over {MANIFEST_NAME} by {report.signer}")
     return cms_cert
+
+
+def _cms_signing_time(signer_info: Any) -> dt.datetime | None:
+    """The signing time a CMS signer states in its signed attributes (RFC 5652 §11.3), or None."""
+    for attribute in signer_info["signed_attrs"] or []:
+        if attribute["type"].native == "signing_time":
+            value = attribute["values"][0].native
+            return value if isinstance(value, dt.datetime) else None
+    return None
 
 
 def _parse_cms(signature: bytes) -> tuple[Any, Any, Any]:
@@ -711,8 +958,8 @@ def _is_canonical(content_info: Any, signature: bytes, cert: x509.Certificate) -
     return rebuilt.dump(force=False) == signature
 
 
-def _verify_files(bundle_dir: Path, manifest_bytes: bytes, report: VerifyReport) -> None:
-    """Compare every file in the bundle with its manifest entry; name what differs, was added or is missing."""
+def _verify_files(bundle_dir: Path, manifest_bytes: bytes, listing: _Listing, report: VerifyReport) -> None:
+    """Compare the bundle with the manifest: name every file that differs, was added, renamed or is missing."""
     problems = report.problems
     try:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
@@ -729,66 +976,148 @@ def _verify_files(bundle_dir: Path, manifest_bytes: bytes, report: VerifyReport)
             f"{MANIFEST_NAME}: manifest_version is {manifest.get('manifest_version')!r}, "
             f"this tool reads {MANIFEST_VERSION!r}"
         )
-    present = set(_bundle_files(bundle_dir))
+    # Folders that hold a listed file; any other folder was added (named once, at its top).
+    needed = {"/".join(rel.split("/")[:depth]) for rel in listed for depth in range(1, rel.count("/") + 1)}
+    added = sorted(folder for folder in listing.folders if folder not in needed)
+    added_tops = [f for f in added if not any(f.startswith(top + "/") for top in added if top != f)]
+    for folder in added_tops:
+        problems.append(f"{_shown(folder)}/: folder not listed in manifest (added after signing)")
+
+    def inside_added(rel: str) -> bool:
+        return any(rel.startswith(top + "/") for top in added_tops)
+
+    present = listing.files - {MANIFEST_NAME, MANIFEST_SIG_NAME}
     matched = 0
     for rel in sorted(set(listed) | present):
+        if rel in listing.odd or inside_added(rel):
+            continue  # named above
         if rel not in present:
-            problems.append(f"{rel}: listed in manifest but missing")
+            problems.append(f"{_shown(rel)}: listed in manifest but missing")
         elif rel not in listed:
-            problems.append(f"{rel}: not listed in manifest (added after signing)")
-        elif hash_file(bundle_dir / rel) != listed[rel]["sha256"]:
-            problems.append(f"{rel}: sha256 differs from manifest")
+            problems.append(f"{_shown(rel)}: not listed in manifest (added after signing)")
         else:
-            matched += 1
+            try:
+                digest, size = _hash_regular(bundle_dir / rel)
+            except OSError as exc:
+                problems.append(f"{_shown(rel)}: could not be read ({exc.strerror or exc})")
+                continue
+            if digest != listed[rel]["sha256"] or size != listed[rel].get("bytes", size):
+                problems.append(f"{_shown(rel)}: sha256 differs from manifest")
+            else:
+                matched += 1
     report.checks.append(f"{matched} of {len(listed)} files listed in {MANIFEST_NAME} match their sha256")
 
 
-def _verify_pdf(pdf: Path, rel: str, trusted: x509.Certificate | None, report: VerifyReport) -> None:
-    """Check the PDF's embedded PAdES signature with pyHanko, trusting ``trusted`` only."""
-    from asn1crypto import cms
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+def _pdf_revision_problem(data: bytes) -> str | None:
+    """What the bytes of a signed PDF show was done after signing, without parsing the PDF; None if nothing.
 
+    audit signs once, as the last incremental update, so a sealed report.pdf
+    holds exactly one signature whose byte range ends at the end of the file.
+    A second signature or any update appended later (each adds a revision
+    after it) shows here, and so does a truncated file. A byte range counts
+    only when its gap holds a hex string, as in a real signature dictionary,
+    so "/ByteRange" written in the report's text is not taken for one.
+    """
+    signatures = []
+    for match in _BYTE_RANGE.finditer(data):
+        start, before, after, rest = (int(group) for group in match.groups())
+        if start == 0 and 0 < before < after <= len(data) and data[before : before + 1] == b"<" and data[after - 1 : after] == b">":
+            signatures.append((before, after, rest))
+    if not signatures:
+        if _BYTE_RANGE.search(data) or b"/ByteRange" in data:
+            return "embedded PDF signature damaged or truncated (its byte range does not fit the file)"
+        return "has no embedded PDF signature"
+    if len(signatures) > 1:
+        return (
+            f"changed after signing (an incremental update with a second signature was appended; "
+            f"it holds {len(signatures)} signatures, audit writes one)"
+        )
+    _before, after, rest = signatures[0]
+    end = after + rest
+    if end > len(data):
+        return f"truncated (the signature covers {end} bytes, the file has {len(data)})"
+    if end < len(data):
+        tail = data[end:]
+        if b"startxref" in tail or b"%%EOF" in tail or b"xref" in tail or b"obj" in tail:
+            return "changed after signing (an incremental update was appended)"
+        return f"changed after signing ({len(tail)} bytes were appended after the signed end of the file)"
+    return None
+
+
+def _verify_pdf(pdf: Path, rel: str, trusted: x509.Certificate | None, report: VerifyReport) -> None:
+    """Check the PDF's one embedded PAdES signature: from its bytes first, then with pyHanko, trusting ``trusted`` only."""
     problems = report.problems
+    try:
+        data = _read_regular(pdf)
+    except OSError as exc:
+        problems.append(f"{rel}: could not be read ({exc.strerror or exc})")
+        return
+    structural = _pdf_revision_problem(data)
+    if structural is not None:
+        problems.append(f"{rel}: {structural}")
+        return
     if trusted is None:
         problems.append(f"{rel}: embedded PDF signature not checked: no certificate to trust")
         return
     try:
-        with open(pdf, "rb") as fh:
-            reader = PdfFileReader(fh, strict=False)
-            signatures = reader.embedded_signatures
-            if not signatures:
-                problems.append(f"{rel}: has no embedded PDF signature")
-                return
-            context = _validation_context(trusted)
-            for index, embedded in enumerate(signatures):
-                status = validate_pdf_signature(embedded, context, key_usage_settings=_key_usage_settings())
-                last = index == len(signatures) - 1
-                if not status.intact:
-                    problems.append(f"{rel}: embedded PDF signature not intact (the signed bytes were changed)")
-                elif not status.valid:
-                    problems.append(f"{rel}: embedded PDF signature value does not verify")
-                elif not status.trusted:
-                    problems.append(
-                        f"{rel}: embedded PDF signature is not by the trusted certificate "
-                        f"{describe_certificate(trusted)}"
-                    )
-                elif last and status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-                    problems.append(
-                        f"{rel}: embedded PDF signature does not cover the whole file (changed after signing)"
-                    )
-                elif embedded.sig_object.get("/SubFilter") != "/ETSI.CAdES.detached":
-                    problems.append(f"{rel}: embedded signature is not a PAdES signature")
-                else:
-                    raw = embedded.pkcs7_content
-                    used = len(cms.ContentInfo.load(raw).dump())
-                    if raw[used:].strip(b"\x00"):
-                        problems.append(f"{rel}: embedded PDF signature has data after the signature (altered)")
-                        continue
-                    report.checks.append(
-                        f"{rel}: embedded PAdES signature intact, valid and covering the whole file"
-                        if last
-                        else f"{rel}: earlier embedded PDF signature {index + 1} intact and valid"
-                    )
+        found, passed = _bounded(lambda: _validate_pdf_signature(data, rel, trusted), _VALIDATION_SECONDS)
+    except TimeoutError:
+        problems.append(
+            f"{rel}: embedded PDF signature could not be checked within {_VALIDATION_SECONDS:g} s "
+            "(audit writes no PDF that takes this long; treat it as altered)"
+        )
+        return
     except Exception as exc:  # noqa: BLE001 - a damaged PDF can fail anywhere in pyHanko's reader
         problems.append(f"{rel}: embedded PDF signature could not be checked ({type(exc).__name__}: {exc})")
+        return
+    problems.extend(found)
+    report.checks.extend(passed)
+
+
+def _validate_pdf_signature(data: bytes, rel: str, trusted: x509.Certificate) -> tuple[list[str], list[str]]:
+    """pyHanko's validation of the one signature of a PDF already known to end with it: (problems, checks).
+
+    The difference analysis is skipped: it judges updates made after a
+    signature, and there are none (:func:`_pdf_revision_problem` has refused
+    them), while on a crafted file it can run for many minutes.
+    """
+    from asn1crypto import cms
+    from cryptography import x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+
+    problems: list[str] = []
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    signatures = reader.embedded_signatures
+    if not signatures:
+        return [f"{rel}: has no embedded PDF signature"], []
+    if len(signatures) > 1:
+        return [f"{rel}: changed after signing (it holds {len(signatures)} signatures, audit writes one)"], []
+    embedded = signatures[0]
+    status = validate_pdf_signature(
+        embedded, _validation_context(trusted), key_usage_settings=_key_usage_settings(), skip_diff=True
+    )
+    if not status.intact:
+        return [f"{rel}: embedded PDF signature not intact (the signed bytes were changed)"], []
+    if not status.valid:
+        return [f"{rel}: embedded PDF signature value does not verify"], []
+    if not status.trusted:
+        return [f"{rel}: embedded PDF signature is not by the trusted certificate {describe_certificate(trusted)}"], []
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        return [f"{rel}: embedded PDF signature does not cover the whole file (changed after signing)"], []
+    if embedded.sig_object.get("/SubFilter") != "/ETSI.CAdES.detached":
+        return [f"{rel}: embedded signature is not a PAdES signature"], []
+    raw = embedded.pkcs7_content
+    used = len(cms.ContentInfo.load(raw).dump())
+    if raw[used:].strip(b"\x00"):
+        return [f"{rel}: embedded PDF signature has data after the signature (altered)"], []
+    signed_at = embedded.self_reported_timestamp
+    if signed_at is None:
+        problems.append(f"{rel}: embedded PDF signature states no signing time (/M), so its validity cannot be checked")
+    else:
+        signer = x509.load_der_x509_certificate(embedded.signer_cert.dump())
+        if (expired := _validity_problem(signer, signed_at)) is not None:
+            problems.append(f"{rel}: embedded PDF signature: {expired}")
+    if problems:
+        return problems, []
+    return [], [f"{rel}: embedded PAdES signature intact, valid and covering the whole file"]

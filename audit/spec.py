@@ -9,14 +9,24 @@ rules (policy packs, threshold overrides) and with which human answers
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from audit.errors import FILE_NOT_FOUND, SPEC_INVALID, YAML_MALFORMED, AuditInputError
+from audit.errors import (
+    BINS_NOT_INCREASING,
+    BINS_TOO_FEW,
+    FILE_NOT_FOUND,
+    LABELS_NOT_UNIQUE,
+    SEED_NEGATIVE,
+    SPEC_INVALID,
+    YAML_MALFORMED,
+    AuditInputError,
+)
 
 __all__ = [
     "AuditSpec",
@@ -32,6 +42,7 @@ __all__ = [
     "ThresholdOverride",
     "AttestationAnswer",
     "SigningSpec",
+    "ReportSpec",
     "ModelFormat",
     "Domain",
     "DOMAIN_NAMES",
@@ -41,6 +52,21 @@ __all__ = [
     "load_spec",
     "spec_json_schema",
 ]
+
+
+def _seed_not_negative(value: int) -> int:
+    if value < 0:  # numpy's seeds are non-negative; say so in our words, before any work
+        raise ValueError(SEED_NEGATIVE.format(value=value))
+    return value
+
+
+#: The audit's seed: a whole number from 0 up.
+Seed = Annotated[int, AfterValidator(_seed_not_negative), Field(json_schema_extra={"minimum": 0})]
+
+
+def _numbers_text(values: list[float]) -> str:
+    """Bin edges as a person wrote them: [0, 25, 200], not [0.0, 25.0, 200.0]."""
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 class _Strict(BaseModel):
@@ -162,10 +188,25 @@ class ProtectedSpec(_Strict):
                     "health, sexual orientation, ...). Sex and age are protected but not special categories.",
     )
 
+    @field_validator("bins")
+    @classmethod
+    def _bins_are_edges(cls, bins: list[float] | None) -> list[float] | None:
+        """At least two edges, in increasing order (infinite outer edges are fine; NaN is not a number here)."""
+        if bins is None:
+            return bins
+        shown = _numbers_text(bins)
+        if len(bins) < 2:
+            raise ValueError(BINS_TOO_FEW.format(bins=shown))
+        if any(math.isnan(b) for b in bins) or any(lo >= hi for lo, hi in zip(bins[:-1], bins[1:], strict=True)):
+            raise ValueError(BINS_NOT_INCREASING.format(bins=shown))
+        return bins
+
     @model_validator(mode="after")
     def _labels_match_bins(self) -> ProtectedSpec:
         if self.labels is not None and (self.bins is None or len(self.labels) != len(self.bins) - 1):
             raise ValueError("labels need bins, one label fewer than bin edges")
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError(LABELS_NOT_UNIQUE.format(labels=self.labels))
         return self
 
 
@@ -284,6 +325,27 @@ class SigningSpec(_Strict):
     certificate: Path = Field(description="PEM X.509 certificate of that key.")
 
 
+class ReportSpec(_Strict):
+    """What the bundle shows of individual people. By default the report and audit.json name no one."""
+
+    examples: bool = Field(
+        default=False,
+        description="Show examples of individual decisions (their id, scores and reasons) in the report and "
+                    "audit.json. Off by default: a report that goes to a regulator, a board or a publication "
+                    "needs no individual's data.",
+    )
+    example_fields: list[str] = Field(
+        default_factory=list,
+        description="With examples: true, the data columns whose values the examples may show (besides the id); "
+                    "every other value of a person is left out, reasons and changes name the column only.",
+    )
+    decisions_file: bool = Field(
+        default=True,
+        description="Write decisions.parquet (one row per decision with its id, score, reasons and the person's "
+                    "values: personal data) into the bundle. `audit explain` needs it.",
+    )
+
+
 class AuditSpec(_Strict):
     """Everything `audit run` needs. Write it as audit.yaml."""
 
@@ -298,9 +360,10 @@ class AuditSpec(_Strict):
     explanations: ExplanationSpec = Field(default_factory=ExplanationSpec)
     counterfactuals: CounterfactualSpec = Field(default_factory=CounterfactualSpec)
     robustness: RobustnessSpec = Field(default_factory=RobustnessSpec)
-    seed: int = Field(default=0, description="Seed of every random step; the same inputs give the same audit.json.")
+    seed: Seed = Field(default=0, description="Seed of every random step; the same inputs give the same audit.json.")
     audit_date: dt.date | None = Field(default=None, description="Date the audit is as of (default: today); decides which law is in force.")
     signing: SigningSpec | None = None
+    report: ReportSpec = Field(default_factory=ReportSpec, description="Personal data in the report and the bundle.")
     output: Path = Field(default=Path("reports"), description="Folder under which bundles are written (relative to the current directory).")
 
     # Set by load_spec: the folder paths are relative to, and the spec's own file.
@@ -331,8 +394,13 @@ def direction_declared(spec: AuditSpec) -> bool:
     return spec.data.favourable_decision is not None or spec.fairness.decision_nature is not None
 
 
+# Names pydantic puts in an error's location for the member of a union it tried; not part of the field's path.
+_UNION_MEMBERS = frozenset({"ProtectedSpec", "str", "int", "bool", "float"})
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top level)"
+    parts = [str(p) for p in loc if not str(p).startswith("function-") and str(p) not in _UNION_MEMBERS]
+    return ".".join(parts) or "(top level)"
 
 
 def load_spec(path: Path) -> AuditSpec:
@@ -355,7 +423,8 @@ def load_spec(path: Path) -> AuditSpec:
         return AuditSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise AuditInputError(SPEC_INVALID, path=path, field=_field_path(first["loc"]), problem=first["msg"]) from None
+        problem = str(first["msg"]).removeprefix("Value error, ")  # our validators' own words, without pydantic's tag
+        raise AuditInputError(SPEC_INVALID, path=path, field=_field_path(first["loc"]), problem=problem) from None
 
 
 def _read_attestations(spec_path: Path, raw: dict[str, Any]) -> dict[str, Any]:

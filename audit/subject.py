@@ -8,6 +8,7 @@ sees the same predictions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,22 +17,33 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import (
+    BINS_COVER_NO_ROW,
     COLUMN_NOT_FOUND,
+    DATA_DUPLICATE_COLUMNS,
     DATA_EMPTY,
     DATA_READ_FAILED,
     DECISION_SCORE_NOT_FINITE,
     DECISION_SCORE_NOT_NUMERIC,
     DECISION_VALUES_NOT_FOUND,
+    FEATURE_MISSING_REFUSED,
+    FEATURE_NOT_FINITE,
+    FEATURE_NOT_NUMERIC,
     FILE_NOT_FOUND,
+    ID_DUPLICATED,
+    ID_MISSING,
     MODEL_FEATURES_MISSING,
+    MODEL_PREDICT_FAILED,
     POSITIVE_LABEL_NOT_FOUND,
+    PROTECTED_EMPTY,
     SPEC_INVALID,
+    TARGET_MISSING,
+    TARGET_NOT_BINARY,
     TARGET_ONE_CLASS,
     UNSUPPORTED_FORMAT,
     AuditInputError,
 )
 from audit.models import ModelAdapter, Predictions, load_model, native, value_text
-from audit.spec import AuditSpec, ProtectedSpec, favourable_is_positive
+from audit.spec import AuditSpec, ModelFormat, ProtectedSpec, favourable_is_positive
 
 __all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
 
@@ -94,18 +106,42 @@ class Subject:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read CSV or Parquet; one-line errors for a missing or unreadable file."""
+    """Read CSV or Parquet; one-line errors for a missing or unreadable file, or a header naming a column twice."""
     if not path.is_file():
         raise AuditInputError(FILE_NOT_FOUND, what="data file", path=path, hint="fix data.path in the spec")
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            _refuse_duplicate_columns(path, [str(name) for name in pq.read_schema(path).names])
             return pd.read_parquet(path)
         if suffix in (".csv", ".txt"):
+            # pandas renames a repeated name silently (a, a.1): the header is read as it is written first.
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True)
+            _refuse_duplicate_columns(path, [str(name) for name in header.iloc[0]] if len(header) else [])
             return pd.read_csv(path, skipinitialspace=True)
+    except AuditInputError:
+        raise
     except Exception as exc:
-        raise AuditInputError(DATA_READ_FAILED, path=path, problem=str(exc).splitlines()[0]) from None
+        raise AuditInputError(DATA_READ_FAILED, path=path, problem=_first_line(exc)) from None
     raise AuditInputError(UNSUPPORTED_FORMAT, path=path, what="data file type", value=suffix, supported=".csv, .parquet")
+
+
+def _refuse_duplicate_columns(path: Path, names: list[str]) -> None:
+    """A column name given twice would be renamed (CSV) or be ambiguous (Parquet): refused, naming it."""
+    seen: dict[str, int] = {}
+    for name in names:
+        if name.strip():
+            seen[name] = seen.get(name, 0) + 1
+    for name, count in seen.items():
+        if count > 1:
+            raise AuditInputError(DATA_DUPLICATE_COLUMNS, path=path, column=name, count=count)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
@@ -129,26 +165,34 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         need(p.column, "data.protected")
     for column in data_spec.immutable:
         need(column, "data.immutable")
+    for column in data_spec.increase_only:
+        need(column, "data.increase_only")
+    for column in data_spec.feature_types:
+        need(column, "data.feature_types")
     if data_spec.decision is not None:
         need(data_spec.decision.column, "data.decision.column")
         need(data_spec.decision.score_column, "data.decision.score_column")
         _check_decision_inputs(frame, spec, path)
 
     y = _labels(frame, spec, path)
+    ids = _ids(frame, spec, path)
+    groups = _groups(frame, protected, path)
     default_features = _default_features(frame, spec)
+    if spec.model.format is ModelFormat.NONE:
+        if data_spec.decision is None:
+            raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.decision",
+                                  problem="a predictions-only audit (model.format: none) needs data.decision")
+        _check_finite(frame, frame[default_features], spec, path)
     model = load_model(spec, data_columns=default_features, trust=trust_model)
     if model is not None:
         for column in model.feature_names:
             if column not in frame.columns:
                 raise AuditInputError(MODEL_FEATURES_MISSING, path=spec.resolve(spec.model.path or Path()), column=column, data_path=path)
-        X = frame[model.feature_names]
+        X = _numbers_where_the_model_wants_them(frame, frame[model.feature_names], model, spec, path)
+        _check_finite(frame, X, spec, path)
     else:
-        if data_spec.decision is None:
-            raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.decision",
-                                  problem="a predictions-only audit (model.format: none) needs data.decision")
         X = frame[default_features]
-    ids = frame[data_spec.id_column].astype(str).to_numpy() if data_spec.id_column else np.arange(len(frame)).astype(str)
-    predictions = _predictions(frame, X, model, spec)
+    predictions = _predictions(frame, X, model, spec, path)
     return Subject(
         spec=spec,
         data_path=path,
@@ -156,7 +200,7 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         ids=ids,
         X=X,
         y=y,
-        groups=_groups(frame, protected, path),
+        groups=groups,
         protected=protected,
         feature_types=_feature_types(X, data_spec.feature_types),
         model=model,
@@ -181,6 +225,10 @@ def _labels(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray | No
     values = target.dropna().unique()
     if len(values) < 2:
         raise AuditInputError(TARGET_ONE_CLASS, path=path, column=d.target, value=values[0] if len(values) else None)
+    missing = target.isna().to_numpy()
+    if missing.any():  # an empty outcome would count as "not positive": refused, not guessed
+        raise AuditInputError(TARGET_MISSING, path=path, column=d.target, count=int(missing.sum()),
+                              row=_row_name(frame, int(np.argmax(missing)), spec))
     if d.positive_label is None:
         raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.positive_label",
                               problem=f"say which value of '{d.target}' is the positive outcome (values: {sorted(map(str, values))[:6]})")
@@ -188,19 +236,49 @@ def _labels(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray | No
     if str(d.positive_label) not in set(as_text):
         raise AuditInputError(POSITIVE_LABEL_NOT_FOUND, path=path, label=d.positive_label, column=d.target,
                               available=", ".join(sorted(set(as_text))[:8]))
+    if len(values) > 2:  # a third outcome would count as "not positive": refused, not guessed
+        counts = as_text.value_counts()
+        shown = [f"{value!r} in {n} row{'s' if n > 1 else ''}" for value, n in sorted(counts.items())[:_SHOWN_VALUES]]
+        raise AuditInputError(TARGET_NOT_BINARY, path=path, column=d.target, count=len(values), label=d.positive_label,
+                              values=", ".join(shown) + (" ..." if len(counts) > _SHOWN_VALUES else ""))
     return (as_text == str(d.positive_label)).to_numpy()
+
+
+def _ids(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray:
+    """Each decision's id as text: the id column's (every row one, none twice), else the row number from 0."""
+    column = spec.data.id_column
+    if column is None:
+        return np.arange(len(frame)).astype(str)
+    raw = frame[column]
+    texts = raw.astype(str).str.strip()
+    missing = (raw.isna() | (texts == "")).to_numpy()
+    if missing.any():
+        raise AuditInputError(ID_MISSING, path=path, column=column, count=int(missing.sum()),
+                              row=f"row {int(np.argmax(missing)) + 1}")
+    repeated = texts[texts.duplicated(keep=False)]
+    if len(repeated):
+        distinct = list(dict.fromkeys(repeated))
+        examples = ", ".join(repr(v) for v in distinct[:3]) + (" ..." if len(distinct) > 3 else "")
+        raise AuditInputError(ID_DUPLICATED, path=path, column=column, count=len(distinct), examples=examples)
+    return raw.astype(str).to_numpy()
 
 
 def _groups(frame: pd.DataFrame, protected: list[ProtectedSpec], path: Path) -> pd.DataFrame:
     out = {}
     for p in protected:
         column = frame[p.column]
+        if not column.notna().any():
+            raise AuditInputError(PROTECTED_EMPTY, path=path, column=p.column)
         if p.bins is not None:
-            if not pd.api.types.is_numeric_dtype(column):
+            if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
                 raise AuditInputError(SPEC_INVALID, path=path, field=f"data.protected.{p.column}.bins",
                                       problem="bins need a numeric column")
             labels = p.labels or [f"{lo:g}–{hi:g}" for lo, hi in zip(p.bins[:-1], p.bins[1:], strict=True)]
             binned = pd.cut(column, bins=p.bins, labels=labels, right=False)
+            if not binned.notna().any():
+                edges = "[" + ", ".join(f"{b:g}" for b in p.bins) + "]"
+                raise AuditInputError(BINS_COVER_NO_ROW, path=path, column=p.column, bins=edges,
+                                      low=float(column.min()), high=float(column.max()))
             out[p.column] = binned.astype(object).where(binned.notna(), MISSING_GROUP).astype(str)
         else:
             out[p.column] = column.astype(object).where(column.notna(), MISSING_GROUP).astype(str)
@@ -214,9 +292,55 @@ def _feature_types(X: pd.DataFrame, declared: dict[str, FeatureType]) -> dict[st
     }
 
 
-def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | None, spec: AuditSpec) -> Predictions:
+def _numbers_where_the_model_wants_them(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter, spec: AuditSpec,
+                                        path: Path) -> pd.DataFrame:
+    """The model's inputs, with the features a native booster was trained on as numbers read as numbers.
+
+    A column of numbers stored as text (a Parquet string column, or a CSV column with one word in it) is
+    otherwise scored by XGBoost and LightGBM as category codes without a word. A value that is not a number
+    is refused, naming the column, the value and the row.
+    """
+    numeric: frozenset[str] = getattr(model, "numeric_features", frozenset())
+    converted = {}
+    for column in X.columns:
+        values = X[column]
+        if column not in numeric or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = (values.notna() & numbers.isna()).to_numpy()
+        if bad.any():
+            at = int(np.argmax(bad))
+            raise AuditInputError(FEATURE_NOT_NUMERIC, path=path, column=column, value=native(values.iloc[at]),
+                                  row=_row_name(frame, at, spec), fmt=model.format,
+                                  model=spec.resolve(spec.model.path or Path()).name)
+        converted[column] = numbers
+    return X.assign(**converted) if converted else X
+
+
+def _check_finite(frame: pd.DataFrame, features: pd.DataFrame, spec: AuditSpec, path: Path) -> None:
+    """Numeric features hold finite numbers or nothing: +-inf is refused always (no method can use it).
+
+    ``features`` are rows of ``frame`` (the whole data, which names a row by its id).
+    """
+    for column in features.columns:
+        values = features[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        infinite = np.isinf(numbers)
+        if infinite.any():
+            at = int(np.argmax(infinite))
+            raise AuditInputError(FEATURE_NOT_FINITE, path=path, column=column, value=numbers[at],
+                                  row=_row_name(frame, at, spec))
+
+
+def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | None, spec: AuditSpec,
+                 path: Path) -> Predictions:
     if model is not None:
-        model_score = model.predict_score(X)
+        try:
+            model_score = model.predict_score(X)
+        except (ValueError, TypeError) as exc:  # the model refuses the data: say which column and row, in our words
+            raise _scoring_problem(exc, frame, X, model, spec, path) from exc
         return Predictions(decision=np.asarray(model.decide(model_score), dtype=bool), score=model_score, source="model")
     d = spec.data.decision
     if d is None:  # load_subject rejects this earlier; kept so the function stands alone
@@ -233,6 +357,53 @@ def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | Non
 
 # At most this many of a column's values are shown in a message.
 _SHOWN_VALUES = 8
+
+# How numpy and pandas name a text value they could not read as a number.
+_NOT_A_NUMBER = re.compile(r"could not convert string to float: '(.*)'|Unable to parse string [\"'](.*)[\"'] at position")
+
+
+def _scoring_problem(exc: Exception, frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter, spec: AuditSpec,
+                     path: Path) -> AuditInputError:
+    """Why the model could not score the data, named by column and row where the data shows it.
+
+    In order: a text value the model could not read as a number (the value the library names, else the first
+    value that is not a number in a column that mostly holds numbers); missing values, when the first rows
+    without any missing value score (asked once, here) although the whole data did not; else the library's
+    words, with the model file.
+    """
+    model_path = spec.resolve(spec.model.path or Path())
+    where = {"fmt": model.format, "model": model_path.name}
+    match = _NOT_A_NUMBER.search(str(exc))
+    named = None if match is None else next(g for g in match.groups() if g is not None)
+    texts = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+    suspects: list[tuple[str, np.ndarray]] = []
+    if named is not None:  # the value the library names, wherever it is
+        suspects += [(c, (X[c].astype(str) == named).to_numpy() & X[c].notna().to_numpy()) for c in texts]
+    for column in texts:  # a column of numbers with a stray word in it
+        present = X[column].dropna()
+        if len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= 0.5:
+            suspects.append((column, X[column].notna().to_numpy() & pd.to_numeric(X[column], errors="coerce").isna().to_numpy()))
+    for column, bad in suspects:
+        if bad.any():
+            at = int(np.argmax(bad))
+            return AuditInputError(FEATURE_NOT_NUMERIC, path=path, column=column, value=native(X[column].iloc[at]),
+                                   row=_row_name(frame, at, spec), **where)
+    empty = X.isna().to_numpy()
+    rows_empty: np.ndarray = np.asarray(empty.any(axis=1), dtype=bool)
+    if rows_empty.any():
+        columns = [str(c) for c, has in zip(X.columns, np.asarray(empty.any(axis=0), dtype=bool).tolist(), strict=True) if has]
+        complete = X.iloc[np.flatnonzero(~rows_empty)[:20]]
+        try:  # the rows without a missing value score: the missing values are what the model refuses
+            complete_scores = len(complete) > 0 and model.predict_score(complete) is not None
+        except (ValueError, TypeError):
+            complete_scores = False
+        if complete_scores:
+            shown = ", ".join(f"'{c}'" for c in columns[:5]) + (" ..." if len(columns) > 5 else "")
+            phrase = f"column {shown} is" if len(columns) == 1 else f"columns {shown} are"
+            return AuditInputError(FEATURE_MISSING_REFUSED, path=path, columns=phrase, count=int(rows_empty.sum()),
+                                   row=_row_name(frame, int(np.argmax(rows_empty)), spec), **where)
+    return AuditInputError(MODEL_PREDICT_FAILED, path=model_path, fmt=model.format, data_path=path,
+                           problem=f"{type(exc).__name__}: {_first_line(exc)}")
 
 
 def _check_decision_inputs(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> None:

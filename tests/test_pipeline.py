@@ -107,3 +107,97 @@ def test_two_runs_write_byte_identical_audit_json(tmp_path: Path) -> None:
     manifests = [json.loads((o.bundle_dir / "manifest.json").read_text()) for o in (first, second)]
     assert manifests[0]["audit"]["generated_at"] != manifests[1]["audit"]["generated_at"]
     assert "check.fairness" in manifests[0]["audit"]["timings"]
+
+
+# ------------------------------------------------------------------- leftovers of killed runs (issue 10)
+
+_BLOCKED_CHILD = """
+import pathlib, sys, time
+import audit.report
+from audit.pipeline import run_audit
+
+def blocked(*args, **kwargs):  # the run is now writing its partial folder: say so, then hang
+    pathlib.Path(sys.argv[2]).write_text("writing")
+    time.sleep(600)
+
+audit.report.render_report = blocked
+run_audit(pathlib.Path(sys.argv[1]), output=pathlib.Path(sys.argv[3]))
+"""
+
+
+def _decisions_only_spec(tmp_path: Path) -> Path:
+    """The decision-log example (no model: quick checks), unsigned, in tmp_path."""
+    spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
+    spec["data"]["path"] = str(EXAMPLE / spec["data"]["path"])
+    spec.pop("signing")
+    spec.setdefault("fairness", {})["bootstrap"] = 50
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run SIGKILLed while writing leaves .<stamp>.partial (with its writer's pid); the next run removes it and
+    says so, and leaves alone a fresh partial folder of a live process and everything that is not a partial folder."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import audit.report
+    from audit.pipeline import PARTIAL_MARKER, run_audit
+
+    spec, out, ready = _decisions_only_spec(tmp_path), tmp_path / "reports", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", _BLOCKED_CHILD, str(spec), str(ready), str(out)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else child.returncode
+            assert time.monotonic() < deadline, "the child never reached the renderer"
+            time.sleep(0.1)
+    finally:
+        child.kill()
+        child.wait()  # reaped: its pid is gone, as after a kill -9 in a shell
+        if child.stderr:
+            child.stderr.close()
+    root = out / "german-credit-scoring-decision-log"
+    [killed] = [p for p in root.iterdir() if p.name.endswith(".partial")]
+    assert json.loads((killed / PARTIAL_MARKER).read_text())["pid"] == child.pid
+    assert (killed / "audit.json").is_file()
+
+    live = root / ".20990101T000000Z.partial"  # a concurrent run (this process) writing right now
+    live.mkdir()
+    (live / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    elsewhere = root / ".20990101T000001Z.partial"  # another machine's run on a shared folder, still fresh
+    elsewhere.mkdir()
+    (elsewhere / PARTIAL_MARKER).write_text(json.dumps({"pid": 1, "host": "another-host.invalid"}))
+    abandoned = root / ".20200101T000000Z.partial"  # no marker (an older version), untouched for 20 minutes
+    abandoned.mkdir()
+    (abandoned / "audit.json").write_text("{}")
+    for path in (abandoned / "audit.json", abandoned):
+        os.utime(path, (time.time() - 1200, time.time() - 1200))
+    keep = [root / ".keep", root / ".notes.partial", root / "20200101T000000Z", out / ".other.partial"]
+    keep[0].mkdir()
+    keep[1].write_text("a file, not a folder")
+    keep[2].mkdir()
+    keep[3].mkdir()
+
+    def quick(result: object, *, out_dir: Path, generated_at: str) -> None:
+        (out_dir / "report.html").write_text("<html></html>")
+
+    monkeypatch.setattr(audit.report, "render_report", quick)
+    said: list[str] = []
+    outcome = run_audit(spec, output=out, progress=lambda task, done, total: said.append(task))
+    assert not killed.exists() and not abandoned.exists()
+    assert live.is_dir() and elsewhere.is_dir() and all(p.exists() for p in keep)
+    [note] = outcome.notes
+    assert note.startswith("removed 2 unfinished bundle folders") and killed.name in note and abandoned.name in note
+    assert note in said
+    assert not (outcome.bundle_dir / PARTIAL_MARKER).exists()
+    assert PARTIAL_MARKER not in json.loads((outcome.bundle_dir / "manifest.json").read_text())["files"]
+
+    again = run_audit(spec, output=out)  # nothing left to remove: nothing said
+    assert again.notes == [] and live.is_dir() and again.bundle_dir != outcome.bundle_dir

@@ -8,6 +8,7 @@ not our verify function.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from audit import errors
 from audit.errors import AuditInputError
@@ -32,6 +34,7 @@ from audit.signing import (
     write_manifest,
 )
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "german-credit"
 REPORT_TEXT = "Compliance audit report for the credit model"
 INFO = {"tool": {"audit": "0.1.0"}, "libraries": {"pyhanko": "0.38.0"}, "seed": 42, "data_sha256": "ab" * 32}
 BUNDLE_FILES = [
@@ -317,9 +320,7 @@ def test_pdf_changed_after_signing_is_named(bundle: Path, keys: Keys) -> None:
     seal_bundle(bundle_dir=bundle, key_path=keys.key, cert_path=keys.cert, info=INFO)
     report = verify_bundle(bundle_dir=bundle, cert_path=keys.cert)
     assert not report.ok
-    assert report.problems == [
-        "report.pdf: embedded PDF signature does not cover the whole file (changed after signing)"
-    ]
+    assert report.problems == ["report.pdf: changed after signing (an incremental update was appended)"]
 
 
 def test_unsigned_pdf_is_named(bundle: Path, keys: Keys, unsigned_pdf: Path) -> None:
@@ -385,14 +386,235 @@ def test_malformed_key_or_certificate_is_an_input_error(
         (bad, keys.cert, "key"),
         (keys.key, bad, "certificate"),
         (tmp_path / "missing.pem", keys.cert, "key"),
-        (other_keys.key, keys.cert, "key"),  # a key that does not belong to the certificate
     ]
     for key_path, cert_path, what in cases:
         with pytest.raises(AuditInputError) as info:
             seal_bundle(bundle_dir=tmp_path, key_path=key_path, cert_path=cert_path, info={})
         assert info.value.template == errors.KEY_LOAD_FAILED
         assert info.value.fields["what"] == what
+    with pytest.raises(AuditInputError) as info:  # a key that does not belong to the certificate
+        seal_bundle(bundle_dir=tmp_path, key_path=other_keys.key, cert_path=keys.cert, info={})
+    assert info.value.template == errors.SIGNING_KEY_MISMATCH
     assert not (tmp_path / MANIFEST_NAME).exists()
     with pytest.raises(AuditInputError) as info:
         verify_bundle(bundle_dir=sealed, cert_path=bad)
     assert info.value.template == errors.KEY_LOAD_FAILED
+
+
+# --- signing material is checked before any work (issue 10) -------------------------
+
+
+def _keys_valid(folder: Path, start: dt.datetime, end: dt.datetime, name: str = "Dated signer") -> Keys:
+    """A self-signed key and certificate valid from ``start`` to ``end`` (generate_keypair always starts now)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+        .sign(key, hashes.SHA256())
+    )
+    keys = Keys.__new__(Keys)
+    keys.key, keys.cert = folder / "key.pem", folder / "cert.pem"
+    keys.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    keys.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return keys
+
+
+def _encrypted(keys: Keys, path: Path, password: bytes) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(keys.key.read_bytes(), password=None)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.BestAvailableEncryption(password)))
+    return path
+
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+@pytest.fixture
+def bad_material(tmp_path: Path, keys: Keys, other_keys: Keys) -> dict[str, tuple[Path, Path, dt.date, str]]:
+    """Each kind of signing material audit must refuse: (key, certificate, audit date, template)."""
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"\x00\x01 this is not a key \xff" * 10)
+    expired = _keys_valid(tmp_path / "expired", dt.datetime(2020, 1, 1), dt.datetime(2021, 1, 1))
+    future = _keys_valid(tmp_path / "future", dt.datetime(2099, 1, 1), dt.datetime(2100, 1, 1))
+    return {
+        "key-of-another-certificate": (other_keys.key, keys.cert, TODAY, errors.SIGNING_KEY_MISMATCH),
+        "not-a-key": (junk, keys.cert, TODAY, errors.KEY_LOAD_FAILED),
+        "certificate-given-as-key": (keys.cert, keys.cert, TODAY, errors.KEY_LOAD_FAILED),
+        "encrypted-key-no-password": (_encrypted(keys, tmp_path / "enc.pem", b"s3cret"), keys.cert, TODAY,
+                                      errors.SIGNING_KEY_PASSWORD_MISSING),
+        "expired-certificate": (expired.key, expired.cert, TODAY, errors.SIGNING_CERT_EXPIRED),
+        "certificate-not-yet-valid": (future.key, future.cert, TODAY, errors.SIGNING_CERT_NOT_YET_VALID),
+        # valid on the audit date, but the bundle is signed now
+        "expired-now-valid-on-audit-date": (expired.key, expired.cert, dt.date(2020, 6, 1),
+                                            errors.SIGNING_CERT_EXPIRED),
+        # valid now, but not yet on the audit date
+        "valid-now-not-on-audit-date": (keys.key, keys.cert, dt.date(2020, 6, 1), errors.SIGNING_CERT_NOT_YET_VALID),
+    }
+
+
+BAD_MATERIAL = ["key-of-another-certificate", "not-a-key", "certificate-given-as-key", "encrypted-key-no-password",
+                "expired-certificate", "certificate-not-yet-valid", "expired-now-valid-on-audit-date",
+                "valid-now-not-on-audit-date"]
+
+
+@pytest.mark.parametrize("case", BAD_MATERIAL)
+def test_check_signing_material_refuses(bad_material, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.signing import KEY_PASSWORD_ENV, check_signing_material
+
+    monkeypatch.delenv(KEY_PASSWORD_ENV, raising=False)
+    key, cert, on, template = bad_material[case]
+    with pytest.raises(AuditInputError) as info:
+        check_signing_material(key, cert, on=on)
+    assert info.value.template == template
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(key if template in (errors.KEY_LOAD_FAILED, errors.SIGNING_KEY_MISMATCH,
+                                   errors.SIGNING_KEY_PASSWORD_MISSING) else cert) in message
+
+
+def test_certificate_validity_messages_say_when(bad_material, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.signing import check_signing_material
+
+    def message(case: str) -> str:
+        key, cert, on, _ = bad_material[case]
+        with pytest.raises(AuditInputError) as info:
+            check_signing_material(key, cert, on=on)
+        return str(info.value)
+
+    assert "expired on 2021-01-01 00:00:00 UTC, before the audit date" in message("expired-certificate")
+    assert "valid only from 2099-01-01 00:00:00 UTC, after the audit date" in message("certificate-not-yet-valid")
+    assert "expired on 2021-01-01 00:00:00 UTC, before now (" in message("expired-now-valid-on-audit-date")
+    assert "after the audit date 2020-06-01" in message("valid-now-not-on-audit-date")
+
+
+def test_an_encrypted_key_opens_with_the_password_from_the_environment(
+    tmp_path: Path, keys: Keys, unsigned_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit.signing import KEY_PASSWORD_ENV, check_signing_material
+
+    assert KEY_PASSWORD_ENV == "AUDIT_KEY_PASSWORD"
+    encrypted = _encrypted(keys, tmp_path / "enc.pem", b"s3cret")
+    monkeypatch.setenv(KEY_PASSWORD_ENV, "wrong")
+    with pytest.raises(AuditInputError) as info:
+        check_signing_material(encrypted, keys.cert, on=TODAY)
+    assert info.value.template == errors.SIGNING_KEY_PASSWORD_WRONG
+    assert "AUDIT_KEY_PASSWORD" in str(info.value) and "wrong" not in str(info.value)  # never echo the password
+
+    monkeypatch.setenv(KEY_PASSWORD_ENV, "s3cret")
+    check_signing_material(encrypted, keys.cert, on=TODAY)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    sign_pdf(pdf_in=unsigned_pdf, pdf_out=bundle / "report.pdf", key_path=encrypted, cert_path=keys.cert, reason="x")
+    seal_bundle(bundle_dir=bundle, key_path=encrypted, cert_path=keys.cert, info=INFO)
+    report = verify_bundle(bundle_dir=bundle, cert_path=keys.cert)
+    assert report.ok, report.problems
+
+
+def test_the_password_is_never_read_from_the_spec(tmp_path: Path) -> None:
+    from audit.spec import load_spec
+
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec["signing"]["password"] = "s3cret"
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(AuditInputError) as info:
+        load_spec(path)
+    assert "signing.password" in str(info.value)
+
+
+def _spec_signed_with(tmp_path: Path, key: Path, cert: Path, on: dt.date) -> Path:
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec["model"]["path"] = str(EXAMPLE / "model.skops")
+    spec["data"]["path"] = str(EXAMPLE / "german_credit.csv")
+    spec["attestations_file"] = str(EXAMPLE / "attestations.yaml")
+    spec["signing"] = {"key": str(key), "certificate": str(cert)}
+    spec["output"] = str(tmp_path / "reports")
+    if on != TODAY:
+        spec["audit_date"] = on.isoformat()
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.parametrize("case", BAD_MATERIAL)
+def test_run_audit_refuses_bad_signing_material_before_any_work(
+    bad_material, case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit import pipeline
+    from audit.signing import KEY_PASSWORD_ENV
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data was loaded before the signing material was checked")
+
+    monkeypatch.delenv(KEY_PASSWORD_ENV, raising=False)
+    monkeypatch.setattr(pipeline, "load_subject", no_work)
+    key, cert, on, template = bad_material[case]
+    with pytest.raises(AuditInputError) as info:
+        pipeline.run_audit(_spec_signed_with(tmp_path, key, cert, on), output=tmp_path / "reports")
+    assert info.value.template == template
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").rglob("*.*"))
+
+
+@pytest.mark.parametrize("case", ["expired-certificate", "encrypted-key-no-password", "key-of-another-certificate"])
+def test_audit_run_says_so_in_one_line_at_once(bad_material, case: str, tmp_path: Path) -> None:
+    import os
+    import sys
+    import time
+
+    key, cert, on, _template = bad_material[case]
+    spec = _spec_signed_with(tmp_path, key, cert, on)
+    env = {k: v for k, v in os.environ.items() if k != "AUDIT_KEY_PASSWORD"}
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "audit", "run", str(spec)], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=120)
+    seconds = time.monotonic() - start
+    assert result.returncode == 2, result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    expected = {"expired-certificate": [str(cert), "expired on 2021-01-01"],
+                "encrypted-key-no-password": [str(key), "AUDIT_KEY_PASSWORD"],
+                "key-of-another-certificate": [str(key), "does not belong to the certificate"]}[case]
+    for fragment in expected:
+        assert fragment in lines[0]
+    assert seconds < 20, f"refused only after {seconds:.1f} s"
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").rglob("*.*"))
+
+
+def test_audit_run_help_names_the_password_variable() -> None:
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "audit", "run", "--help"], capture_output=True, text=True,
+                            timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert "AUDIT_KEY_PASSWORD" in result.stdout
+
+
+def test_verify_reports_a_certificate_not_valid_at_signing_time(tmp_path: Path, unsigned_pdf: Path) -> None:
+    """The primitives sign with any certificate (audit run refuses first); verify judges it at the signing time."""
+    for name, start, end, words in (
+        ("expired", dt.datetime(2020, 1, 1), dt.datetime(2021, 1, 1), "had expired at signing time"),
+        ("future", dt.datetime(2099, 1, 1), dt.datetime(2100, 1, 1), "was not yet valid at signing time"),
+    ):
+        dated = _keys_valid(tmp_path / f"{name}-keys", start, end, name=f"{name} signer")
+        bundle = tmp_path / name
+        bundle.mkdir()
+        sign_pdf(pdf_in=unsigned_pdf, pdf_out=bundle / "report.pdf", key_path=dated.key, cert_path=dated.cert,
+                 reason="x")
+        seal_bundle(bundle_dir=bundle, key_path=dated.key, cert_path=dated.cert, info=INFO)
+        report = verify_bundle(bundle_dir=bundle, cert_path=dated.cert)
+        assert not report.ok
+        assert [p.split(" (signed")[0] for p in report.problems] == [
+            f"manifest.sig: its certificate {report.signer} {words}",
+            f"report.pdf: embedded PDF signature: its certificate {report.signer} {words}",
+        ]

@@ -1,11 +1,18 @@
-"""Evidence ``counterfactual.flip``: the flip test as the report and the policy rules read it."""
+"""Evidence ``counterfactual.flip``: the flip test as the report and the policy rules read it.
+
+Examples of decisions that flip are personal data: built only with ``report.examples: true``, and then
+with a person's values (the group they were moved from and to included) only for ``report.example_fields``.
+"""
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
+from audit.checks.local import EXAMPLES_LEFT_OUT, example_fields, examples_wanted, field_values
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.subject import Subject
@@ -49,13 +56,14 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     proxies, proxy_source = resolve_proxies(ctx.spec, ctx.proxies)
     n_boot = ctx.spec.fairness.bootstrap
     result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
-                       score=score, decision=subject.predictions.decision, ids=subject.ids,
+                       score=score, decision=subject.predictions.decision, ids=np.arange(subject.n),
                        proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
     direct = result.max_rate(DIRECT)
     with_proxies = result.max_rate(WITH_PROXIES)
     measured = [r for r in (direct, with_proxies) if r is not None]
     worst = _worst(result)
-    limits = list(LIMITS)
+    wanted = examples_wanted(ctx.spec)
+    limits = ([] if wanted else [EXAMPLES_LEFT_OUT]) + list(LIMITS)
     if proxies is None:
         limits.insert(0, "No proxy information (no proxy screen ran, counterfactuals.proxies not set): the "
                          "with-proxies variant was not run.")
@@ -73,7 +81,7 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         },
         missing=_missing(result, proxies is not None),
         partial={"max_flip_rate": partial} if partial and measured else {},
-        tables=[_pairs_table(result), _examples_table(result)],
+        tables=[_pairs_table(result), *([_examples_table(subject, result)] if wanted else [])],
         charts=[_chart(result, line, line_label)],
         method=METHOD,
         limits=limits + result.notes,
@@ -148,10 +156,26 @@ def _pairs_table(result: FlipResult) -> Table:
                                    "the second.")
 
 
-def _examples_table(result: FlipResult) -> Table:
-    columns = ["id", "attribute", "variant", "from", "to", "score_before", "score_after"]
-    return Table.from_records("Examples of decisions that flip", result.examples, columns=columns,
-                              note=None if result.examples else "No decision flipped.")
+def _examples_table(subject: Subject, result: FlipResult) -> Table:
+    """The flipped decisions with the largest score change; a person's values only of the example fields.
+
+    ``result.examples`` name rows by position (the flip test ran with ``ids=positions``): the id is looked up here.
+    The groups moved from and to are the person's own value of the attribute, so they are shown only when
+    the attribute is an example field.
+    """
+    fields = example_fields(subject)
+    records = []
+    for example in result.examples:
+        position = int(str(example["id"]))
+        shown = example["attribute"] in fields
+        records.append({**example, "id": str(subject.ids[position]), **field_values(subject, fields, position),
+                        "from": example["from"] if shown else None, "to": example["to"] if shown else None})
+    columns = ["id", *fields, "attribute", "variant", "from", "to", "score_before", "score_after"]
+    note = ("No decision flipped." if not records else
+            f"A person's values are shown only for {', '.join(fields)} (report.example_fields); 'from' and 'to' "
+            "only when the attribute is one of them." if fields else
+            "No person's values are shown (report.example_fields is empty), nor the groups moved from and to.")
+    return Table.from_records("Examples of decisions that flip", records, columns=columns, note=note)
 
 
 def _chart(result: FlipResult, line: float, line_label: str) -> Chart:

@@ -1,4 +1,8 @@
-"""Evidence ``counterfactual.recourse`` and the per-decision ``recourse`` / ``recourse_cost`` columns."""
+"""Evidence ``counterfactual.recourse`` and the per-decision ``recourse`` / ``recourse_cost`` columns.
+
+Examples of individual recourses are personal data: built only with ``report.examples: true``, and then
+with a person's values only for ``report.example_fields`` (other changes name the column alone).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import pandas as pd
 
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
-from audit.counterfactual.actionability import build_actionability
+from audit.checks.local import EXAMPLES_LEFT_OUT, example_fields, examples_wanted, field_values
+from audit.counterfactual.actionability import build_actionability, format_value
 from audit.counterfactual.quality import Gap, GapResult, plausibility, recourse_gap
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
 from audit.evidence import Chart, Evidence, Table, clean_float, clean_number
@@ -75,6 +80,8 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     worst = max(gap.gaps.items(), key=lambda kv: kv[1]["gap"]) if gap.gaps else None
     n_adverse = int(adverse.size)
     coverage = float(result.found.mean()) if n_adverse else None
+    wanted = examples_wanted(spec)
+    examples = [_examples_table(subject, ctx, result, texts)] if wanted else []
     return Evidence(
         id=RECOURSE_ID, check="counterfactual", title=RECOURSE_TITLE,
         summary=_summary(n_adverse, coverage, result, worst),
@@ -94,10 +101,10 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             "recourse_gap_max": clean_number(worst[1]["gap"]) if worst else None,
             "recourse_gap_attribute": worst[0] if worst else None,
         },
-        tables=[_gap_table(gap), _examples_table(subject, ctx, result, texts), _usage_table(result)],
+        tables=[_gap_table(gap), *examples, _usage_table(result)],
         charts=_charts(gap),
         method=METHOD,
-        limits=LIMITS + action.notes,
+        limits=([] if wanted else [EXAMPLES_LEFT_OUT]) + LIMITS + action.notes,
         params={"seed": ctx.seed, "rng_salts": [SALT["plausibility"], SALT["gap"]], "max_changes": max_changes,
                 "beam": 3, "bootstrap": spec.fairness.bootstrap, "min_group_size": spec.fairness.min_group_size,
                 "immutable": list(action.immutable), "increase_only": list(action.increase_only),
@@ -146,13 +153,38 @@ def _num(value: float | None) -> str:
 
 
 def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str]) -> Table:
+    """Ten random adverse decisions and their recourse; a person's values only of the example fields."""
+    fields = example_fields(subject)
     n = len(result.rows)
     pick = np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False)) if n else np.zeros(0, int)
-    records = [{"id": str(subject.ids[result.rows[i]]), "recourse": texts[i], "features_changed": int(result.n_changes[i]),
-                "cost": clean_number(result.cost[i]), "score_before": float(result.score_before[i]),
-                "score_after": clean_number(result.score_after[i])} for i in pick]
+    records = [{"id": str(subject.ids[result.rows[i]]), **field_values(subject, fields, int(result.rows[i])),
+                "recourse": _shown_recourse(result, int(i), texts[i], fields),
+                "features_changed": int(result.n_changes[i]), "cost": clean_number(result.cost[i]),
+                "score_before": float(result.score_before[i]), "score_after": clean_number(result.score_after[i])}
+               for i in pick]
+    note = (f"A person's values are shown only for {', '.join(fields)} (report.example_fields); other changes name "
+            "the column alone." if fields else
+            "No person's values are shown (report.example_fields is empty); changes name the column alone.")
     return Table.from_records("Examples of recourse (random adverse decisions)", records,
-                              columns=["id", "recourse", "features_changed", "cost", "score_before", "score_after"])
+                              columns=["id", *fields, "recourse", "features_changed", "cost", "score_before",
+                                       "score_after"], note=note)
+
+
+def _shown_recourse(result: RecourseResult, i: int, text: str, fields: list[str]) -> str:
+    """Row ``i``'s recourse: ``column: before → after`` for an example field, the column's name alone otherwise."""
+    if not result.found[i]:
+        return text
+    parts = []
+    for u, unit in enumerate(result.units):
+        if not result.changed[i, u]:
+            continue
+        for c in unit.columns:
+            if c in fields:
+                parts.append(f"{c}: {format_value(result.original[c].iloc[i])} → "
+                             f"{format_value(result.counterfactual[c].iloc[i])}")
+            else:
+                parts.append(f"{c} (changed)")
+    return "; ".join(parts)
 
 
 def _usage_table(result: RecourseResult) -> Table:

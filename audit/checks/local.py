@@ -8,6 +8,11 @@
   rerun with different seeds: local fidelity (R²), stability (top-k overlap across reruns)
   and agreement with SHAP (rank correlation, top-k overlap).
 
+Examples of individual decisions (an id, a score, a person's reasons) are personal data: they are
+built only when the spec asks for them (``report.examples: true``), and then show a person's values
+only for the columns in ``report.example_fields``; reasons of other columns name the column alone.
+Without them the evidence says so in a limit. The helpers here serve the counterfactual examples too.
+
 The SHAP matrix comes from ``ctx.shap`` (written by ``importance``); it is computed
 here only when that check did not run. "Adverse" follows the spec's declared direction:
 for a fraud or risk flag the flag is the adverse decision, and its reasons are the details
@@ -17,16 +22,20 @@ that raised the score towards it.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 from audit.checks._base import CheckContext, Need
 from audit.checks.importance import additivity_error, contribution_unit, shap_result
+from audit.errors import COLUMN_NOT_FOUND, AuditInputError
 from audit.evidence import Evidence, Table, clean_number
-from audit.explain.reasons import principal_reasons
+from audit.explain.reasons import Reasons, principal_reasons, value_text
+from audit.spec import AuditSpec
 from audit.subject import Subject
 
-__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
+__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD", "EXAMPLES_LEFT_OUT",
+           "example_fields", "field_values", "examples_wanted"]
 
 NEEDS: tuple[Need, ...] = ("model",)
 
@@ -37,6 +46,29 @@ DECISION_THRESHOLD = 0.5  # score at which the adapters' decide() flips (probabi
 NO_MODEL = "no model access"
 SHAP_TITLE = "Explanations of individual decisions"
 LIME_TITLE = "Quality of LIME explanations (fidelity, stability, agreement with SHAP)"
+EXAMPLES_LEFT_OUT = ("Examples of individual decisions are left out of the report (personal data); set report.examples "
+                     "to include them.")
+
+
+def examples_wanted(spec: AuditSpec) -> bool:
+    """Whether the spec asks for examples of individual decisions (report.examples)."""
+    return spec.report.examples
+
+
+def example_fields(subject: Subject) -> list[str]:
+    """The data columns whose values examples may show (report.example_fields), each checked against the data."""
+    fields = list(dict.fromkeys(subject.spec.report.example_fields))
+    columns = [str(c) for c in subject.frame.columns]
+    for name in fields:
+        if name not in columns:
+            raise AuditInputError(COLUMN_NOT_FOUND, path=subject.spec.source or "audit.yaml", column=name,
+                                  field="report.example_fields", available=", ".join(columns))
+    return fields
+
+
+def field_values(subject: Subject, fields: list[str], position: int) -> dict[str, Any]:
+    """One person's values of the example fields (plain values, as in the data)."""
+    return {name: clean_number(subject.frame[name].iloc[position]) for name in fields}
 
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
@@ -76,7 +108,9 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     n_without = int(without_reason.sum())
     # A person is served when their decision is explained and, if it went against them, names a reason.
     usable = explained & ~without_reason
-    examples = _examples(subject, ctx, reasons.texts, favourable)
+    wanted = examples_wanted(subject.spec)
+    fields = example_fields(subject) if wanted else []
+    examples = _examples(subject, ctx, reasons, result.feature_names, favourable, fields) if wanted else []
     protected = [j for j, name in enumerate(result.feature_names) if name in {p.column for p in subject.protected}]
     citing = int((np.isin(reasons.features, protected) & adverse[:, None]).any(axis=1).sum()) if protected else 0
     cited = ", ".join(result.feature_names[j] for j in protected)
@@ -96,14 +130,19 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                  "method": result.method, "output_space": result.output_space},
         missing={("additivity_error_max" if k == "max_additivity_error" else k): v for k, v in missing.items()},
         tables=[Table.from_records("Example decisions and their reasons", examples,
-                                   columns=["id", "decision", "score", "reasons"],
-                                   note=f"Amounts are contributions to the model's score in {unit}.")],
+                                   columns=["id", *fields, "decision", "score", "reasons"],
+                                   note=(f"Amounts are contributions to the model's score in {unit}. "
+                                         + _fields_note(fields)))] if wanted else [],
         method=(f"{result.method}, one explanation per decision, contributions folded back to the original "
                 f"{len(result.feature_names)} columns. Reasons: for an adverse decision the features with the most "
                 f"negative contributions, for a favourable one those with the most positive, at most {top_k}, each "
-                "with the person's own value. Written per decision to decisions.parquet (reason_1.. and shap:<feature>)."
+                "with the person's own value. "
+                + ("Written per decision to decisions.parquet (reason_1.. and shap:<feature>)."
+                   if subject.spec.report.decisions_file else
+                   "Not kept per decision: the spec leaves decisions.parquet out of the bundle (report.decisions_file).")
                 + (" Computed once and shared with the global importance check." if reused else "")),
         limits=[
+            *([] if wanted else [EXAMPLES_LEFT_OUT]),
             "A reason says how the model weighed a detail for this person, not that changing it would change the decision.",
             (f"Amounts are in {unit}; they add up to the score before it is turned into a probability."
              if result.output_space == "log-odds" else f"Amounts are in {unit}; they add up to the score."),
@@ -121,8 +160,21 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     )
 
 
-def _examples(subject: Subject, ctx: CheckContext, texts: list[np.ndarray], favoured: np.ndarray) -> list[dict[str, object]]:
-    """Ten real rows: half adverse, half favourable where possible (seeded)."""
+def _fields_note(fields: list[str]) -> str:
+    """How far an example table shows a person's values."""
+    if fields:
+        return (f"A person's values are shown only for {', '.join(fields)} (report.example_fields); "
+                "other reasons name the column without its value.")
+    return "No person's values are shown (report.example_fields is empty); reasons name the column only."
+
+
+def _examples(subject: Subject, ctx: CheckContext, reasons: Reasons, names: list[str], favoured: np.ndarray,
+              fields: list[str]) -> list[dict[str, object]]:
+    """Ten real rows: half adverse, half favourable where possible (seeded).
+
+    A person's values appear only for ``fields``: a reason of another column keeps the column's name and its
+    contribution, not the value (``checking_account — lowered the score by 1.04``).
+    """
     rng = ctx.rng(401)
     adverse, favourable = np.flatnonzero(~favoured), np.flatnonzero(favoured)
     half = EXAMPLE_ROWS // 2
@@ -130,10 +182,24 @@ def _examples(subject: Subject, ctx: CheckContext, texts: list[np.ndarray], favo
     pick_f = rng.choice(favourable, size=min(EXAMPLE_ROWS - len(pick_a), len(favourable)), replace=False) \
         if len(favourable) else np.zeros(0, int)
     rows = np.sort(np.concatenate([pick_a, pick_f]).astype(int))
+    shown = value_text(subject.X[names].iloc[rows])
     score = subject.predictions.score
-    return [{"id": str(subject.ids[i]), "decision": _decision_word(bool(favoured[i]), subject.favourable_is_positive),
-             "score": round(float(score[i]), 4) if score is not None else None,
-             "reasons": "; ".join(str(t[i]) for t in texts if t[i] is not None)} for i in rows]
+    records: list[dict[str, object]] = []
+    for k, i in enumerate(rows):
+        texts = []
+        for r, column in enumerate(reasons.texts):
+            text, j = column[i], int(reasons.features[i, r])
+            if text is None:
+                continue
+            prefix = f"{names[j]}: {shown[k, j]}" if j >= 0 else ""
+            if j >= 0 and names[j] not in fields and str(text).startswith(prefix):
+                text = names[j] + str(text)[len(prefix):]
+            texts.append(str(text))
+        records.append({"id": str(subject.ids[i]), **field_values(subject, fields, int(i)),
+                        "decision": _decision_word(bool(favoured[i]), subject.favourable_is_positive),
+                        "score": round(float(score[i]), 4) if score is not None else None,
+                        "reasons": "; ".join(texts)})
+    return records
 
 
 def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from audit.errors import BUNDLE_FILE_MISSING, DECISION_ID_NOT_FOUND, AuditInputError
+from audit.errors import BUNDLE_FILE_MISSING, DECISION_ID_NOT_FOUND, DECISIONS_FILE_LEFT_OUT, AuditInputError
 
 __all__ = ["Notice", "load_notice", "notice_text", "render_notice", "CONTEST_SENTENCE", "TEMPLATES_DIR"]
 
@@ -84,8 +84,22 @@ def _read_audit(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _left_out_on_purpose(bundle_dir: Path) -> bool:
+    """Whether the bundle's audit.json says decisions.parquet was left out (report.decisions_file: false)."""
+    try:
+        record = json.loads((bundle_dir / "audit.json").read_text(encoding="utf-8")).get("run", {}).get("personal_data")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(record, dict) and record.get("decisions_file") is False
+
+
 def load_notice(*, bundle_dir: Path, decision_id: str) -> Notice:
-    """Collect one decision's notice from ``decisions.parquet`` and ``audit.json`` of ``bundle_dir``."""
+    """Collect one decision's notice from ``decisions.parquet`` and ``audit.json`` of ``bundle_dir``.
+
+    A bundle written with ``report.decisions_file: false`` holds no per-person data: the notice cannot be given.
+    """
+    if not (bundle_dir / "decisions.parquet").is_file() and _left_out_on_purpose(bundle_dir):
+        raise AuditInputError(DECISIONS_FILE_LEFT_OUT, path=bundle_dir)
     row = _read_row(bundle_dir / "decisions.parquet", str(decision_id))
     audit = _read_audit(bundle_dir / "audit.json")
     positive = bool(row.get("decision"))

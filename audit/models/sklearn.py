@@ -11,6 +11,8 @@ import pandas as pd
 
 from audit.errors import (
     MODEL_LOAD_FAILED,
+    MODEL_NOT_A_CLASSIFIER,
+    MODEL_NOT_A_MODEL,
     UNTRUSTED_PICKLE,
     UNTRUSTED_SKOPS_TYPES,
     AuditInputError,
@@ -83,6 +85,9 @@ class SklearnAdapter:
         data_columns: list[str],
         positive_label: Any = None,
     ) -> None:
+        if not callable(getattr(estimator, "predict_proba", None)) or not hasattr(estimator, "classes_"):
+            raise AuditInputError(MODEL_NOT_A_CLASSIFIER, path=path, fmt=fmt,
+                                  found=f"{type(estimator).__module__}.{type(estimator).__qualname__}")
         self.estimator = estimator
         self.format = fmt
         final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
@@ -113,8 +118,13 @@ class SklearnAdapter:
 
 def load_skops(path: Path, *, trust: bool) -> Any:
     """Load a skops file, trusting scikit-learn internals and refusing other types unless trusted."""
+    import zipfile
+
     import skops.io as sio
 
+    if not zipfile.is_zipfile(path):
+        raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt="skops",
+                              problem="a skops file is the zip archive that skops.io.dump writes")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises many types on a corrupt file
@@ -139,8 +149,19 @@ def load_pickle(path: Path, *, fmt: str, trust: bool) -> Any:
             return joblib.load(path)
         with path.open("rb") as handle:
             return pickle.load(handle)  # noqa: S301 - the user explicitly trusted this file
+    except (pickle.UnpicklingError, EOFError) as exc:
+        raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt=fmt, problem=f"it cannot be unpickled: {_one_line(exc)}") from None
     except Exception as exc:
+        if fmt == "pickle" and not _starts_like_a_pickle(path):  # text read as pickle opcodes fails in any way
+            raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt=fmt,
+                                  problem="a pickle file starts with the protocol mark that pickle.dump writes") from None
         raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt=fmt, problem=_one_line(exc)) from None
+
+
+def _starts_like_a_pickle(path: Path) -> bool:
+    """Whether the file opens with pickle's protocol mark (protocol 2 and later, what pickle.dump writes)."""
+    with path.open("rb") as handle:
+        return handle.read(1) == b"\x80"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -252,7 +252,34 @@ def test_recourse_is_valid_and_actionable_on_german_credit(german_subject, make_
         rows = [r for r in gap if r["attribute"] == m["recourse_gap_attribute"] and r["in_gap"]]
         means = [r["mean_cost"] for r in rows]
         assert m["recourse_gap_max"] == pytest.approx(max(means) - min(means))
-    assert len(evidence.tables[1].rows) == 10
+    # Privacy by default: no example of an individual recourse unless the spec asks (report.examples).
+    assert [t.title for t in evidence.tables] == ["Recourse cost by group", "What the recourses ask to change"]
+    assert any("left out of the report (personal data)" in limit for limit in evidence.limits)
+
+
+def test_counterfactual_examples_only_when_asked_with_only_the_fields_asked_for(german_subject, make_ctx):
+    """report.examples with example_fields [age]: ids and ages; other columns named without the person's values."""
+    from audit.checks import counterfactual
+    from audit.spec import ReportSpec
+
+    spec = german_subject.spec.model_copy(update={"report": ReportSpec(examples=True, example_fields=["age"])})
+    subject = dataclasses.replace(german_subject, spec=spec)
+    ctx = make_ctx(subject)
+    ctx.proxies = {"sex": ["personal_status"]}
+    flip, recourse = counterfactual.run(subject, ctx)
+    ages = dict(zip(subject.ids, subject.frame["age"], strict=True))
+    flips = flip.tables[1]
+    assert flips.title == "Examples of decisions that flip" and flips.columns[:2] == ["id", "age"]
+    assert flips.rows and all(r["age"] == ages[r["id"]] for r in flips.records())
+    for r in flips.records():  # the group moved from is the person's own value: shown for age only
+        assert (r["from"] is not None) == (r["attribute"] == "age"), r
+    examples = recourse.tables[1]
+    assert examples.title == "Examples of recourse (random adverse decisions)" and len(examples.rows) == 10
+    assert examples.columns[:2] == ["id", "age"]
+    for r in examples.records():
+        assert r["age"] == ages[r["id"]]
+        for change in str(r["recourse"]).split("; "):
+            assert change.endswith(" (changed)") or change.startswith("no recourse"), change  # age is immutable
 
 
 def test_recourse_on_adult_keeps_linked_columns_and_increase_only(adult_subject):

@@ -58,9 +58,40 @@ def test_every_decision_gets_reasons_in_the_users_vocabulary(german_local):
         assert text.split(": ", 1)[0] in names, text
         assert not any(e in text for e in encoded), text
         assert not re.search(r"\bx\d+\b", text), text
-    table = shap_ev.tables[0]
-    assert len(table.rows) == 10 and set(table.records()[0]) == {"id", "decision", "score", "reasons"}
-    assert {r["id"] for r in table.records()} <= set(subject.ids)
+    # Privacy by default: no example of an individual decision unless the spec asks (report.examples).
+    assert shap_ev.tables == []
+    assert any("left out of the report (personal data)" in limit for limit in shap_ev.limits)
+
+
+def test_examples_only_when_asked_and_with_only_the_fields_asked_for(german_subject):
+    """report.examples: ten decisions with their id; of the person's values only the example fields (age)."""
+    from audit.checks import CheckContext, local
+    from audit.errors import COLUMN_NOT_FOUND, AuditInputError
+    from audit.spec import ReportSpec
+
+    def with_report(**report):
+        subject = with_explanations(german_subject, lime_sample=0)
+        return dataclasses.replace(subject, spec=subject.spec.model_copy(update={"report": ReportSpec(**report)}))
+
+    subject = with_report(examples=True, example_fields=["age"])
+    shap_ev = local.run(subject, CheckContext(spec=subject.spec, seed=subject.spec.seed))[0]
+    [table] = shap_ev.tables
+    assert table.columns == ["id", "age", "decision", "score", "reasons"] and len(table.rows) == 10
+    assert not any("left out of the report" in limit for limit in shap_ev.limits)
+    ages = dict(zip(subject.ids, subject.frame["age"], strict=True))
+    names = set(subject.X.columns)
+    for record in table.records():
+        assert record["age"] == ages[record["id"]]
+        for reason in str(record["reasons"]).split("; "):
+            if reason.startswith("age: "):
+                assert reason.startswith(f"age: {record['age']} \u2014"), reason
+            elif not reason.startswith("no single detail"):
+                assert reason.split(" \u2014 ", 1)[0] in names, reason  # the column, without the person's value
+
+    subject = with_report(examples=True, example_fields=["agee"])
+    with pytest.raises(AuditInputError) as caught:
+        local.run(subject, CheckContext(spec=subject.spec, seed=subject.spec.seed))
+    assert caught.value.template == COLUMN_NOT_FOUND and caught.value.fields["field"] == "report.example_fields"
 
 
 def test_adverse_reasons_are_the_most_negative_contributions(german_local):
