@@ -165,7 +165,7 @@ class ModelSpec(_Strict):
     format: ModelFormat = Field(default=ModelFormat.SKOPS, description="skops (default, safe), pickle/joblib (needs trust), xgboost, lightgbm, none.")
     trust: bool = Field(default=False, description="Load pickle/joblib or skops files with non-default types. Only for models whose origin you trust.")
     positive_class: str | int | bool | None = Field(
-        default=None, description="The model's class meaning the positive decision, if it differs from data.positive_label."
+        default=None, description="The model's class that is the positive decision. Default: data.positive_label when it is one of the model's classes; otherwise required (the tool never guesses)."
     )
 
     @model_validator(mode="after")
