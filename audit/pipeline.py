@@ -6,7 +6,8 @@ The bundle is written to a hidden temporary folder beside its final place and
 renamed into place in one step, so an interrupted run never leaves a bundle
 that looks complete. The hidden folder holds a marker naming the writing process;
 a later run removes such folders whose writer is gone (or that have not changed for
-ten minutes), and says so in ``RunOutcome.notes``.
+ten minutes), and says so in ``RunOutcome.notes`` (see ``partials.py``). Everything that
+can refute the spec without data is checked first (``preflight.py``).
 
 Personal data: the report and audit.json hold no individual's data unless the spec asks
 for examples (``report.examples``); decisions.parquet, the per-person file, is written
@@ -33,19 +34,13 @@ from typing import Any
 import pandas as pd
 
 from audit.checks import CHECK_MODULES, CheckContext, Progress
-from audit.errors import (
-    ATTESTATION_UNKNOWN,
-    DIRECTION_CONFLICT,
-    FILE_NOT_FOUND,
-    PRIMARY_METRIC_UNKNOWN,
-    UNSUPPORTED_FORMAT,
-    AuditInputError,
-)
 from audit.evidence import AuditResult, Evidence, write_audit_json
+from audit.partials import PARTIAL_MARKER, remove_abandoned_partials
+from audit.preflight import check_inputs_before_work, slug
 from audit.spec import AuditSpec, direction_declared, load_spec
 from audit.subject import Subject, load_subject
 
-__all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version"]
+__all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version", "PARTIAL_MARKER"]
 
 TOOL_NAME = "audit"
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "shap", "lime", "fairlearn", "aif360", "lightgbm",
@@ -80,79 +75,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "system"
-
-
-#: Longest folder name a system's name may give its bundles (most file systems allow 255 bytes; paths stay readable).
-SLUG_LIMIT = 80
-
-
-def _check_output_folder(spec: AuditSpec, spec_path: Path, output: Path | None) -> None:
-    """The bundle's folder can be made and written, checked before any work (nothing is left behind).
-
-    The system's name must give a folder name of at most SLUG_LIMIT characters; no existing part of the path
-    to ``<output>/<system>`` may be a file; and a folder can be created in the deepest part that exists
-    (tried for real, then removed: permissions, read-only disks and full disks all show).
-    """
-    import tempfile
-
-    from audit.errors import OUTPUT_NOT_A_FOLDER, OUTPUT_NOT_WRITABLE, SYSTEM_NAME_TOO_LONG
-
-    slug = _slug(spec.system.name)
-    if len(slug) > SLUG_LIMIT:
-        raise AuditInputError(SYSTEM_NAME_TOO_LONG, path=spec_path, length=len(slug), limit=SLUG_LIMIT)
-    field_name = "--output" if output is not None else "output"
-    root = output if output is not None else spec.output
-    existing = root / slug
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise AuditInputError(OUTPUT_NOT_A_FOLDER, path=existing, field=field_name)
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".audit-write-check-", dir=existing))
-    except OSError as exc:
-        problem = f"cannot create a folder in {existing} ({exc.strerror or type(exc).__name__})"
-        raise AuditInputError(OUTPUT_NOT_WRITABLE, path=root, field=field_name, problem=problem) from None
-
-
-def _check_inputs_before_work(spec: AuditSpec, spec_path: Path, *, output: Path | None = None) -> None:
-    """Fail fast, before any data is read, on spec values the tool's own registries can refute."""
-    from audit.fairness.choice import PRIMARY_METRICS, canonical_metric
-    from audit.fairness.groups import intersection_sets
-    from audit.policies import available_packs, load_pack
-    from audit.thresholds import validate_overrides
-
-    known = available_packs()
-    for name in spec.policies:
-        if name not in known:
-            raise AuditInputError(UNSUPPORTED_FORMAT, path=spec_path, what="policy pack", value=name, supported=", ".join(known))
-    validate_overrides(spec, path=spec_path)
-    requirement_ids = {req.id for name in spec.policies for req in load_pack(name).requirements}
-    for answered in spec.attestations:
-        if answered not in requirement_ids:
-            raise AuditInputError(ATTESTATION_UNKNOWN, path=spec_path, id=answered, packs=", ".join(spec.policies))
-    if spec.fairness.primary_metric and canonical_metric(spec.fairness.primary_metric) is None:
-        raise AuditInputError(PRIMARY_METRIC_UNKNOWN, path=spec_path, name=spec.fairness.primary_metric,
-                              known=", ".join(PRIMARY_METRICS))
-    favourable, nature = spec.data.favourable_decision, spec.fairness.decision_nature
-    if favourable is not None and nature is not None and (favourable == "positive") != (nature == "assistive"):
-        raise AuditInputError(DIRECTION_CONFLICT, path=spec_path, favourable=favourable, nature=nature)
-    intersection_sets([p.column for p in spec.data.protected_specs()], spec.fairness.intersections, spec_path=spec_path)
-    _check_output_folder(spec, spec_path, output)
-    if spec.signing is not None:
-        from audit.signing import check_signing_material
-
-        for what, path in (("signing key", spec.signing.key), ("signing certificate", spec.signing.certificate)):
-            if not spec.resolve(path).is_file():
-                raise AuditInputError(FILE_NOT_FOUND, what=what, path=spec.resolve(path),
-                                      hint="create a test key with `audit keygen`, or fix signing in the spec")
-        # key and certificate belong together, the key opens (AUDIT_KEY_PASSWORD), the certificate is valid
-        # on the audit date and now, when the bundle is signed: refused here, not after minutes of work
-        check_signing_material(spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate),
-                               on=spec.audit_date or dt.datetime.now(dt.UTC).date())
 
 
 def _run_checks(subject: Subject, ctx: CheckContext, timings: dict[str, float]) -> list[Evidence]:
@@ -231,65 +153,6 @@ def _personal_data(spec: AuditSpec, evidence: list[Evidence], decisions: pd.Data
     }
 
 
-PARTIAL_MARKER = "writer.json"  # inside a .<stamp>.partial folder: who is writing it (removed before sealing)
-STALE_AFTER = 600.0  # seconds without a change after which a partial folder counts as abandoned
-
-
-def _writer_gone(marker: Path) -> bool:
-    """Whether the process named in a partial folder's marker is known to have ended (on this machine)."""
-    try:
-        writer = json.loads(marker.read_text(encoding="utf-8"))
-        pid, host = int(writer["pid"]), str(writer.get("host", ""))
-    except (OSError, ValueError, KeyError, TypeError):
-        return False  # no readable marker: only its age can tell
-    if host != socket.gethostname() or pid <= 0:
-        return False  # another machine's process (a shared folder): cannot be asked
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # PermissionError: alive, another user's
-        return False
-    return False
-
-
-def _last_change(folder: Path) -> float:
-    """The latest modification time of the folder or anything in it."""
-    latest = folder.stat().st_mtime
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            try:
-                latest = max(latest, os.lstat(os.path.join(dirpath, name)).st_mtime)
-            except OSError:
-                continue
-    return latest
-
-
-def _remove_abandoned_partials(root: Path, *, now: float | None = None) -> list[str]:
-    """Remove ``root/.<name>.partial`` folders left by killed runs; return their names.
-
-    Only hidden folders ending in ``.partial`` directly under ``root`` are considered, and only those whose
-    writing process has ended or that have not changed for ``STALE_AFTER`` seconds: a concurrent run of the
-    same spec writing its own partial folder right now is left alone.
-    """
-    now = time.time() if now is None else now
-    removed = []
-    for entry in sorted(root.iterdir()):
-        if not (entry.name.startswith(".") and entry.name.endswith(".partial") and len(entry.name) > len("..partial")):
-            continue
-        if entry.is_symlink() or not entry.is_dir():
-            continue
-        try:
-            abandoned = _writer_gone(entry / PARTIAL_MARKER) or now - _last_change(entry) > STALE_AFTER
-        except OSError:
-            continue  # vanished meanwhile (its run finished or another run removed it)
-        if abandoned:
-            shutil.rmtree(entry, ignore_errors=True)
-            if not entry.exists():
-                removed.append(entry.name)
-    return removed
-
-
 def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
     from audit.signing import hash_file
 
@@ -333,7 +196,7 @@ def run_audit(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     spec = load_spec(spec_path)
-    _check_inputs_before_work(spec, spec_path, output=output)
+    check_inputs_before_work(spec, spec_path, output=output)
     now = now or dt.datetime.now(dt.UTC)
     audit_date = spec.audit_date or now.date()
     subject = load_subject(spec, trust_model=trust_model)
@@ -371,10 +234,10 @@ def run_audit(
              "spec_file": spec_path.name, "python": platform.python_version()},
     )
 
-    root = (output or spec.output) / _slug(spec.system.name)
+    root = (output or spec.output) / slug(spec.system.name)
     root.mkdir(parents=True, exist_ok=True)
     notes = []
-    removed = _remove_abandoned_partials(root)
+    removed = remove_abandoned_partials(root)
     if removed:
         notes.append(f"removed {len(removed)} unfinished bundle folder{'s' if len(removed) > 1 else ''} left in {root} "
                      f"by interrupted runs: {', '.join(removed)}")

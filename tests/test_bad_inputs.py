@@ -736,14 +736,14 @@ def test_open_ended_bins_and_seed_zero_are_accepted(tmp_path: Path, models: Mode
 
 
 def test_a_name_of_80_characters_is_accepted_and_nothing_is_left(tmp_path: Path, models: Models) -> None:
-    from audit.pipeline import SLUG_LIMIT, _check_output_folder
+    from audit.preflight import SLUG_LIMIT, check_output_folder
     from audit.spec import load_spec
 
     work = Work(tmp_path, models)
     name = "x" * SLUG_LIMIT
     spec = load_spec(work.prepare(work.spec(**{"system.name": name})).spec)
-    _check_output_folder(spec, tmp_path / "audit.yaml", work.out)  # the output folder does not exist yet
+    check_output_folder(spec, tmp_path / "audit.yaml", work.out)  # the output folder does not exist yet
     assert not work.out.exists()
     (work.out / name).mkdir(parents=True)
-    _check_output_folder(spec, tmp_path / "audit.yaml", work.out)  # it exists: tried inside, then removed
+    check_output_folder(spec, tmp_path / "audit.yaml", work.out)  # it exists: tried inside, then removed
     assert _files_under(work.out) == [work.out / name]
