@@ -468,3 +468,9 @@ def test_every_check_is_not_assessed_when_a_need_it_declares_is_missing(german_s
             evidence = module.run(without[need], CheckContext(spec=spec, seed=1))
             assert evidence and all(e.status is EvidenceStatus.NOT_ASSESSED and e.reason for e in evidence), (name, need)
     assert declared >= 6
+
+
+def test_the_cover_says_which_decision_favours_the_person(flag_bundle: Path) -> None:
+    html = (flag_bundle / "report.html").read_text(encoding="utf-8")
+    cover = html[: html.index('id="summary"')]
+    assert "a positive decision (a flag) is adverse to the person" in cover
