@@ -191,7 +191,7 @@ def run_audit(
     """Run one audit end to end and return the sealed bundle's folder and result."""
     from audit import policies
     from audit.report import render_report
-    from audit.signing import seal_bundle, sign_pdf, write_manifest
+    from audit.signing import check_signing_material, seal_bundle, sign_pdf, write_manifest
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -285,6 +285,8 @@ def run_audit(
         else:
             t = time.perf_counter()
             key, cert = spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate)
+            # checked before any work too; again now, so a certificate that expired during a long run never signs
+            check_signing_material(key, cert, on=audit_date)
             unsigned = work / "report.unsigned.pdf"
             (work / "report.pdf").rename(unsigned)
             sign_pdf(pdf_in=unsigned, pdf_out=work / "report.pdf", key_path=key, cert_path=cert,

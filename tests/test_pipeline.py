@@ -201,3 +201,31 @@ def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(tmp_path: Path,
 
     again = run_audit(spec, output=out)  # nothing left to remove: nothing said
     assert again.notes == [] and live.is_dir() and again.bundle_dir != outcome.bundle_dir
+
+
+def test_signing_material_is_checked_again_just_before_signing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A certificate valid at the start but not when the bundle is signed (a long run): no bundle, one input error."""
+    import audit.signing
+    from audit.errors import AuditInputError
+    from audit.pipeline import run_audit
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    audit.signing.generate_keypair(key_path=key, cert_path=cert, common_name="pipeline test (TEST KEY)")
+    path = _quick_spec(tmp_path, model={"path": str(EXAMPLE / "model.skops"), "format": "skops"})
+    spec = yaml.safe_load(path.read_text())
+    spec["signing"] = {"key": str(key), "certificate": str(cert)}
+    path.write_text(yaml.safe_dump(spec))
+    real = audit.signing.check_signing_material
+    calls: list[int] = []
+
+    def expires_during_the_run(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise AuditInputError("{path}: the certificate expired during the run", path=cert)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(audit.signing, "check_signing_material", expires_during_the_run)
+    with pytest.raises(AuditInputError, match="expired during the run"):
+        run_audit(path, output=tmp_path / "reports")
+    assert len(calls) == 2
+    assert not [p for p in (tmp_path / "reports").rglob("*") if p.is_file() or p.name.endswith(".partial")]
