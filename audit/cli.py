@@ -20,7 +20,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from audit.signing import VerifyReport
+    from audit.verify import VerifyReport
 
 __all__ = ["app", "main"]
 
@@ -194,7 +194,7 @@ def verify(
     """Check every file's hash, the manifest signature and the PDF signature; name any file that changed."""
 
     def body() -> int:
-        from audit.signing import verify_bundle
+        from audit.verify import verify_bundle
 
         # not a bundle (exit 2) when it has neither manifest.json nor manifest.sig; anything else is checked (exit 1)
         report = verify_bundle(bundle_dir=bundle, cert_path=cert)

@@ -200,10 +200,6 @@ def run_audit(
     now = now or dt.datetime.now(dt.UTC)
     audit_date = spec.audit_date or now.date()
     subject = load_subject(spec, trust_model=trust_model)
-    if spec.report.examples:  # a column named for the examples must exist before any work
-        from audit.checks.local import example_fields
-
-        example_fields(subject)
     timings["load"] = round(time.perf_counter() - start, 3)
 
     ctx = CheckContext(spec=spec, seed=spec.seed, scheduler=scheduler or spec.explanations.scheduler)

@@ -135,7 +135,6 @@ class Rule(_Strict):
     op: Op
     threshold: str | None = Field(default=None, description="A threshold id from thresholds.yaml, or @primary_metric.")
     describes: str = Field(default="", description="What the rule shows, in a reader's words.")
-    if_missing: str | None = Field(default=None, description="Why the metric may be missing, shown when it is (REVIEW).")
     significance: Significance | None = None
 
     @model_validator(mode="after")
@@ -449,7 +448,7 @@ def _evaluate_rule(rule: Rule, spec: AuditSpec, evidence: dict[str, Evidence], r
         return RuleOutcome(**base, status=Status.REVIEW, note=f"not assessed: {item.reason}")
     observed = item.metrics.get(rule.metric)
     if observed is None:
-        why = item.missing.get(rule.metric) or rule.if_missing or "it could not be measured"
+        why = item.missing.get(rule.metric, "it could not be measured")  # Evidence fills every None's reason
         return RuleOutcome(**base, status=Status.REVIEW, note=f"{rule.metric} not measured: {why}")
     if undecided is not None:
         return RuleOutcome(**base, observed=observed, status=Status.REVIEW,

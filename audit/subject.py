@@ -169,6 +169,8 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         need(column, "data.increase_only")
     for column in data_spec.feature_types:
         need(column, "data.feature_types")
+    for column in spec.report.example_fields if spec.report.examples else []:
+        need(column, "report.example_fields")
     if data_spec.decision is not None:
         need(data_spec.decision.column, "data.decision.column")
         need(data_spec.decision.score_column, "data.decision.score_column")

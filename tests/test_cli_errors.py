@@ -230,7 +230,7 @@ def test_the_verify_printer_keeps_markup_and_emoji_codes_as_text() -> None:
     import io
 
     from audit.cli import _console, print_verify_report
-    from audit.signing import VerifyReport
+    from audit.verify import VerifyReport
 
     fingerprint = ":".join(["AB", "CD"] * 16)
     report = VerifyReport(

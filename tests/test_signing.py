@@ -30,9 +30,9 @@ from audit.signing import (
     hash_file,
     seal_bundle,
     sign_pdf,
-    verify_bundle,
     write_manifest,
 )
+from audit.verify import verify_bundle
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "german-credit"
 REPORT_TEXT = "Compliance audit report for the credit model"

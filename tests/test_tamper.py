@@ -513,16 +513,16 @@ def test_verify_keeps_the_meaning_of_cert(corpus: Corpus) -> None:
 
 def test_a_validation_that_overruns_is_cut_off(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     """The last bound: a library validation that does not finish is abandoned and reported, not waited for."""
-    from audit import signing
+    from audit import verify
 
     def stuck(*args: object, **kwargs: object) -> tuple[list[str], list[str]]:
         time.sleep(5)
         return [], []
 
-    monkeypatch.setattr(signing, "_VALIDATION_SECONDS", 0.3)
-    monkeypatch.setattr(signing, "_validate_pdf_signature", stuck)
+    monkeypatch.setattr(verify, "_VALIDATION_SECONDS", 0.3)
+    monkeypatch.setattr(verify, "_validate_pdf_signature", stuck)
     start = time.monotonic()
-    report = signing.verify_bundle(bundle_dir=corpus.sealed, cert_path=corpus.keys.cert)
+    report = verify.verify_bundle(bundle_dir=corpus.sealed, cert_path=corpus.keys.cert)
     assert time.monotonic() - start < 3
     assert not report.ok
     assert report.problems == ["report.pdf: embedded PDF signature could not be checked within 0.3 s "

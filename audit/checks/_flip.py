@@ -12,7 +12,7 @@ import numpy as np
 
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
-from audit.checks.local import EXAMPLES_LEFT_OUT, example_fields, examples_wanted, field_values
+from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.subject import Subject
@@ -62,7 +62,7 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     with_proxies = result.max_rate(WITH_PROXIES)
     measured = [r for r in (direct, with_proxies) if r is not None]
     worst = _worst(result)
-    wanted = examples_wanted(ctx.spec)
+    wanted = ctx.spec.report.examples
     limits = ([] if wanted else [EXAMPLES_LEFT_OUT]) + list(LIMITS)
     if proxies is None:
         limits.insert(0, "No proxy information (no proxy screen ran, counterfactuals.proxies not set): the "

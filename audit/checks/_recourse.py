@@ -11,7 +11,7 @@ import pandas as pd
 
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
-from audit.checks.local import EXAMPLES_LEFT_OUT, example_fields, examples_wanted, field_values
+from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.counterfactual.actionability import build_actionability, format_value
 from audit.counterfactual.quality import Gap, GapResult, plausibility, recourse_gap
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
@@ -80,7 +80,7 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     worst = max(gap.gaps.items(), key=lambda kv: kv[1]["gap"]) if gap.gaps else None
     n_adverse = int(adverse.size)
     coverage = float(result.found.mean()) if n_adverse else None
-    wanted = examples_wanted(spec)
+    wanted = spec.report.examples
     examples = [_examples_table(subject, ctx, result, texts)] if wanted else []
     return Evidence(
         id=RECOURSE_ID, check="counterfactual", title=RECOURSE_TITLE,

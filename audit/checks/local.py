@@ -11,7 +11,7 @@
 Examples of individual decisions (an id, a score, a person's reasons) are personal data: they are
 built only when the spec asks for them (``report.examples: true``), and then show a person's values
 only for the columns in ``report.example_fields``; reasons of other columns name the column alone.
-Without them the evidence says so in a limit. The helpers here serve the counterfactual examples too.
+Without them the evidence says so in a limit (helpers shared with the counterfactual examples: ``_examples``).
 
 The SHAP matrix comes from ``ctx.shap`` (written by ``importance``); it is computed
 here only when that check did not run. "Adverse" follows the spec's declared direction:
@@ -22,20 +22,17 @@ that raised the score towards it.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
 from audit.checks._base import CheckContext, Need
+from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.checks.importance import additivity_error, contribution_unit, shap_result
-from audit.errors import COLUMN_NOT_FOUND, AuditInputError
 from audit.evidence import Evidence, Table, clean_number
 from audit.explain.reasons import Reasons, principal_reasons, value_text
-from audit.spec import AuditSpec
 from audit.subject import Subject
 
-__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD", "EXAMPLES_LEFT_OUT",
-           "example_fields", "field_values", "examples_wanted"]
+__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
 
 NEEDS: tuple[Need, ...] = ("model",)
 
@@ -46,31 +43,6 @@ DECISION_THRESHOLD = 0.5  # score at which the adapters' decide() flips (probabi
 NO_MODEL = "no model access"
 SHAP_TITLE = "Explanations of individual decisions"
 LIME_TITLE = "Quality of LIME explanations (fidelity, stability, agreement with SHAP)"
-EXAMPLES_LEFT_OUT = ("Examples of individual decisions are left out of the report (personal data); set report.examples "
-                     "to include them.")
-
-
-def examples_wanted(spec: AuditSpec) -> bool:
-    """Whether the spec asks for examples of individual decisions (report.examples)."""
-    return spec.report.examples
-
-
-def example_fields(subject: Subject) -> list[str]:
-    """The data columns whose values examples may show (report.example_fields), each checked against the data."""
-    fields = list(dict.fromkeys(subject.spec.report.example_fields))
-    columns = [str(c) for c in subject.frame.columns]
-    for name in fields:
-        if name not in columns:
-            raise AuditInputError(COLUMN_NOT_FOUND, path=subject.spec.source or "audit.yaml", column=name,
-                                  field="report.example_fields", available=", ".join(columns))
-    return fields
-
-
-def field_values(subject: Subject, fields: list[str], position: int) -> dict[str, Any]:
-    """One person's values of the example fields (plain values, as in the data)."""
-    return {name: clean_number(subject.frame[name].iloc[position]) for name in fields}
-
-
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """Reasons for every decision, and LIME's measured quality on a sample; not assessed without a model."""
     if not subject.has_model:
@@ -108,7 +80,7 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     n_without = int(without_reason.sum())
     # A person is served when their decision is explained and, if it went against them, names a reason.
     usable = explained & ~without_reason
-    wanted = examples_wanted(subject.spec)
+    wanted = subject.spec.report.examples
     fields = example_fields(subject) if wanted else []
     examples = _examples(subject, ctx, reasons, result.feature_names, favourable, fields) if wanted else []
     protected = [j for j, name in enumerate(result.feature_names) if name in {p.column for p in subject.protected}]

@@ -13,6 +13,8 @@ checked against ``aif360.sklearn.metrics`` in the tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +33,7 @@ def theil_index(*, y: np.ndarray, decision: np.ndarray) -> float:
     return float(terms.mean())
 
 
-def design_matrix(X: pd.DataFrame, feature_types: dict[str, str]) -> np.ndarray:
+def design_matrix(X: pd.DataFrame, feature_types: Mapping[str, str]) -> np.ndarray:
     """Numeric features standardised (missing -> median), categorical ones one-hot (missing as a category).
 
     Standardising keeps a wide-ranged column (e.g. capital gain) from deciding every neighbour alone.
