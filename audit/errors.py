@@ -243,3 +243,19 @@ __all__ += [
     "OUTPUT_NOT_WRITABLE", "SYSTEM_NAME_TOO_LONG", "SEED_NEGATIVE", "BINS_TOO_FEW", "BINS_NOT_INCREASING",
     "LABELS_NOT_UNIQUE",
 ]
+
+# Spec fields that decide whose duties apply and which law (policy packs).
+AUDITED_PARTY_MISSING = (
+    "role '{role}' reviews another organisation's system: say whose duties apply with system.audited_party "
+    "(provider, deployer or provider-deployer)"
+)
+AUDITED_PARTY_UNEXPECTED = (
+    "audited_party is only for an auditor or a regulator (role '{role}' audits its own system); remove it or set "
+    "role: auditor"
+)
+ART9_BASIS_INVALID = (
+    "'{value}' is not an Art. 9(2) basis; write the point, e.g. '9(2)(a) explicit consent' or "
+    "'9(2)(g) substantial public interest'"
+)
+ART9_BASIS_NOT_SPECIAL = "art9_basis is given for '{column}', which is not declared special_category: true"
+__all__ += ["AUDITED_PARTY_MISSING", "AUDITED_PARTY_UNEXPECTED", "ART9_BASIS_INVALID", "ART9_BASIS_NOT_SPECIAL"]

@@ -38,6 +38,7 @@ from audit.evidence_kinds import REGISTRY, metric_info
 
 __all__ = [
     "SCHEMA_VERSION",
+    "HistoryEntry",
     "Scalar",
     "Table",
     "Chart",
@@ -55,7 +56,8 @@ __all__ = [
     "result_json_schema",
 ]
 
-SCHEMA_VERSION = "2.0"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings
+SCHEMA_VERSION = "2.1"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings;
+# 2.1: withdrawn and repealed texts as history (no status), interpretations, duties of the audited party
 
 Scalar = float | int | str | bool | None
 
@@ -243,10 +245,25 @@ class Finding(BaseModel):
     applies_from: str | None = None
     applies_from_note: str | None = None  # e.g. "2027-12-02 (originally 2026-08-02; changed by ...)"
     status_note: str | None = None  # legal-status caveat, e.g. guidance withdrawn, law repealed
+    interpretation: str | None = None  # where the requirement is a reading of the law, not its text, with the source
     in_force: bool = True
     rules: list[RuleOutcome] = Field(default_factory=list)
     attestation: Attestation | None = None
     evidence_ids: list[str] = Field(default_factory=list)
+
+
+class HistoryEntry(BaseModel):
+    """A text that no longer applies on the audit date (withdrawn guidance, repealed law): shown, never given a status."""
+
+    id: str
+    pack: str
+    title: str
+    citation: str
+    event: Literal["withdrawn", "repealed", "never in force"]
+    date: str
+    by: str
+    note: str
+    replaced_by: list[str] = Field(default_factory=list)
 
 
 class AuditResult(BaseModel):
@@ -270,6 +287,7 @@ class AuditResult(BaseModel):
     readiness_verdict: Status | None = None
     readiness_counts: dict[str, int] = Field(default_factory=dict)
     alerts: list[str] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
     run: dict[str, Any] = Field(default_factory=dict)
 
     def evidence_by_id(self) -> dict[str, Evidence]:

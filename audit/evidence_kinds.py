@@ -111,6 +111,16 @@ class DataProxies(EvidenceMetrics):
         "an attribute declared a special category (GDPR Art. 9(1)) is a model input",
         missing="no model access (the model's inputs are unknown), or no protected attribute is declared a special "
                 "category (data.protected[].special_category)")
+    special_category_feature_without_basis: bool | None = flag(
+        "a special-category attribute is a model input with no GDPR Art. 9(2) basis recorded "
+        "(data.protected[].art9_basis)",
+        missing="no model access (the model's inputs are unknown), or no protected attribute is declared a special "
+                "category (data.protected[].special_category)")
+    special_category_feature_outside_22_4: bool | None = flag(
+        "decisions are solely automated and a special-category input rests on a basis other than Art. 9(2)(a) "
+        "explicit consent or 9(2)(g) substantial public interest (GDPR Art. 22(4))",
+        missing="no model access, no special category declared, or the spec does not say whether decisions are "
+                "solely automated (system.solely_automated)")
 
 
 # ----------------------------------------------------------------------------------------- performance
@@ -192,6 +202,13 @@ class LocalShap(EvidenceMetrics):
         "largest gap between the sum of contributions and the model's output, for an exact explainer",
         unit="model output", missing=_SHAP_EXACT_MISSING)
     adverse_citing_protected: int = count("adverse decisions naming a protected attribute among their reasons")
+    reason_stability: float | None = figure(
+        "share of the principal reasons given to a person that stay the same when every numeric input moves by "
+        "1 % of its spread and the decision does not change (similar applicants get similar reasons)",
+        unit="share", missing="no adverse decision with a reason, no numeric feature with a spread to move, or every "
+                              "sampled decision changed when moved")
+    reason_stability_n: int = count("adverse decisions (a seeded sample of at most 500) whose reasons were recomputed "
+                                    "after the move and whose decision stayed adverse: the rows of reason_stability")
     method: str = label("the attribution method", missing="")
     output_space: str = label("the unit of contributions", missing="")
 
@@ -233,6 +250,45 @@ class SelectionRate(EvidenceMetrics):
     unknown_count: int = count("people whose category is unknown in at least one protected attribute")
     median_score: float | None = figure("median score of the whole sample (scoring rates)", unit="score",
                                         missing="the rates are of decisions, not scores")
+
+
+class EeoImpact(EvidenceMetrics):
+    rate_kind: str = label("selection (favourable decisions) or scoring (above the full-sample median score)",
+                           missing="")
+    breakdowns: str = label("the breakdowns compared: sex, race/ethnicity and their intersection", missing="")
+    sex_reported: bool = flag("rates and impact ratios by sex are reported", missing="")
+    race_ethnicity_reported: bool = flag("rates and impact ratios by race/ethnicity are reported", missing="")
+    intersection_reported: bool = flag("rates and impact ratios of the intersectional sex by race/ethnicity "
+                                       "categories are reported", missing="")
+    min_impact_ratio: float | None = figure(
+        "lowest impact ratio of an EEO category: its rate over the rate of the category with the highest rate in "
+        "its breakdown (every category compared unless the auditor excluded those under 2 %)", unit="ratio",
+        missing="no breakdown had two categories to compare, or the most selected category had no one selected")
+    min_impact_ratio_group: str | None = label("the category with that ratio", missing="no ratio was computed")
+    min_impact_ratio_ci_low: float | None = figure("95 % bootstrap interval of that ratio, low end", unit="ratio",
+                                                   missing="no ratio, or no bootstrap (fairness.bootstrap: 0)")
+    min_impact_ratio_ci_high: float | None = figure("95 % bootstrap interval of that ratio, high end", unit="ratio",
+                                                    missing="no ratio, or no bootstrap (fairness.bootstrap: 0)")
+    min_impact_ratio_p_value: float | None = figure(
+        "two-sided test of that category's rate against the reference category's", unit="p-value",
+        missing="no ratio was computed")
+    min_attribute_impact_ratio: float | None = figure(
+        "lowest impact ratio of a sex or race/ethnicity category, intersections left out (29 CFR 1607.4(D) names "
+        "race, sex and ethnic groups)", unit="ratio",
+        missing="neither sex nor race/ethnicity had two categories to compare")
+    min_attribute_impact_ratio_group: str | None = label("the category with that ratio", missing="no ratio was computed")
+    min_attribute_impact_ratio_ci_low: float | None = figure(
+        "95 % bootstrap interval of that ratio, low end", unit="ratio",
+        missing="no ratio, or no bootstrap (fairness.bootstrap: 0)")
+    min_attribute_impact_ratio_ci_high: float | None = figure(
+        "95 % bootstrap interval of that ratio, high end", unit="ratio",
+        missing="no ratio, or no bootstrap (fairness.bootstrap: 0)")
+    min_attribute_impact_ratio_p_value: float | None = figure(
+        "two-sided test of that category's rate against the reference category's", unit="p-value",
+        missing="no ratio was computed")
+    n_applicants: int = count("people in the audit data")
+    unknown_count: int = count("people whose sex or race/ethnicity is unknown (left out of the rates)")
+    n_excluded: int = count("categories the auditor left out of the impact ratios as under 2 % of the data")
 
 
 class ErrorRates(EvidenceMetrics):
@@ -340,6 +396,7 @@ REGISTRY: dict[str, type[EvidenceMetrics]] = {
     "local.shap": LocalShap,
     "local.lime": LocalLime,
     "fairness.selection_rate": SelectionRate,
+    "fairness.eeo_impact": EeoImpact,
     "fairness.error_rates": ErrorRates,
     "counterfactual.flip": Flip,
     "counterfactual.recourse": Recourse,

@@ -225,7 +225,8 @@ def run_audit(
         counts=counts,
         readiness_verdict=readiness_verdict,
         readiness_counts=readiness_counts,
-        alerts=_alerts(evidence),
+        alerts=_alerts(evidence) + policies.law_alerts(spec, findings),
+        history=policies.history(spec, audit_date=audit_date),
         run={"seed": spec.seed, "libraries": versions, "policies": spec.policies,
              "spec_file": spec_path.name, "python": platform.python_version()},
     )

@@ -28,8 +28,16 @@ be at best REVIEW, with the open question in its reason.
 Dates: a requirement may carry the original date of application and the date
 after an amendment; the audit date decides which is in force
 (:meth:`AppliesFrom.in_force_date`). A requirement whose date has not come yet
-is still evaluated (readiness) and marked ``in_force=False``; a repealed one is
-N/A from the repeal date on, naming what replaced it.
+is still evaluated (readiness) and marked ``in_force=False``. Withdrawn guidance
+and repealed law are history (:func:`history`): shown with what replaced them,
+never given a status; a law repealed before its own date of application was
+never in force. High-risk requirements follow AI Act Art. 111(2): a system
+placed on the market before their date is covered only after a significant
+change in design (public-authority use from 2 August 2030).
+
+Whose duties: the audited organisation's roles (system.role, or
+system.audited_party when an auditor or a regulator runs the audit: none of
+the duties is the reviewer's own).
 """
 
 from __future__ import annotations
@@ -44,7 +52,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from audit.errors import SPEC_INVALID, UNSUPPORTED_FORMAT, AuditInputError
-from audit.evidence import Attestation, Evidence, EvidenceStatus, Finding, RuleOutcome, Scalar, Status
+from audit.evidence import (
+    Attestation,
+    Evidence,
+    EvidenceStatus,
+    Finding,
+    HistoryEntry,
+    RuleOutcome,
+    Scalar,
+    Status,
+)
 from audit.evidence_kinds import REGISTRY, metric_info
 from audit.fairness.choice import choose_primary
 from audit.spec import DOMAIN_NAMES, AuditSpec, effective_domain
@@ -60,12 +77,17 @@ __all__ = [
     "AppliesFrom",
     "AttestationQuestion",
     "Repeal",
+    "Withdrawal",
     "Significance",
     "PRIMARY_METRIC_THRESHOLD",
     "available_packs",
     "load_pack",
     "iter_requirements",
     "evaluate",
+    "history",
+    "law_alerts",
+    "history_entry",
+    "PUBLIC_AUTHORITY_DEADLINE",
     "verdict",
     "readiness",
     "is_high_risk",
@@ -166,13 +188,30 @@ class Applicability(_Strict):
     roles: list[Literal["provider", "deployer"]] | None = None
     use: list[Literal["classification", "scoring"]] | None = None
     profiling: bool | None = None
+    solely_automated: bool | None = Field(
+        default=None, description="True: only where decisions are based solely on automated processing (GDPR Art. "
+        "22(1)), read from system.solely_automated; undecided while the spec does not say.")
+    not_domains: list[str] | None = Field(
+        default=None, description="The system's domain is none of these (an unstated domain does not rule it out).")
+    interacts_or_generates: bool | None = Field(
+        default=None, description="True: only where the system interacts with people or generates content "
+        "(system.interacts_with_people, system.generates_content; AI Act Art. 50).")
+    provider_in_eu: bool | None = Field(
+        default=None, description="Whether the provider must be established in the EU (False: only for providers "
+        "outside it, AI Act Art. 22); undecided while system.provider_in_eu is not stated.")
+    consumer_report: bool | None = Field(
+        default=None, description="True: only where a consumer report is used (system.consumer_report_used, "
+        "FCRA § 615(a)); undecided while the spec does not say.")
+    special_category: bool | None = Field(
+        default=None, description="True: only where a protected attribute is declared a special category of data "
+        "(data.protected[].special_category).")
     public_body: bool | None = Field(
         default=None,
         description="Deployer is a body governed by public law or a private entity providing public services "
         "(AI Act Art. 27(1)). Read from system.public_body; undecided while the spec does not say.",
     )
     any_of: list[Applicability] | None = Field(default=None, description="At least one of these must hold.")
-    note: str | None = Field(default=None, description="Context added to the reason when it does not apply.")
+    note: str | None = Field(default=None, description="Context added to the reason when a scope condition (Annex III point, domain, any_of) rules it out.")
 
 
 class AppliesFrom(_Strict):
@@ -208,11 +247,24 @@ class AppliesFrom(_Strict):
 
 
 class Repeal(_Strict):
-    """A requirement that no longer applies from a date, and what replaced it."""
+    """A requirement that no longer applies from a date, and what replaced it.
+
+    A law repealed on or before its own date of application was never in force: it is
+    history for every audit date, never a status.
+    """
 
     date: dt.date
     by: str
     replaced_by: list[str] = Field(default_factory=list, description="Ids of the requirements that replace it.")
+
+
+class Withdrawal(_Strict):
+    """Guidance withdrawn on a date: from then on history, shown without a status."""
+
+    date: dt.date
+    by: str
+    note: str = Field(description="What still holds, and where (e.g. the binding duty the guidance read).")
+    replaced_by: list[str] = Field(default_factory=list, description="Ids of the live requirements that carry the duty.")
 
 
 class Requirement(_Strict):
@@ -226,6 +278,10 @@ class Requirement(_Strict):
     applies: Applicability = Field(default_factory=Applicability)
     applies_from: AppliesFrom | None = None
     repealed: Repeal | None = None
+    withdrawn: Withdrawal | None = None
+    interpretation: str | None = Field(
+        default=None, description="Where the requirement is a reading of the law rather than its text: the reading "
+        "and its source.")
     rules: list[Rule] = Field(default_factory=list)
     shows: list[str] = Field(default_factory=list, description="Evidence shown to the person who attests (no rule).")
     attestation: AttestationQuestion | None = None
@@ -337,15 +393,29 @@ def _system_jurisdictions(spec: AuditSpec) -> set[str]:
 
 
 def _system_roles(spec: AuditSpec) -> set[str]:
-    """The organisation's roles. An in-house system (provider that also deploys) holds both."""
-    role = str(spec.system.role)
-    if role in ("provider-deployer", "both"):
+    """Whose duties are assessed: the audited organisation's roles (an in-house system holds both).
+
+    An auditor or a regulator reviewing another organisation's system has no duty of its own
+    here: the roles are those of the audited party (system.audited_party).
+    """
+    role = spec.system.duty_roles
+    if role == "provider-deployer":
         return {"provider", "deployer"}
     return {role}
 
 
+def _whose(spec: AuditSpec) -> str:
+    """The organisation whose duties are assessed, for reasons: 'this audit's organisation' or 'the audited party'."""
+    return "the audited organisation" if spec.system.reviewer else "this audit's organisation"
+
+
 def _names(items: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(i, i) for i in items)
+
+
+def _note(a: Applicability) -> str:
+    """The pack's context for a scope condition (jurisdictional scope, domain, Annex III point), in brackets."""
+    return f" ({a.note})" if a.note else ""
 
 
 def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
@@ -358,7 +428,7 @@ def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
         return "no", "applies to high-risk systems; the intended purpose falls under no Annex III point"
     if a.annex_iii is not None and system.annex_iii_area not in a.annex_iii:
         return "no", (f"applies to uses in Annex III point {_names(a.annex_iii, ANNEX_III_NAMES)}; this system's use "
-                      f"is {ANNEX_III_NAMES.get(system.annex_iii_area, system.annex_iii_area)}")
+                      f"is {ANNEX_III_NAMES.get(system.annex_iii_area, system.annex_iii_area)}{_note(a)}")
     domain_unknown: str | None = None
     if a.domains is not None:
         domain = effective_domain(spec)
@@ -367,7 +437,7 @@ def _decide(a: Applicability, spec: AuditSpec) -> _Decision:
                               f"{', '.join(DOMAIN_NAMES)}); this applies only to {_names(a.domains, DOMAIN_NAMES)}")
         elif domain not in a.domains:
             return "no", (f"applies to {_names(a.domains, DOMAIN_NAMES)}; this system's domain is "
-                          f"{DOMAIN_NAMES.get(domain, domain)}")
+                          f"{DOMAIN_NAMES.get(domain, domain)}{_note(a)}")
     decision, why = _decide_rest(a, spec)
     if decision == "yes" and domain_unknown is not None:
         return "unknown", domain_unknown
@@ -379,12 +449,52 @@ def _decide_rest(a: Applicability, spec: AuditSpec) -> _Decision:
     system = spec.system
     roles = _system_roles(spec)
     if a.roles is not None and not roles & set(a.roles):
-        return "no", f"a duty of the {' or '.join(a.roles)}; this audit's organisation is the {system.role}"
+        return "no", f"a duty of the {' or '.join(a.roles)}; {_whose(spec)} is the {system.duty_roles}"
     if a.use is not None and system.use not in a.use:
         return "no", f"applies to {' or '.join(a.use)} tools; this one is a {system.use} tool"
     if a.profiling is not None and system.profiling != a.profiling:
         return "no", ("applies only where the system profiles natural persons" if a.profiling
                       else "applies only to systems that do not profile natural persons; this one does")
+    if a.not_domains is not None:
+        domain = effective_domain(spec)
+        if domain is not None and domain in a.not_domains:
+            return "no", f"does not apply to {_names(a.not_domains, DOMAIN_NAMES)}, this system's domain{_note(a)}"
+    if a.solely_automated is not None:
+        stated = system.solely_automated
+        if stated is None:
+            return "unknown", ("the spec does not say whether decisions with legal or similarly significant effects "
+                               "are taken solely by automated processing (system.solely_automated)")
+        if stated != a.solely_automated:
+            return "no", ("applies only to decisions based solely on automated processing (GDPR Art. 22(1)); the "
+                          "spec says a person is meaningfully involved (system.solely_automated: false)"
+                          if a.solely_automated else "applies only where decisions are not solely automated")
+    if a.interacts_or_generates is not None:
+        does = system.interacts_with_people or system.generates_content
+        if does != a.interacts_or_generates:
+            return "no", ("applies where the system interacts with people or generates content; the spec says it "
+                          "does neither (system.interacts_with_people, system.generates_content)"
+                          if a.interacts_or_generates else "applies only to systems that neither interact with "
+                          "people nor generate content")
+    if a.provider_in_eu is not None:
+        if system.provider_in_eu is None:
+            return "unknown", "the spec does not say whether the provider is established in the EU (system.provider_in_eu)"
+        if system.provider_in_eu != a.provider_in_eu:
+            return "no", ("applies to providers established outside the EU; the spec says the provider is in the EU"
+                          if not a.provider_in_eu else "applies to providers established in the EU")
+    if a.consumer_report is not None:
+        if system.consumer_report_used is None:
+            return "unknown", ("the spec does not say whether a consumer report is used in the decision "
+                               "(system.consumer_report_used)")
+        if system.consumer_report_used != a.consumer_report:
+            return "no", ("applies where a consumer report is used; the spec says none is "
+                          "(system.consumer_report_used: false)" if a.consumer_report
+                          else "applies only where no consumer report is used")
+    if a.special_category is not None:
+        declared = any(p.special_category for p in spec.data.protected_specs())
+        if declared != a.special_category:
+            return "no", ("applies where special categories of data (GDPR Art. 9(1)) are processed; no protected "
+                          "attribute is declared one (data.protected[].special_category)" if a.special_category
+                          else "applies only where no special category is processed")
     if a.public_body is not None:
         stated = getattr(system, "public_body", None)
         if stated is None:
@@ -400,7 +510,7 @@ def _decide_rest(a: Applicability, spec: AuditSpec) -> _Decision:
         unknown = [why for d, why in branches if d == "unknown"]
         if unknown:
             return "unknown", unknown[0]
-        return "no", "none of its cases holds: " + "; ".join(why or "" for _, why in branches)
+        return "no", "none of its cases holds: " + "; ".join(why or "" for _, why in branches) + _note(a)
     return "yes", None
 
 
@@ -490,30 +600,85 @@ def _combine(statuses: Sequence[Status]) -> Status:
 
 # ----------------------------------------------------------------------------------------- one requirement
 
-_FINDING_FIELDS = set(Finding.model_fields)
+
+#: AI Act Art. 111(2): high-risk systems intended for use by public authorities comply by this date even when
+#: placed on the market before the date of application and not changed significantly since.
+PUBLIC_AUTHORITY_DEADLINE = dt.date(2030, 8, 2)
+
+
+def _existing_system(spec: AuditSpec, start: dt.date) -> tuple[Literal["covered", "no", "unknown", "later"], str]:
+    """AI Act Art. 111(2) (as amended by Regulation (EU) 2026/1744) for a high-risk requirement applying from ``start``.
+
+    A system placed on the market or put into service before that date is covered only
+    once its design changes significantly; one intended for use by public authorities
+    must comply by 2 August 2030 in any case.
+    """
+    system = spec.system
+    placed = system.placed_on_market
+    if placed is None or placed >= start or system.significant_change:
+        return "covered", ""
+    before = (f"AI Act Art. 111(2): the system was placed on the market on {placed.isoformat()}, before this "
+              f"requirement's date of application ({start.isoformat()})")
+    if system.significant_change is None:
+        return "unknown", (f"{before}, and the spec does not say whether its design has changed significantly since "
+                           "(system.significant_change)")
+    if system.public_body is True:
+        return "later", (f"{before} and has not changed significantly since; as its deployer is a public body it "
+                         f"must comply by {PUBLIC_AUTHORITY_DEADLINE.isoformat()}")
+    if system.public_body is None:
+        return "unknown", (f"{before} and has not changed significantly since, so it is covered only if it is used "
+                           f"by public authorities (then from {PUBLIC_AUTHORITY_DEADLINE.isoformat()}); the spec does "
+                           "not say (system.public_body)")
+    return "no", f"{before} and its design has not changed significantly since: covered only after such a change"
+
+
+def history_entry(req: Requirement, pack: Pack, audit_date: dt.date) -> HistoryEntry | None:
+    """The history entry of a requirement that does not apply on the audit date as a text (withdrawn, repealed), or None.
+
+    A repeal dated on or before the requirement's own date of application means the text
+    was never in force: history for every audit date.
+    """
+    common = {"id": req.id, "pack": pack.pack, "title": req.title, "citation": req.citation}
+    if req.withdrawn is not None and audit_date >= req.withdrawn.date:
+        w = req.withdrawn
+        return HistoryEntry(**common, event="withdrawn", date=w.date.isoformat(), by=w.by, note=w.note,
+                            replaced_by=w.replaced_by)
+    if req.repealed is not None:
+        r = req.repealed
+        never = req.applies_from is not None and r.date <= req.applies_from.original
+        if never or audit_date >= r.date:
+            start = req.applies_from.original.isoformat() if req.applies_from else ""
+            note = (f"repealed before its date of application ({start}); it never applied" if never
+                    else "no longer applies")
+            return HistoryEntry(**common, event="never in force" if never else "repealed", date=r.date.isoformat(),
+                                by=r.by, note=note, replaced_by=r.replaced_by)
+    return None
 
 
 def _evaluate_one(req: Requirement, pack: Pack, spec: AuditSpec, evidence: dict[str, Evidence], audit_date: dt.date) -> Finding:
     base: dict[str, Any] = {"id": req.id, "pack": pack.pack, "title": req.title, "citation": req.citation,
-                            "obligation": req.obligation, "bearer": req.bearer,
+                            "obligation": req.obligation, "bearer": req.bearer, "interpretation": req.interpretation,
+                            "status_note": req.status_note,
                             "evidence_ids": sorted({r.evidence for r in req.rules} | set(req.shows))}
-    # Optional Finding fields, passed only once evidence.py has them (older schema: dropped, not an error).
-    extra = {"status_note": req.status_note,
-             "applies_from_note": req.applies_from.describe(audit_date) if req.applies_from else None}
-    base.update({k: v for k, v in extra.items() if k in _FINDING_FIELDS and v is not None})
     in_force = True
     if req.applies_from is not None:
         start = req.applies_from.in_force_date(audit_date)
         base["applies_from"] = start.isoformat()
+        base["applies_from_note"] = req.applies_from.describe(audit_date)
         in_force = audit_date >= start
-    if req.repealed is not None and audit_date >= req.repealed.date:
-        replaced = f"; replaced by {', '.join(req.repealed.replaced_by)}" if req.repealed.replaced_by else ""
-        return Finding(**base, status=Status.NA, in_force=False,
-                       reason=f"Not applicable: repealed on {req.repealed.date.isoformat()} by {req.repealed.by}{replaced}.")
     decision, why = _decide(req.applies, spec)
+    if decision != "no" and req.applies.high_risk and req.applies_from is not None:
+        legacy, legacy_why = _existing_system(spec, req.applies_from.in_force_date(audit_date))
+        if legacy == "no":
+            decision, why = "no", legacy_why
+        elif legacy == "unknown" and decision == "yes":
+            decision, why = "unknown", legacy_why
+        elif legacy == "later":
+            base["applies_from"] = PUBLIC_AUTHORITY_DEADLINE.isoformat()
+            base["applies_from_note"] = f"{PUBLIC_AUTHORITY_DEADLINE.isoformat()} ({legacy_why})"
+            in_force = audit_date >= PUBLIC_AUTHORITY_DEADLINE
     if decision == "no":
-        note = f" ({req.applies.note})" if req.applies.note else ""
-        return Finding(**base, status=Status.NA, reason=f"Not applicable: {why}{note}.", in_force=in_force)
+        return Finding(**base, status=Status.NA, reason=f"Not applicable: {why}.", in_force=in_force)
     outcomes = [_evaluate_rule(rule, spec, evidence, req.id) for rule in req.rules]
     statuses = [o.status for o in outcomes]
     attestation = None
@@ -567,11 +732,39 @@ def _reason(status: Status, outcomes: list[RuleOutcome], attestation: Attestatio
     return text if text.endswith((".", "?")) else text + "."
 
 
+def _named_packs(spec: AuditSpec) -> list[Pack]:
+    return [load_pack(name) for name in dict.fromkeys(spec.policies)]
+
+
 def evaluate(spec: AuditSpec, evidence: list[Evidence], *, audit_date: dt.date) -> list[Finding]:
-    """One finding per requirement of every pack the spec names (each pack once)."""
+    """One finding per requirement of every pack the spec names (each pack once), except history (see :func:`history`)."""
     by_id = {e.id: e for e in evidence}
     return [_evaluate_one(req, pack, spec, by_id, audit_date)
-            for pack in (load_pack(name) for name in dict.fromkeys(spec.policies)) for req in pack.requirements]
+            for pack in _named_packs(spec) for req in pack.requirements
+            if history_entry(req, pack, audit_date) is None]
+
+
+def history(spec: AuditSpec, *, audit_date: dt.date) -> list[HistoryEntry]:
+    """Withdrawn guidance and repealed law of the spec's packs on the audit date: shown, never given a status."""
+    entries = (history_entry(req, pack, audit_date) for pack in _named_packs(spec) for req in pack.requirements)
+    return [entry for entry in entries if entry is not None]
+
+
+def law_alerts(spec: AuditSpec, findings: list[Finding]) -> list[str]:
+    """Legal facts the cover must show before any figure (e.g. a possible prohibited practice)."""
+    out: list[str] = []
+    if "EU" in _system_jurisdictions(spec) and effective_domain(spec) == "criminal_justice":
+        screen = next((f for f in findings if f.id == "EUAIA-5-1-d"), None)
+        state = (f"requirement EUAIA-5-1-d is {screen.status.value}" if screen is not None
+                 else "add the eu-ai-act pack to policies to assess it (requirement EUAIA-5-1-d)")
+        out.append("A criminal-justice system used in the EU: the AI Act prohibits assessing or predicting the risk "
+                   "that a person commits a crime based solely on profiling or personality traits (Art. 5(1)(d), in "
+                   f"force since 2025-02-02); {state}. No measure in this report can make a prohibited practice "
+                   "compliant.")
+        if "eu-led" not in spec.policies:
+            out.append("Personal data processed by competent authorities for law enforcement falls under Directive "
+                       "(EU) 2016/680, not the GDPR (GDPR Art. 2(2)(d)): add the eu-led pack to the spec's policies.")
+    return out
 
 
 def verdict(findings: list[Finding]) -> tuple[Status, dict[str, int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +19,10 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audit.errors import (
+    ART9_BASIS_INVALID,
+    ART9_BASIS_NOT_SPECIAL,
+    AUDITED_PARTY_MISSING,
+    AUDITED_PARTY_UNEXPECTED,
     BINS_NOT_INCREASING,
     BINS_TOO_FEW,
     FILE_NOT_FOUND,
@@ -34,6 +39,9 @@ __all__ = [
     "ModelSpec",
     "DataSpec",
     "ProtectedSpec",
+    "ProtectedKind",
+    "EEO_KINDS",
+    "SmallCategoryExclusion",
     "DecisionSpec",
     "FairnessSpec",
     "ExplanationSpec",
@@ -91,15 +99,24 @@ AnnexIIIArea = Literal[
 
 Jurisdiction = Literal["EU", "US-NYC", "US", "US-CO"]
 
+#: What a protected attribute is; the US employment rules cover sex and race/ethnicity (EEO categories) only.
+ProtectedKind = Literal["sex", "race", "ethnicity", "race_ethnicity", "age", "disability", "religion",
+                        "national_origin", "other"]
+#: Kinds of the EEO categories: 29 CFR 1607.4 (race, sex, ethnic group) and 6 RCNY § 5-301 (sex, race/ethnicity).
+EEO_KINDS: frozenset[str] = frozenset({"sex", "race", "ethnicity", "race_ethnicity"})
+#: A GDPR Art. 9(2) point, as written in the spec: "9(2)(a)" ... "9(2)(j)", optionally followed by words.
+ART9_POINT = re.compile(r"^(?:Art\.?\s*)?9\(2\)\(([a-j])\)", re.IGNORECASE)
+
 Domain = Literal[
-    "employment_screening", "promotion", "credit", "insurance", "housing", "education", "health",
-    "essential_public_services", "criminal_justice", "migration", "other",
+    "employment_screening", "promotion", "other_employment", "credit", "insurance", "housing", "education", "health",
+    "essential_public_services", "criminal_justice", "justice", "migration", "other",
 ]
 
 #: Reader-facing names of the domains (US laws apply by domain, not by the EU's Annex III).
 DOMAIN_NAMES: dict[str, str] = {
     "employment_screening": "employment: screening or selecting candidates",
-    "promotion": "employment: promotion, terms of work, termination",
+    "promotion": "employment: promoting employees",
+    "other_employment": "employment: terms of work, termination, task allocation or monitoring",
     "credit": "credit and lending",
     "insurance": "insurance",
     "housing": "housing",
@@ -107,6 +124,7 @@ DOMAIN_NAMES: dict[str, str] = {
     "health": "health care",
     "essential_public_services": "essential public services and benefits",
     "criminal_justice": "criminal justice and law enforcement",
+    "justice": "administration of justice and democratic processes",
     "migration": "migration, asylum and border control",
     "other": "another domain",
 }
@@ -114,8 +132,8 @@ DOMAIN_NAMES: dict[str, str] = {
 #: The domain an Annex III point implies, used when system.domain is not given.
 _DOMAIN_OF_ANNEX_III: dict[str, str] = {
     "3a": "education", "3b": "education", "3c": "education", "3d": "education",
-    "4a": "employment_screening", "4b": "promotion", "5a": "essential_public_services", "5b": "credit",
-    "5c": "insurance", "6": "criminal_justice", "7": "migration", "8": "criminal_justice",
+    "4a": "employment_screening", "5a": "essential_public_services", "5b": "credit",
+    "5c": "insurance", "6": "criminal_justice", "7": "migration", "8": "justice",
 }
 
 
@@ -130,8 +148,15 @@ class SystemSpec(_Strict):
     version: str = Field(description="Version of the system or model audited.")
     provider: str = Field(description="Who develops the system or places it on the market.")
     intended_purpose: str = Field(description="What the system is for, in the provider's words (AI Act Art. 3(12)).")
-    role: Literal["provider", "deployer", "provider-deployer"] = Field(
-        description="Whether the organisation running this audit provides the system, deploys it, or both (an in-house system)."
+    role: Literal["provider", "deployer", "provider-deployer", "auditor", "regulator"] = Field(
+        description="Who runs this audit: the organisation that provides the system, deploys it, or both (an in-house "
+                    "system); or an auditor or a regulator reviewing another organisation's system, whose duties "
+                    "are then named by audited_party. The role decides whose duties apply.",
+    )
+    audited_party: Literal["provider", "deployer", "provider-deployer"] | None = Field(
+        default=None,
+        description="With role auditor or regulator: whether the organisation whose system is reviewed provides it, "
+                    "deploys it, or both. Its duties are assessed; none is the auditor's own.",
     )
     public_body: bool | None = Field(
         default=None,
@@ -145,17 +170,68 @@ class SystemSpec(_Strict):
         default="none", description="EU AI Act Annex III point the use falls in (e.g. 5b credit scoring, 4a recruitment), or none."
     )
     profiling: bool = Field(default=True, description="Whether the system profiles natural persons (Art. 6(3): then always high-risk).")
+    solely_automated: bool | None = Field(
+        default=None,
+        description="Whether decisions with legal or similarly significant effects are taken solely by automated "
+                    "processing, without meaningful human involvement (GDPR Art. 22(1)); leave empty if not "
+                    "decided. GDPR Art. 13(2)(f), 14(2)(g), 15(1)(h) and 22 apply only to such decisions.",
+    )
+    placed_on_market: dt.date | None = Field(
+        default=None,
+        description="Date the system was placed on the market or put into service in the EU; leave empty if it has "
+                    "not been yet. A system placed before the Annex III date of application is covered only after a "
+                    "significant change in its design (AI Act Art. 111(2)).",
+    )
+    significant_change: bool | None = Field(
+        default=None,
+        description="With placed_on_market before the Annex III date: whether the design has changed significantly "
+                    "since (AI Act Art. 111(2)); leave empty if not assessed.",
+    )
+    interacts_with_people: bool = Field(
+        default=False, description="The system interacts directly with people, e.g. a chatbot fronts it (AI Act Art. 50(1)).")
+    generates_content: bool = Field(
+        default=False, description="The system generates or manipulates text, audio, images or video (AI Act Art. 50(2), (4)).")
+    provider_in_eu: bool | None = Field(
+        default=None,
+        description="Whether the provider is established in the EU; a provider outside it needs an authorised "
+                    "representative (AI Act Art. 22). Leave empty if not stated.",
+    )
+    consumer_report_used: bool | None = Field(
+        default=None,
+        description="Whether a consumer report (e.g. a credit bureau report) is used in the decision (FCRA § 615(a)); "
+                    "leave empty if not stated.",
+    )
     use: Literal["classification", "scoring"] = Field(
         default="classification",
         description="Whether the tool selects/classifies people or only scores them (NYC LL144 distinguishes the two).",
     )
     domain: Domain | None = Field(
         default=None,
-        description="What the system decides about: employment_screening, promotion, credit, insurance, housing, "
-                    "education, health, essential_public_services, criminal_justice, migration, other. US laws "
-                    "(NYC LL144, EEOC, ECOA) apply by domain and jurisdiction. Default: implied by annex_iii_area "
-                    "where it names one; otherwise requirements that depend on it are REVIEW.",
+        description="What the system decides about: employment_screening (screening candidates for a job), "
+                    "promotion (employees for promotion), other_employment (termination, task allocation, "
+                    "monitoring), credit, insurance, housing, education, health, essential_public_services, "
+                    "criminal_justice, justice (administration of justice, democratic processes), migration, other. "
+                    "US laws (NYC LL144, EEOC, ECOA) apply by domain and jurisdiction. Default: implied by "
+                    "annex_iii_area where it names one; otherwise requirements that depend on it are REVIEW.",
     )
+
+    @model_validator(mode="after")
+    def _audited_party_with_reviewer(self) -> SystemSpec:
+        if self.role in ("auditor", "regulator") and self.audited_party is None:
+            raise ValueError(AUDITED_PARTY_MISSING.format(role=self.role))
+        if self.role not in ("auditor", "regulator") and self.audited_party is not None:
+            raise ValueError(AUDITED_PARTY_UNEXPECTED.format(role=self.role))
+        return self
+
+    @property
+    def duty_roles(self) -> str:
+        """The role whose duties are assessed: the audited organisation's (for an auditor or regulator) or one's own."""
+        return self.audited_party if self.audited_party is not None else self.role
+
+    @property
+    def reviewer(self) -> str | None:
+        """An auditor or regulator reviewing another organisation's system, or None for a self-audit."""
+        return self.role if self.role in ("auditor", "regulator") else None
 
 
 class ModelSpec(_Strict):
@@ -187,6 +263,25 @@ class ProtectedSpec(_Strict):
         description="A special category of personal data under GDPR Art. 9(1) (racial or ethnic origin, religion, "
                     "health, sexual orientation, ...). Sex and age are protected but not special categories.",
     )
+    kind: ProtectedKind | None = Field(
+        default=None,
+        description="What the attribute is: sex, race, ethnicity, race_ethnicity, age, disability, religion, "
+                    "national_origin or other. US employment rules read it: the Uniform Guidelines (29 CFR 1607) "
+                    "and NYC LL144 cover sex and race/ethnicity only, not age. Leave empty and those rules are REVIEW.",
+    )
+    art9_basis: str | None = Field(
+        default=None,
+        description="For a special category: the GDPR Art. 9(2) point relied on to process it, e.g. "
+                    "'9(2)(g) substantial public interest under <national law>'. A solely automated decision may use "
+                    "it as a feature only under 9(2)(a) or (g) (Art. 22(4)).",
+    )
+
+    @field_validator("art9_basis")
+    @classmethod
+    def _art9_point(cls, value: str | None) -> str | None:
+        if value is not None and not ART9_POINT.match(value.strip()):
+            raise ValueError(ART9_BASIS_INVALID.format(value=value))
+        return value
 
     @field_validator("bins")
     @classmethod
@@ -200,6 +295,18 @@ class ProtectedSpec(_Strict):
         if any(math.isnan(b) for b in bins) or any(lo >= hi for lo, hi in zip(bins[:-1], bins[1:], strict=True)):
             raise ValueError(BINS_NOT_INCREASING.format(bins=shown))
         return bins
+
+    @model_validator(mode="after")
+    def _basis_for_special(self) -> ProtectedSpec:
+        if self.art9_basis is not None and not self.special_category:
+            raise ValueError(ART9_BASIS_NOT_SPECIAL.format(column=self.column))
+        return self
+
+    @property
+    def art9_point(self) -> str | None:
+        """The letter of the Art. 9(2) point relied on ('a' ... 'j'), or None."""
+        found = ART9_POINT.match(self.art9_basis.strip()) if self.art9_basis else None
+        return found.group(1) if found else None
 
     @model_validator(mode="after")
     def _labels_match_bins(self) -> ProtectedSpec:
@@ -264,6 +371,13 @@ class DataSpec(_Strict):
         return [p for p in self.protected if isinstance(p, ProtectedSpec)]
 
 
+class SmallCategoryExclusion(_Strict):
+    """The auditor's choice to leave categories under 2 % of the data out of the LL144 impact ratios (6 RCNY § 5-301(d))."""
+
+    justification: str = Field(min_length=1, description="Why the categories are left out; printed in the summary.")
+    by: str = Field(min_length=1, description="The auditor who chose it.")
+
+
 class FairnessSpec(_Strict):
     """How fairness is measured and which metric decides."""
 
@@ -276,6 +390,11 @@ class FairnessSpec(_Strict):
     )
     primary_metric: str | None = Field(default=None, description="The fairness metric that decides (overrides decision_nature).")
     justification: str | None = Field(default=None, description="Why the primary metric was chosen, by whom.")
+    small_category_exclusion: SmallCategoryExclusion | None = Field(
+        default=None,
+        description="NYC LL144 (6 RCNY § 5-301(d)): leave categories under 2 % of the data out of the EEO impact "
+                    "ratios, with the auditor's justification. Without it every category is compared.",
+    )
 
 
 class ExplanationSpec(_Strict):

@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from audit.evidence import SCHEMA_VERSION
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "german-credit"
 BUNDLE_FILES = {"report.html", "report.pdf", "audit.json", "manifest.json", "manifest.sig", "decisions.parquet", "metrics.csv"}
@@ -138,25 +140,37 @@ def test_selection_rates_equal_an_independent_pandas_computation(bundle: Path) -
     data, selected = _independent_decisions()
     data = data.assign(selected=selected, age_band=np.where(data["age"] < 25, "under 25", "25 and over"))
     result = json.loads((bundle / "audit.json").read_text())
-    evidence = {e["id"]: e for e in result["evidence"]}["fairness.selection_rate"]
-    tables = {t["title"]: t for t in evidence["tables"]}
+    evidence = {e["id"]: e for e in result["evidence"]}
+    # The LL144 table (fairness.eeo_impact): sex only (an EEO category), every category compared, whatever its size.
+    by_hand = data.groupby("sex")["selected"].agg(["size", "sum", "mean"])
+    table = next(t for t in evidence["fairness.eeo_impact"]["tables"] if t["title"] == "LL144 summary: sex")
+    assert len(table["rows"]) == len(by_hand)
+    for row in table["rows"]:
+        record = dict(zip(table["columns"], row, strict=True))
+        group = record["Category"]
+        assert record["Number of applicants"] == by_hand.loc[group, "size"]
+        assert record["Number selected"] == by_hand.loc[group, "sum"]
+        assert abs(record["Selection rate"] - by_hand.loc[group, "mean"]) < 1e-12
+        assert abs(record["Impact ratio"] - by_hand.loc[group, "mean"] / by_hand["mean"].max()) < 1e-12
+    assert not any(t["title"].startswith("LL144 summary: age") for t in evidence["fairness.eeo_impact"]["tables"])
+    # The general evidence (fairness.selection_rate): every attribute, groups under 30 people or 2 % left out.
+    selection = evidence["fairness.selection_rate"]
+    detail = next(t for t in selection["tables"] if t["title"] == "Rates and impact ratios with 95 % intervals and tests")
+    rows = [dict(zip(detail["columns"], r, strict=True)) for r in detail["rows"]]
     for attribute, column in (("sex", "sex"), ("age", "age_band"), ("foreign_worker", "foreign_worker")):
         by_hand = data.groupby(column)["selected"].agg(["size", "sum", "mean"])
         eligible = by_hand[(by_hand["size"] >= 30) & (by_hand["size"] / len(data) >= 0.02)]
-        table = tables[f"LL144 summary: {attribute}"]
-        assert len(table["rows"]) == len(by_hand)
-        for row in table["rows"]:
-            record = dict(zip(table["columns"], row, strict=True))
-            group = record["Category"]
-            assert record["Number of applicants"] == by_hand.loc[group, "size"]
-            assert record["Number selected"] == by_hand.loc[group, "sum"]
-            assert abs(record["Selection rate"] - by_hand.loc[group, "mean"]) < 1e-12
+        mine = {r["group"]: r for r in rows if r["breakdown"] == attribute}
+        assert set(mine) == set(by_hand.index)
+        for group, record in mine.items():
+            assert record["people"] == by_hand.loc[group, "size"]
+            assert abs(record["selection rate"] - by_hand.loc[group, "mean"]) < 1e-12
             if group in eligible.index:
-                assert abs(record["Impact ratio"] - by_hand.loc[group, "mean"] / eligible["mean"].max()) < 1e-12
+                assert abs(record["impact ratio"] - by_hand.loc[group, "mean"] / eligible["mean"].max()) < 1e-12
             else:
-                assert record["Excluded from impact ratio (why)"]
+                assert record["impact ratio"] is None
     sex_ratio = data.groupby("sex")["selected"].mean()
-    assert evidence["metrics"]["min_impact_ratio"] <= sex_ratio.min() / sex_ratio.max() + 1e-12
+    assert selection["metrics"]["min_impact_ratio"] <= sex_ratio.min() / sex_ratio.max() + 1e-12
 
 
 def test_decisions_parquet_has_one_row_per_decision(bundle: Path) -> None:
@@ -280,5 +294,5 @@ def test_audit_json_validates_against_the_schema_the_tool_prints(bundle: Path, t
     old = copy.deepcopy(data)
     old["schema_version"] = "1.0"
     (tmp_path / "audit.json").write_text(json.dumps(old))
-    with pytest.raises(AuditInputError, match="schema version 1.0; this tool reads version 2.0"):
+    with pytest.raises(AuditInputError, match=f"schema version 1.0; this tool reads version {SCHEMA_VERSION}"):
         read_audit_json(tmp_path / "audit.json")

@@ -69,7 +69,7 @@ def _all_set(spec: AuditSpec) -> AuditSpec:
 
 def test_flip_test_records_no_zero_for_an_attribute_the_model_does_not_take(tmp_path: Path) -> None:
     """sex is not a model input but personal_status (its proxy) is: no direct rate is invented, and the rate the
-    rules read includes the proxies, so a proxy effect cannot pass recital 71."""
+    rules read includes the proxies, so a proxy effect cannot pass 12 CFR 1002.6(b)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
@@ -92,23 +92,30 @@ def test_flip_test_records_no_zero_for_an_attribute_the_model_does_not_take(tmp_
     with_proxies = flip.metrics["max_flip_rate_with_proxies"]
     assert with_proxies is not None and with_proxies > 0.01
     assert flip.metrics["max_flip_rate"] == with_proxies  # the figure the rules read includes the proxy effect
-    spec = subject.spec.model_copy(update={"policies": ["gdpr"], "thresholds": {
-        "flip_rate": ThresholdOverride(value=0.01, set_by="DPO")}})
-    r71 = _evaluate(spec, [flip])["GDPR-R71"]
-    assert r71.status is not Status.PASS
-    assert any(o.metric == "max_flip_rate" and o.status is Status.FAIL for o in r71.rules)
+    system = subject.spec.system.model_copy(update={"jurisdictions": ["US"], "domain": "credit", "role": "deployer"})
+    spec = subject.spec.model_copy(update={"system": system, "policies": ["ecoa-reg-b"], "thresholds": {
+        "flip_rate": ThresholdOverride(value=0.01, set_by="Fair lending committee")}})
+    reg_b = _evaluate(spec, [flip])["ECOA-1002-6-b"]
+    assert reg_b.status is Status.FAIL
+    assert any(o.metric == "max_flip_rate" and o.status is Status.FAIL and o.observed == with_proxies
+               for o in reg_b.rules)
 
 
 def test_special_category_use_is_unknown_without_a_model_or_a_declared_special_category() -> None:
     from audit.checks import fairness
 
     spec = load_spec(EXAMPLE / "decisions-only.yaml")
-    spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"bootstrap": 0})})
+    # For this test foreign_worker stands for a special category (as if it revealed ethnic origin).
+    protected = [p.model_copy(update={"special_category": True}) if p.column == "foreign_worker" else p
+                 for p in spec.data.protected_specs()]
+    spec = spec.model_copy(update={"fairness": spec.fairness.model_copy(update={"bootstrap": 0}),
+                                   "data": spec.data.model_copy(update={"protected": protected})})
     subject = load_subject(spec)
     proxies = {e.id: e for e in fairness.run(subject, CheckContext(spec=spec, seed=1))}["data.proxies"]
-    assert proxies.metrics["special_category_used_as_feature"] is None  # not False: nobody could see the model
-    assert "no model access" in proxies.missing["special_category_used_as_feature"]
-    assert proxies.metrics["protected_used_as_feature"] is None
+    for flag in ("special_category_used_as_feature", "special_category_feature_without_basis",
+                 "special_category_feature_outside_22_4", "protected_used_as_feature"):
+        assert proxies.metrics[flag] is None, flag  # not False: nobody could see the model
+        assert "no model access" in proxies.missing[flag], flag
     answered = spec.model_copy(update={"attestations": {"GDPR-9": AttestationAnswer(answer="yes", by="DPO",
                                                                                      date=TODAY)}})
     gdpr9 = _evaluate(answered.model_copy(update={"policies": ["gdpr"]}), [proxies])["GDPR-9"]
@@ -142,9 +149,8 @@ def test_undecided_primary_metric_does_not_pass_annex_iv_point_4(german_subject)
     assert finding.status is Status.REVIEW
 
 
-def test_impact_ratio_minimum_does_not_skip_an_attribute_it_could_not_compare(tmp_path: Path) -> None:
-    """GENERATED data: 2,000 applicants of one race and 40 of another (under 2 %), none of the 40 hired. The sex
-    ratio alone is 0.994; the four-fifths rule must not pass on it."""
+def _screening_with_a_small_race(tmp_path: Path, **fairness: object):
+    """GENERATED data: 2,000 applicants of one race and 40 of another (under 2 %), none of the 40 hired."""
     rng = np.random.default_rng(5)
     n_major, n_minor = 2000, 40
     race = np.array(["A"] * n_major + ["B"] * n_minor)
@@ -159,20 +165,41 @@ def test_impact_ratio_minimum_does_not_skip_an_attribute_it_could_not_compare(tm
     spec = {"system": {"name": "screen (generated data)", "version": "1", "provider": "test", "intended_purpose": "hire",
                        "role": "deployer", "jurisdictions": ["US"], "domain": "employment_screening"},
             "model": {"format": "none"},
-            "data": {"path": "decisions.csv", "id_column": "id", "protected": ["sex", "race"],
+            "data": {"path": "decisions.csv", "id_column": "id",
+                     "protected": [{"column": "sex", "kind": "sex"}, {"column": "race", "kind": "race"}],
                      "decision": {"column": "decision", "positive_values": ["invite"]}},
-            "policies": ["eeoc"], "fairness": {"bootstrap": 0, "intersections": []}, "seed": 1}
+            "policies": ["eeoc"], "fairness": {"bootstrap": 0, "intersections": [], **fairness}, "seed": 1}
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec))
     subject = load_subject(load_spec(tmp_path / "audit.yaml"))
-    from audit.checks import fairness
+    from audit.checks import fairness as fairness_check
 
-    selection = {e.id: e for e in fairness.run(subject, CheckContext(spec=subject.spec, seed=1))}[
-        "fairness.selection_rate"]
-    rates = frame.assign(hired=hired).groupby("sex")["hired"].mean()  # by hand: the only ratio that exists
+    evidence = {e.id: e for e in fairness_check.run(subject, CheckContext(spec=subject.spec, seed=1))}
+    return subject, frame.assign(hired=hired), evidence
+
+
+def test_the_four_fifths_rule_compares_a_small_race_and_does_not_pass_on_sex_alone(tmp_path: Path) -> None:
+    """The sex ratio alone is 0.994; race B (40 people, none hired) must be compared: 1607.4(D) sets no minimum
+    size, LL144 none either; the general evidence leaves it out as too small and says so."""
+    subject, frame, evidence = _screening_with_a_small_race(tmp_path)
+    selection = evidence["fairness.selection_rate"]
+    rates = frame.groupby("sex")["hired"].mean()  # by hand: the only ratio the general evidence computes
     assert selection.metrics["min_impact_ratio"] == pytest.approx(rates.min() / rates.max(), abs=1e-12)
     assert "race was not compared" in selection.partial["min_impact_ratio"]
-    eeoc = _evaluate(subject.spec, [selection])["EEOC-1607-4-D"]
-    assert eeoc.status is Status.REVIEW and "race was not compared" in eeoc.reason
+    eeo = evidence["fairness.eeo_impact"]
+    race_rates = frame.groupby("race")["hired"].mean()
+    assert race_rates["B"] == 0 and eeo.metrics["min_attribute_impact_ratio"] == 0.0
+    assert eeo.metrics["min_attribute_impact_ratio_group"] == "race=B"
+    eeoc = _evaluate(subject.spec, evidence.values())["EEOC-1607-4-D"]
+    assert eeoc.status is Status.FAIL and "min_attribute_impact_ratio = 0" in eeoc.reason
+
+
+def test_the_auditors_two_percent_exclusion_leaves_the_four_fifths_rule_to_a_person(tmp_path: Path) -> None:
+    subject, _, evidence = _screening_with_a_small_race(
+        tmp_path, small_category_exclusion={"justification": "too few to judge", "by": "A. Auditor"})
+    eeo = evidence["fairness.eeo_impact"]
+    assert eeo.metrics["n_excluded"] == 3 and "min_attribute_impact_ratio" in eeo.partial  # B, F x B, M x B
+    eeoc = _evaluate(subject.spec, evidence.values())["EEOC-1607-4-D"]
+    assert eeoc.status is Status.REVIEW and "partial" in eeoc.reason
 
 
 def test_kernel_shap_is_not_called_exact(tmp_path: Path) -> None:
@@ -311,16 +338,23 @@ def test_a_flag_puts_the_most_flagged_group_lowest(flag_bundle: Path) -> None:
     selection = evidence["fairness.selection_rate"]
     assert selection["metrics"]["favourable_decision"] == "negative"
     data = _flags()
-    for attribute in ("sex", "age_band"):
-        flag_rates = data.groupby(attribute)["flagged"].mean()
-        table = next(t for t in selection["tables"] if t["title"] == f"LL144 summary: {attribute.replace('_band', '')}")
-        rows = {r[0]: dict(zip(table["columns"], r, strict=True)) for r in table["rows"]}
-        lowest = min(rows, key=lambda g: rows[g]["Impact ratio"] if rows[g]["Impact ratio"] is not None else 9)
-        assert lowest == flag_rates.idxmax()  # the most-flagged group has the lowest ratio
-        for group, rate in flag_rates.items():
-            assert rows[group]["Flag rate"] == pytest.approx(rate, abs=1e-12)
-            expected = (1 - rate) / (1 - flag_rates.min())
-            assert rows[group]["Impact ratio"] == pytest.approx(expected, abs=1e-12)
+    # sex is an EEO category: its LL144 table (fairness.eeo_impact) shows the flag rate
+    flag_rates = data.groupby("sex")["flagged"].mean()
+    table = next(t for t in evidence["fairness.eeo_impact"]["tables"] if t["title"] == "LL144 summary: sex")
+    rows = {r[0]: dict(zip(table["columns"], r, strict=True)) for r in table["rows"]}
+    lowest = min(rows, key=lambda g: rows[g]["Impact ratio"] if rows[g]["Impact ratio"] is not None else 9)
+    assert lowest == flag_rates.idxmax()  # the most-flagged group has the lowest ratio
+    for group, rate in flag_rates.items():
+        assert rows[group]["Flag rate"] == pytest.approx(rate, abs=1e-12)
+        assert rows[group]["Impact ratio"] == pytest.approx((1 - rate) / (1 - flag_rates.min()), abs=1e-12)
+    # age is not: the general detail table holds it, with the not-flagged rate
+    age_rates = data.groupby("age_band")["flagged"].mean()
+    detail = next(t for t in selection["tables"] if t["title"] == "Rates and impact ratios with 95 % intervals and tests")
+    age_rows = {r["group"]: r for r in (dict(zip(detail["columns"], row, strict=True)) for row in detail["rows"])
+                if r["breakdown"] == "age"}
+    for group, rate in age_rates.items():
+        assert age_rows[group]["selection rate"] == pytest.approx(1 - rate, abs=1e-12)
+        assert age_rows[group]["impact ratio"] == pytest.approx((1 - rate) / (1 - age_rates.min()), abs=1e-12)
 
 
 def test_a_flag_names_false_positives_as_wrongly_flagged_and_they_match_pandas(flag_bundle: Path) -> None:

@@ -23,7 +23,8 @@ def _evaluate(audit_date: dt.date) -> list[Finding]:
     del answers["GDPR-22-1-2"]
     spec = make_spec(role="deployer", annex="4a", jurisdictions=["EU", "US-NYC", "US-CO"], packs=ALL_PACKS,
                      attestations=answers)
-    ev = all_evidence({"fairness.selection_rate": {"min_impact_ratio": 0.62, "min_impact_ratio_p_value": 0.001}},
+    ev = all_evidence({"fairness.eeo_impact": {"min_attribute_impact_ratio": 0.62,
+                                               "min_attribute_impact_ratio_p_value": 0.001}},
                       drop=("local.lime",))
     return evaluate(spec, ev, audit_date=audit_date)
 
@@ -98,7 +99,7 @@ def test_details_show_thresholds_sources_and_attestations(findings: list[Finding
     root = ET.fromstring(junit_xml(findings, suite_name="s").encode("utf-8"))
     eeoc = next(c for c in root.iter("testcase") if c.get("name").startswith("EEOC-1607-4-D"))
     text = eeoc.find("failure").text
-    assert "min_impact_ratio >= 0.8" in text and "1607.4(D)" in text and "observed: 0.62" in text
+    assert "min_attribute_impact_ratio >= 0.8" in text and "1607.4(D)" in text and "observed: 0.62" in text
     art22 = next(c for c in root.iter("testcase") if c.get("name").startswith("GDPR-22-1-2"))
     assert "Answer: not given" in art22.find("system-out").text
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from factories import make_evidence
+from factories import PASSING, make_evidence
 
 from audit import policies
 from audit.attestations import ACTION_KINDS, attestation_template, open_actions
@@ -36,46 +36,6 @@ AFTER_OMNIBUS = dt.date(2026, 11, 22)  # Reg. (EU) 2026/1744 in force; Annex III
 BEFORE_OMNIBUS = dt.date(2026, 7, 1)
 IN_FORCE = dt.date(2028, 1, 15)  # everything in force (Colorado SB 24-205 repealed)
 COMMITTEE = "Model risk committee, minutes 2026-09-01"
-
-# Evidence the checks produce (ids and metrics from the registry), with values that meet every threshold at its
-# reference value; the metrics not named here get the factory's neutral values.
-PASSING: dict[str, dict[str, Any]] = {
-    "data.profile": {"rows": 1000, "features": 20, "protected_attributes": "sex", "missing_share": 0.0,
-                     "columns_with_missing": 0, "duplicate_rows": 0, "positive_label_rate": 0.3},
-    "data.bias": {"max_base_rate_gap": 0.05, "max_base_rate_gap_between": "female / male",
-                  "max_base_rate_gap_p_value": 0.2, "max_missingness_gap": 0.0, "max_missingness_feature": "income",
-                  "smallest_group_share": 0.1, "smallest_group": "female"},
-    "data.proxies": {"max_cramers_v": 0.1, "strongest_proxy": "job ~ sex", "n_strong_proxies": 0,
-                     "proxy_auc_max": 0.55, "proxy_auc_max_attribute": "sex", "protected_used_as_feature": False,
-                     "special_category_used_as_feature": False},
-    "performance.overall": {"n": 1000, "accuracy": 0.8, "balanced_accuracy": 0.78, "roc_auc": 0.85,
-                            "roc_auc_below_chance": False, "brier": 0.15, "max_group_accuracy_gap": 0.03,
-                            "positive_decision_rate": 0.4, "positive_label_rate": 0.3},
-    "fairness.selection_rate": {"favourable_decision": "positive", "rate_kind": "selection", "min_impact_ratio": 0.9,
-                                "min_impact_ratio_group": "female", "min_impact_ratio_ci_low": 0.8,
-                                "min_impact_ratio_ci_high": 1.0, "min_impact_ratio_p_value": 0.4,
-                                "n_groups_excluded": 0, "unknown_count": 0, "median_score": None},
-    "fairness.error_rates": {"demographic_parity_difference": 0.03, "equalized_odds_difference": 0.04,
-                             "equal_opportunity_difference": 0.03, "false_positive_rate_difference": 0.02,
-                             "predictive_parity_difference": 0.02, "demographic_parity_ratio": 0.92,
-                             "max_ece_gap": 0.02, "theil_index": 0.1, "consistency": 0.9,
-                             "primary_metric": "equal_opportunity_difference", "primary_metric_value": 0.03,
-                             "primary_metric_reason": "the positive decision favours the person"},
-    "importance.shap": {"method": "tree", "output_space": "log-odds", "max_additivity_error": 1e-9, "n_rows": 1000,
-                        "top_feature": "duration", "n_features": 20, "precision": "float64"},
-    "local.shap": {"n_explained": 1000, "n_adverse": 300, "adverse_without_reason": 0, "coverage": 1.0,
-                   "max_reasons": 4, "additivity_error_max": 1e-9, "adverse_citing_protected": 0, "method": "tree",
-                   "output_space": "log-odds"},
-    "local.lime": {"sample_size": 200, "fidelity_r2_median": 0.8, "fidelity_r2_p10": 0.6,
-                   "stability_topk_overlap": 0.9, "lime_shap_rank_correlation": 0.8, "lime_shap_topk_overlap": 0.75},
-    "counterfactual.flip": {"max_flip_rate": 0.0, "max_flip_rate_direct": 0.0, "max_flip_rate_with_proxies": 0.005,
-                            "attribute_max_flip": None, "n_rows": 1000},
-    "counterfactual.recourse": {"n_adverse": 300, "coverage": 0.95, "n_no_recourse": 15, "validity": 1.0,
-                                "n_withdrawn": 0, "immutable_violations": 0, "increase_only_violations": 0,
-                                "outside_observed_values": 0, "mean_features_changed": 1.5, "recourse_gap_max": 0.3},
-    "robustness.perturbation": {"flip_rate_noise_max": 0.01, "noise_level_max": 0.1, "flip_rate_missing": 0.02,
-                                "n_rows": 1000},
-}
 
 BEARERS = ("provider", "deployer", "controller", "employer", "creditor", "developer")
 
@@ -102,11 +62,13 @@ def every_threshold_set(by: str = COMMITTEE, **values: float) -> dict[str, Any]:
 def make_spec(*, role: str = "deployer", jurisdictions: list[str] | None = None, annex: str = "5b",
               use: str = "classification", profiling: bool = True, packs: list[str] | None = None,
               attestations: dict[str, Any] | None = None, thresholds: dict[str, Any] | None = None,
-              domain: str | None = None, favourable: str | None = "positive") -> AuditSpec:
+              domain: str | None = None, favourable: str | None = "positive",
+              solely_automated: bool | None = True, provider_in_eu: bool | None = True) -> AuditSpec:
     return AuditSpec.model_validate({
         "system": {"name": "Test system", "version": "1", "provider": "Example", "intended_purpose": "testing",
                    "role": role, "jurisdictions": jurisdictions or ["EU"], "annex_iii_area": annex,
-                   "profiling": profiling, "use": use, "domain": domain},
+                   "profiling": profiling, "use": use, "domain": domain, "solely_automated": solely_automated,
+                   "provider_in_eu": provider_in_eu},
         "data": {"path": "data.csv", "favourable_decision": favourable},
         "policies": packs or ALL_PACKS,
         "attestations": attestations or {},
@@ -152,7 +114,10 @@ def test_every_requirement_is_complete() -> None:
         assert req.title and req.citation and len(req.obligation) > 40, where
         assert any(word in req.bearer for word in BEARERS), where
         assert req.applies_from is not None, f"{where}: no applies_from date"
-        assert req.rules or req.attestation, f"{where}: nothing to check"
+        history = req.withdrawn is not None or req.repealed is not None
+        assert req.rules or req.attestation or history, f"{where}: nothing to check"
+        if history:  # shown as history, never given a status: it says what replaced it
+            assert (req.withdrawn or req.repealed).replaced_by, f"{where}: history names no replacement"
         if req.attestation is not None:
             assert req.attestation.question.endswith("?") or "?" in req.attestation.question, where
             assert req.attestation.document, where
@@ -317,7 +282,9 @@ def test_provider_that_deploys_its_own_system_holds_both_roles() -> None:
 def test_without_attestations_nothing_that_needs_one_passes(kwargs: dict[str, Any], date: dt.date) -> None:
     findings = evaluate(make_spec(**kwargs, thresholds=every_threshold_set()), evidence(), audit_date=date)
     needs = {req.id for _, req in iter_requirements() if req.attestation is not None}
-    assert len(findings) == sum(len(load_pack(p).requirements) for p in ALL_PACKS)
+    spec = make_spec(**kwargs)
+    shown = len(findings) + len(policies.history(spec, audit_date=date))
+    assert shown == sum(len(load_pack(p).requirements) for p in ALL_PACKS)  # each requirement a finding or history
     for f in findings:
         if f.id in needs:
             assert f.status is not Status.PASS, f.id
@@ -412,31 +379,33 @@ def test_a_metric_that_could_not_be_computed_is_review_never_fail() -> None:
 
 
 def test_a_failing_metric_fails_where_the_law_sets_a_number_only() -> None:
-    ev = evidence({"fairness.selection_rate": {"min_impact_ratio": 0.6, "min_impact_ratio_p_value": 0.001}})
+    ev = evidence({"fairness.eeo_impact": {"min_attribute_impact_ratio": 0.6, "min_attribute_impact_ratio_p_value": 0.001}})
     spec = make_spec(role="deployer", annex="4a", jurisdictions=["US-NYC", "US-CO"], packs=["nyc-ll144", "eeoc", "colorado"],
                      attestations=yes_to_everything())
-    f = run(spec, ev, date=dt.date(2026, 5, 1))  # before the Colorado repeal: SB 24-205 evaluated for readiness
+    f = run(spec, ev, date=dt.date(2026, 5, 1))
     eeoc = f["EEOC-1607-4-D"]
-    assert eeoc.status is Status.FAIL and "min_impact_ratio = 0.6" in eeoc.reason
-    rule = rule_of(eeoc, "min_impact_ratio")
+    assert eeoc.status is Status.FAIL and "min_attribute_impact_ratio = 0.6" in eeoc.reason
+    rule = rule_of(eeoc, "min_attribute_impact_ratio")
     assert rule.threshold == 0.8 and rule.binding and rule.threshold_id == "impact_ratio"
     assert "1607.4(D)" in rule.threshold_source
     assert f["NYC-5-301-SEL"].status is Status.PASS  # LL144 sets no passing ratio
-    # Colorado borrowed the four-fifths benchmark; no Colorado law sets it: the ratio is shown, not judged
-    co = f["CO-SB24-205"]
-    co_rule = rule_of(co, "min_impact_ratio")
-    assert co.status is Status.REVIEW and co_rule.status is Status.REVIEW and not co_rule.binding
-    assert "measured 0.6" in co.reason and "does not meet the reference value >= 0.8" in co.reason
-    assert "set thresholds.impact_ratio" in co.reason
+    assert "CO-SB24-205" not in f  # repealed before it took effect: history, never a status
+    # The same figure where no law sets the number (AI Act Art. 10(2)(g)) is shown beside the reference, not judged
+    eu = run(make_spec(role="provider", annex="4a", packs=["eu-ai-act"]),
+             evidence({"fairness.selection_rate": {"min_impact_ratio": 0.6}}))["EUAIA-10-2-g"]
+    eu_rule = rule_of(eu, "min_impact_ratio")
+    assert eu_rule.status is Status.REVIEW and not eu_rule.binding
+    assert "measured 0.6" in eu.reason and "does not meet the reference value >= 0.8" in eu.reason
+    assert "set thresholds.impact_ratio" in eu.reason
 
 
 def test_a_spec_threshold_replaces_the_default_and_says_who_set_it() -> None:
-    ev = evidence({"fairness.selection_rate": {"min_impact_ratio": 0.75}})
+    ev = evidence({"fairness.eeo_impact": {"min_attribute_impact_ratio": 0.75}})
     spec = make_spec(role="deployer", annex="4a", jurisdictions=["US"], packs=["eeoc"], attestations=yes_to_everything(),
                      thresholds={"impact_ratio": {"value": 0.7, "set_by": "HR risk committee, 2026-09-01"}})
     f = run(spec, ev)["EEOC-1607-4-D"]
     assert f.status is Status.PASS
-    rule = rule_of(f, "min_impact_ratio")
+    rule = rule_of(f, "min_attribute_impact_ratio")
     assert rule.threshold == 0.7 and rule.binding and "HR risk committee" in rule.threshold_source
 
 
@@ -476,11 +445,11 @@ def test_applies_from_describes_both_dates() -> None:
 
 def test_colorado_repeal_and_replacement() -> None:
     spec = make_spec(role="deployer", annex="5b", jurisdictions=["US-CO"], packs=["colorado"])
-    early = run(spec, date=dt.date(2026, 5, 1))
-    assert early["CO-SB24-205"].status is not Status.NA and not early["CO-SB24-205"].in_force
+    for date in (dt.date(2026, 5, 1), AFTER_OMNIBUS):  # repealed before its date of application: never in force
+        assert "CO-SB24-205" not in run(spec, date=date)
+        entry = next(h for h in policies.history(spec, audit_date=date) if h.id == "CO-SB24-205")
+        assert entry.event == "never in force" and entry.date == "2026-05-14" and "CO-SB26-189-DEP" in entry.replaced_by
     later = run(spec, date=AFTER_OMNIBUS)
-    assert later["CO-SB24-205"].status is Status.NA
-    assert "repealed on 2026-05-14" in later["CO-SB24-205"].reason and "CO-SB26-189-DEP" in later["CO-SB24-205"].reason
     assert later["CO-SB26-189-DEP"].applies_from == "2027-01-01" and not later["CO-SB26-189-DEP"].in_force
     assert run(spec, date=IN_FORCE)["CO-SB26-189-DEP"].in_force
     assert later["CO-SB26-189-DEV"].status is Status.NA  # a developer's duty; this organisation deploys
@@ -498,17 +467,20 @@ def test_verdict_and_counts() -> None:
     spec = make_spec(packs=["gdpr"], attestations=yes_to_everything(), thresholds=every_threshold_set())
     findings = evaluate(spec, evidence(), audit_date=IN_FORCE)
     status, counts = verdict(findings)
-    assert status is Status.PASS and counts["PASS"] == len(findings) and counts["FAIL"] == 0
+    applicable = [f for f in findings if f.status is not Status.NA]
+    assert status is Status.PASS and counts["PASS"] == len(applicable) and counts["FAIL"] == 0
+    assert {f.id for f in findings if f.status is Status.NA} == {"GDPR-9"}  # no special category declared
 
 
 def test_verdict_without_own_thresholds_is_review_on_the_reference_rules() -> None:
     spec = make_spec(packs=["gdpr"], attestations=yes_to_everything())
     findings = evaluate(spec, evidence(), audit_date=IN_FORCE)
     status, counts = verdict(findings)
-    on_references = {"GDPR-5-1-a", "GDPR-5-1-d", "GDPR-R71", "CJEU-DNB"}  # no law sets these numbers
+    on_references = {"GDPR-5-1-a", "CJEU-DNB"}  # no law sets these numbers
     assert status is Status.REVIEW
     assert {f.id for f in findings if f.status is Status.REVIEW} == on_references
-    assert counts["REVIEW"] == len(on_references) and counts["PASS"] == len(findings) - len(on_references)
+    assert counts["REVIEW"] == len(on_references)
+    assert counts["PASS"] == len(findings) - len(on_references) - counts["N/A"]
 
 
 @pytest.fixture()
@@ -609,12 +581,14 @@ def _check_actions_cover_every_review(findings: list[Finding], actions: list[dic
 def test_open_actions_put_remediation_first_and_cover_every_review() -> None:
     """A flip rate over the user's own threshold is remediated first, naming who set the threshold."""
     ev = evidence({"counterfactual.flip": {"max_flip_rate": 0.2}}, drop=("local.shap",))
-    spec = make_spec(role="deployer", annex="4a", packs=["gdpr", "eu-ai-act"],
+    spec = make_spec(role="deployer", annex="5b", jurisdictions=["EU", "US"], domain="credit",
+                     packs=["gdpr", "eu-ai-act", "ecoa-reg-b"],
                      thresholds={"flip_rate": {"value": 0.01, "set_by": "Fairness board"}})
     findings = evaluate(spec, ev, audit_date=IN_FORCE)
-    assert by_id(findings)["GDPR-R71"].status is Status.FAIL
+    assert by_id(findings)["ECOA-1002-6-b"].status is Status.FAIL
+    assert by_id(findings)["GDPR-R71"].status is Status.REVIEW  # a recital sets no number: attestation-led
     actions = open_actions(findings)
-    assert actions[0]["kind"] == "remediate" and actions[0]["id"] == "GDPR-R71"
+    assert actions[0]["kind"] == "remediate" and actions[0]["id"] == "ECOA-1002-6-b"
     assert "max_flip_rate" in actions[0]["action"] and "Fairness board" in actions[0]["action"]
     _check_actions_cover_every_review(findings, actions)
 
@@ -622,14 +596,16 @@ def test_open_actions_put_remediation_first_and_cover_every_review() -> None:
 def test_a_flip_rate_over_the_reference_is_shown_for_review_not_remediated() -> None:
     """Without the user's threshold, no law sets a flip rate: the same figure is REVIEW beside the reference."""
     ev = evidence({"counterfactual.flip": {"max_flip_rate": 0.2}}, drop=("local.shap",))
-    findings = evaluate(make_spec(role="deployer", annex="4a", packs=["gdpr", "eu-ai-act"]), ev, audit_date=IN_FORCE)
-    r71 = by_id(findings)["GDPR-R71"]
-    assert r71.status is Status.REVIEW
-    assert "measured 0.2" in r71.reason and "does not meet the reference value <= 0.01" in r71.reason
-    assert "set thresholds.flip_rate" in r71.reason
+    spec = make_spec(role="deployer", annex="5b", jurisdictions=["EU", "US"], domain="credit",
+                     packs=["gdpr", "eu-ai-act", "ecoa-reg-b"])
+    findings = evaluate(spec, ev, audit_date=IN_FORCE)
+    reg_b = by_id(findings)["ECOA-1002-6-b"]
+    assert reg_b.status is Status.REVIEW
+    assert "measured 0.2" in reg_b.reason and "does not meet the reference value <= 0.01" in reg_b.reason
+    assert "set thresholds.flip_rate" in reg_b.reason
     actions = open_actions(findings)
     assert not any(a["kind"] == "remediate" for a in actions)
-    flip = next(a for a in actions if a["id"] == "GDPR-R71" and a.get("metric") == "max_flip_rate")
+    flip = next(a for a in actions if a["id"] == "ECOA-1002-6-b" and a.get("metric") == "max_flip_rate")
     assert flip["kind"] == "decide" and flip["threshold_id"] == "flip_rate"  # not "provide evidence": it was measured
     assert "set thresholds.flip_rate" in flip["action"] and "0.2" in flip["action"]
     _check_actions_cover_every_review(findings, actions)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from audit.checks import _databias as databias
+from audit.checks import _eeo as eeo
 from audit.checks import _error_rates as error_rates
 from audit.checks import _proxies as proxies
 from audit.checks import _selection as selection
@@ -19,6 +20,7 @@ __all__ = ["fairness_evidence", "EVIDENCE_IDS"]
 
 EVIDENCE_IDS = {
     selection.EVIDENCE_ID: ("fairness", selection.TITLE),
+    eeo.EVIDENCE_ID: ("fairness", eeo.TITLE),
     error_rates.EVIDENCE_ID: ("fairness", error_rates.TITLE),
     databias.EVIDENCE_ID: ("data", databias.TITLE),
     proxies.EVIDENCE_ID: ("data", proxies.TITLE),
@@ -26,7 +28,7 @@ EVIDENCE_IDS = {
 
 
 def fairness_evidence(subject: Subject, ctx: CheckContext) -> list[Evidence]:
-    """Selection rates, error rates, data bias and the proxy screen; sets ``ctx.proxies``."""
+    """Selection rates, EEO impact ratios, error rates, data bias and the proxy screen; sets ``ctx.proxies``."""
     if not subject.protected:
         ctx.proxies = None  # no screen ran: the flip test must not read "no proxies"
         return [
@@ -44,6 +46,7 @@ def fairness_evidence(subject: Subject, ctx: CheckContext) -> list[Evidence]:
 
     steps: list[Callable[[], Evidence]] = [
         lambda: selection.selection_evidence(subject, ctx, breakdowns),
+        lambda: eeo.eeo_evidence(subject, ctx),
         lambda: error_rates.error_rate_evidence(subject, ctx, breakdowns),
         lambda: databias.data_bias_evidence(subject, ctx, breakdowns),
         screen,

@@ -15,11 +15,18 @@ A feature is flagged as a strong proxy at Cramér's V >= 0.3, the conventional
 lower bound of a "moderate" association (Cohen's rule of thumb): our own
 threshold, not a legal one. The flagged features go to
 ``ctx.proxies`` for the counterfactual check.
+
+It also says whether the model takes a protected attribute directly, and for the
+attributes declared a special category (GDPR Art. 9(1)) whether each such input has an
+Art. 9(2) basis recorded (``data.protected[].art9_basis``) and, for solely automated
+decisions (``system.solely_automated``), whether that basis is one Art. 22(4) allows:
+9(2)(a) explicit consent or 9(2)(g) substantial public interest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,11 +35,16 @@ from audit.checks._base import CheckContext
 from audit.checks._longform import long_row, long_table
 from audit.errors import FAIRNESS_NO_FEATURES
 from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.spec import ProtectedSpec
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line
 
 __all__ = [
     "proxy_evidence",
+    "special_category_bases",
+    "Art9Flags",
+    "ART9_FLAGS",
+    "SOLELY_AUTOMATED_UNKNOWN",
     "feature_codes",
     "cramers_v",
     "normalized_mutual_info",
@@ -169,6 +181,7 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
     used_as_input = [a for a in protected if a in features]
     declared_special = [p.column for p in subject.protected if p.special_category]
     special = [c for c in declared_special if c in features]
+    art9 = special_category_bases(subject.protected, features, solely_automated=subject.spec.system.solely_automated)
     missing: dict[str, str] = {}
     used: bool | None = bool(used_as_input)
     special_used: bool | None = bool(special)
@@ -177,11 +190,11 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
                "uses a protected attribute cannot be seen")
         used, special_used = None, None
         missing = {"protected_used_as_feature": why, "special_category_used_as_feature": why}
+        art9 = Art9Flags(None, None, {name: why for name in ART9_FLAGS})
     elif not declared_special:
         special_used = None
-        missing["special_category_used_as_feature"] = (
-            "no protected attribute is declared a special category of data (data.protected[].special_category: "
-            "racial or ethnic origin, religion, health, ...), so their use cannot be checked")
+        missing["special_category_used_as_feature"] = NO_SPECIAL_CATEGORY
+    missing.update(art9.missing)
     strongest = by_strength[0] if by_strength else None
     best_model = max((m for m in models if m["auc"] is not None), key=lambda m: m["auc"], default=None)
     metrics = {
@@ -192,12 +205,15 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
         "proxy_auc_max_attribute": best_model["attribute"] if best_model else None,
         "protected_used_as_feature": used,
         "special_category_used_as_feature": special_used,
+        "special_category_feature_without_basis": art9.without_basis,
+        "special_category_feature_outside_22_4": art9.outside_22_4,
     }
     evidence = Evidence(
         id=EVIDENCE_ID,
         check="data",
         title=TITLE,
-        summary=_summary(found, metrics, used_as_input if subject.has_model else [], special),
+        summary=_summary(found, metrics, used_as_input if subject.has_model else [], special)
+        + (_art9_summary(subject.protected, special, art9) if subject.has_model else ""),
         metrics={k: clean_number(v) for k, v in metrics.items()},
         missing=missing,
         tables=[_pair_table(pairs, threshold, source), _model_table(models), long_table(_long(pairs, models))],
@@ -221,6 +237,9 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
             "Decile binning of numeric features loses detail; the proxy threshold is a convention, not a legal test.",
             "Only inputs named like a protected attribute count as using it directly; a renamed or derived copy "
             "shows up as a strong proxy instead.",
+            *(["The GDPR Art. 9(2) basis of a special category is taken as recorded in the spec "
+               "(data.protected[].art9_basis); whether it actually applies is not checked."] if declared_special
+              else []),
         ],
         params={
             "seed": ctx.seed,
@@ -232,6 +251,71 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
         },
     )
     return evidence, found
+
+
+#: The two flags of the GDPR Art. 9 / Art. 22(4) screen, as evidence metrics of data.proxies.
+ART9_FLAGS = ("special_category_feature_without_basis", "special_category_feature_outside_22_4")
+#: The Art. 9(2) points on which a solely automated decision may rest on special categories (GDPR Art. 22(4)).
+ART22_4_POINTS = frozenset({"a", "g"})
+NO_SPECIAL_CATEGORY = ("no protected attribute is declared a special category of data (data.protected[].special_category: "
+                       "racial or ethnic origin, religion, health, ...), so their use cannot be checked")
+SOLELY_AUTOMATED_UNKNOWN = "the spec does not say whether decisions are solely automated (system.solely_automated)"
+
+
+@dataclass
+class Art9Flags:
+    """Whether special-category inputs have an Art. 9(2) basis, and whether Art. 22(4) allows them; None with why."""
+
+    without_basis: bool | None
+    outside_22_4: bool | None
+    missing: dict[str, str] = field(default_factory=dict)
+    unbased: list[str] = field(default_factory=list)  # special-category inputs with no basis recorded
+    outside: list[str] = field(default_factory=list)  # special-category inputs on a basis other than 9(2)(a) or (g)
+
+
+def special_category_bases(protected: list[ProtectedSpec], inputs: list[str], *,
+                           solely_automated: bool | None) -> Art9Flags:
+    """GDPR Art. 9(2) and 22(4) for the special-category attributes among the model's ``inputs``.
+
+    - without a basis: some special-category input has no ``art9_basis``;
+    - outside Art. 22(4): decisions are solely automated and some special-category input rests on a basis
+      other than 9(2)(a) explicit consent or (g) substantial public interest (or on none). False as soon as
+      either part is known false (not solely automated, or no such input), None when it turns on
+      ``solely_automated`` and the spec leaves that open.
+
+    Both are None when no attribute is declared a special category. The caller decides the case where the
+    model's inputs are unknown (no model access).
+    """
+    declared = [p for p in protected if p.special_category]
+    if not declared:
+        return Art9Flags(None, None, {name: NO_SPECIAL_CATEGORY for name in ART9_FLAGS})
+    used = [p for p in declared if p.column in set(inputs)]
+    unbased = [p.column for p in used if p.art9_basis is None]
+    outside = [p.column for p in used if p.art9_point not in ART22_4_POINTS]
+    flags = Art9Flags(bool(unbased), None, unbased=unbased, outside=outside)
+    if solely_automated is False or not outside:
+        flags.outside_22_4 = False
+    elif solely_automated is None:
+        flags.missing["special_category_feature_outside_22_4"] = SOLELY_AUTOMATED_UNKNOWN
+    else:
+        flags.outside_22_4 = True
+    return flags
+
+
+def _art9_summary(protected: list[ProtectedSpec], special: list[str], flags: Art9Flags) -> str:
+    """What the summary says about the Art. 9(2) bases of special-category inputs (empty when none is an input)."""
+    if not special:
+        return ""
+    text = ""
+    if flags.unbased:
+        text += f" No GDPR Art. 9(2) basis is recorded for {', '.join(flags.unbased)} (data.protected[].art9_basis)."
+    else:
+        bases = {p.column: p.art9_basis for p in protected if p.column in special}
+        text += " Art. 9(2) basis recorded: " + "; ".join(f"{c}: {b}" for c, b in bases.items()) + "."
+    if flags.outside_22_4:
+        text += (f" Decisions are solely automated, and {', '.join(flags.outside)} rests on no Art. 9(2)(a) explicit "
+                 "consent or (g) substantial public interest basis, which GDPR Art. 22(4) requires.")
+    return text
 
 
 def _screen(subject: Subject, *, rng: np.random.Generator, threshold: float) -> tuple[list[dict], list[dict]]:

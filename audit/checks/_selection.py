@@ -1,15 +1,20 @@
-"""Evidence ``fairness.selection_rate``: favourable-decision (or scoring) rates and impact ratios.
+"""Evidence ``fairness.selection_rate``: favourable-decision (or scoring) rates and impact ratios of every group.
 
-- Selection rate: people given the favourable decision in a category / people in that
-  category (NYC LL144's selection rate when the positive decision is favourable; for a
-  fraud or risk flag, the share *not* flagged, with the flag rate shown beside it).
-- Scoring rate (scoring tools): share of a category on the favourable side of the
+The general disparity evidence: every protected attribute (age and the others included) and
+every configured intersection, under the spec's general group-size rules. The LL144 / Uniform
+Guidelines view, restricted to the EEO categories and with no minimum group size, is
+``fairness.eeo_impact`` (``_eeo.py``), which reuses :func:`selection_indicator` and :func:`group_rows`.
+
+- Selection rate: people given the favourable decision in a group / people in that
+  group (for a fraud or risk flag, the share *not* flagged).
+- Scoring rate (scoring tools): share of a group on the favourable side of the
   full-sample median score.
-- Impact ratio: a category's rate / the rate of the most favoured category (per breakdown),
+- Impact ratio: a group's rate / the rate of the most favoured group (per breakdown),
   so the lowest ratio always belongs to the group the decisions disfavour most.
-- Categories under the minimum share or size are left out of the ratios; their count and
-  rate are still shown with the reason, and the lowest ratio is then marked partial (a rule
-  may FAIL on it but not PASS). People whose category is unknown are counted and left out.
+- Groups under the minimum share or size (fairness.min_group_share, fairness.min_group_size)
+  are left out of the ratios; their count and rate are still shown with the reason, and the
+  lowest ratio is then marked partial (a rule may FAIL on it but not PASS). People whose
+  category is unknown are counted and left out.
 
 Works from decisions alone: no model and no labels are needed.
 """
@@ -29,7 +34,7 @@ from audit.fairness.significance import holm
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line
 
-__all__ = ["selection_evidence", "selection_indicator", "SALT", "EVIDENCE_ID", "TITLE"]
+__all__ = ["selection_evidence", "selection_indicator", "group_rows", "SALT", "EVIDENCE_ID", "TITLE"]
 
 SALT = 4101
 EVIDENCE_ID = "fairness.selection_rate"
@@ -47,12 +52,12 @@ def selection_indicator(subject: Subject) -> tuple[np.ndarray, str, float | None
 
 
 def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Breakdown]) -> Evidence:
-    """Rates, impact ratios with intervals and tests, LL144 tables and the impact-ratio chart."""
+    """Rates, impact ratios with intervals and tests, and the impact-ratio chart (the LL144 tables are eeo_impact's)."""
     fairness = ctx.spec.fairness
     selected, kind, median = selection_indicator(subject)
     rng = ctx.rng(SALT)
     comparisons = compare_each(breakdowns, decision=selected, y=None, fairness=fairness, rng=rng)
-    rows = [row for c in comparisons for row in _group_rows(c)]
+    rows = [row for c in comparisons for row in group_rows(c)]
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_value_holm"] = adjusted
     compared = [r for r in rows if r["excluded"] is None and not r["is_reference"] and r["impact_ratio"] is not None]
@@ -82,7 +87,6 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
                                   "no breakdown had two groups large enough to compare"},
         partial=partial if worst else {},
         tables=[
-            *(_ll144_table(c, rows, kind, subject.favourable_is_positive) for c in comparisons),
             _detail_table(rows, kind),
             long_table(_long(rows, comparisons, kind)),
         ],
@@ -97,7 +101,8 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
     )
 
 
-def _group_rows(c: Comparison) -> list[dict]:
+def group_rows(c: Comparison) -> list[dict]:
+    """One row per group of a breakdown: size, selected, rate, ratio to the eligible group with the highest rate, test."""
     b = c.breakdown
     rate = c.rate("selection_rate")
     low, high = c.rate_interval("selection_rate")
@@ -152,35 +157,6 @@ def _not_compared(comparisons: list[Comparison], rows: list[dict]) -> dict[str, 
                        + (" ..." if len(left_out) > 6 else "")
                        + " (fairness.min_group_share and fairness.min_group_size decide which)")
     return {"min_impact_ratio": "; ".join(reasons)} if reasons else {}
-
-
-def _ll144_table(c: Comparison, rows: list[dict], kind: str, favourable_is_positive: bool) -> Table:
-    b = c.breakdown
-    if favourable_is_positive:
-        counted = "Number scoring above median" if kind == "scoring" else "Number selected"
-        rate_name = "Scoring rate" if kind == "scoring" else "Selection rate"
-    else:
-        counted = "Number on the favourable side of the median" if kind == "scoring" else "Number not flagged"
-        rate_name = "Favourable scoring rate" if kind == "scoring" else "Not-flagged rate"
-    records = []
-    for r in rows:
-        if r["breakdown"] != b.name:
-            continue
-        record: dict[str, object] = {"Category": r["category"], "Number of applicants": r["n"],
-                                     counted: r["selected"], rate_name: r["rate"]}
-        if not favourable_is_positive:
-            record["Flag rate"] = None if r["rate"] is None else 1.0 - float(r["rate"])
-        record["Impact ratio"] = r["impact_ratio"]
-        record["Excluded from impact ratio (why)"] = r["excluded"] or ""
-        records.append(record)
-    reference = c.most("selection_rate")
-    most = "most selected" if favourable_is_positive else "least flagged"
-    note = (
-        f"Impact ratio = the category's {rate_name.lower()} ÷ that of the {most} category"
-        f" ({b.labels[reference] if reference is not None else 'none eligible'}). "
-        f"{b.unknown_count:,} people whose {b.name} is unknown are not counted in this table."
-    )
-    return Table.from_records(f"LL144 summary: {b.name}", records, note=note)
 
 
 def _detail_table(rows: list[dict], kind: str) -> Table:
@@ -295,14 +271,15 @@ def _method(kind: str, resamples: int) -> str:
     )
     return (
         f"For each protected attribute and each configured intersection: {rate}; impact ratio = the group's rate ÷ "
-        "the rate of the most favoured eligible group of the same breakdown (NYC LL144, 6 RCNY 5-300). The "
+        "the rate of the most favoured eligible group of the same breakdown (as NYC LL144, 6 RCNY 5-300, defines "
+        "it; the LL144 tables of the EEO categories are in the evidence fairness.eeo_impact). The "
         "favourable decision is the one the spec declares (data.favourable_decision): for a flag, not being flagged. "
         f"95 % intervals: stratified bootstrap with {resamples} resamples (each group resampled with its own size, "
         "drawn as multinomial cell counts), percentile method; the reference group is the observed most favoured "
         "group. p-values: two-sided two-proportion z-test against the most favoured group, or Fisher's exact "
         "test when an expected cell count is under 5; Holm-adjusted p-values are shown alongside. Groups under "
-        "the minimum share (LL144: 2 %) or size are left out of ratios and shown with the reason; people with an "
-        "unknown category are counted and left out."
+        "the minimum share (fairness.min_group_share) or size (fairness.min_group_size) are left out of ratios and "
+        "shown with the reason; people with an unknown category are counted and left out."
     )
 
 

@@ -1,7 +1,9 @@
 """Fairness evidence (EU AI Act Art. 10(2)(f)(g), GDPR Art. 5(1)(a), NYC LL144, 29 CFR 1607.4(D)).
 
-Produces ``fairness.selection_rate`` (works from decisions alone),
-``fairness.error_rates`` (needs labels), ``data.bias`` and ``data.proxies``;
+Produces ``fairness.selection_rate`` (every protected attribute, works from decisions alone),
+``fairness.eeo_impact`` (the LL144 tables of the EEO categories: sex, race/ethnicity and their
+intersection, declared by ``data.protected[].kind``), ``fairness.error_rates`` (needs labels),
+``data.bias`` and ``data.proxies``;
 sets ``ctx.proxies`` for the flip test. The statistics live in ``audit.fairness``.
 """
 

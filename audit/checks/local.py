@@ -4,6 +4,10 @@
   user's columns), written per decision to ``ctx.decision_columns`` as ``reason_1..reason_k``
   and one ``shap:<feature>`` column per feature. Adverse decisions get the details that
   lowered the score most (at most ``spec.explanations.top_k``, four by default: Regulation B).
+  Reason stability ("similar applicants get similar reasons"): for a seeded sample of adverse
+  decisions with a reason, every numeric input is moved by ±1 % of its standard deviation, the
+  person re-predicted and re-explained with the same explainer, and the share of the reasons
+  given that the moved person still gets is averaged over those whose decision stays adverse.
 - ``local.lime``: LIME on a stratified sample (borderline and adverse decisions first),
   rerun with different seeds: local fidelity (R²), stability (top-k overlap across reruns)
   and agreement with SHAP (rank correlation, top-k overlap).
@@ -22,17 +26,23 @@ that raised the score towards it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from audit.checks._base import CheckContext, Need
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.checks.importance import additivity_error, contribution_unit, shap_result
+from audit.counterfactual._frames import Predictor
 from audit.evidence import Evidence, Table, clean_number
+from audit.explain.reason_stability import STEP, nudge, reason_overlap, spreads
 from audit.explain.reasons import Reasons, principal_reasons, value_text
+from audit.explain.shap_values import ShapResult, explain, plan_explanation
 from audit.subject import Subject
+from audit.thresholds import reference_line
 
-__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD"]
+__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD", "STABILITY_ROWS",
+           "STABILITY_SALT"]
 
 NEEDS: tuple[Need, ...] = ("model",)
 
@@ -43,6 +53,11 @@ DECISION_THRESHOLD = 0.5  # score at which the adapters' decide() flips (probabi
 NO_MODEL = "no model access"
 SHAP_TITLE = "Explanations of individual decisions"
 LIME_TITLE = "Quality of LIME explanations (fidelity, stability, agreement with SHAP)"
+STABILITY_ROWS = 500  # adverse decisions whose reasons are recomputed after a small move of their inputs
+STABILITY_SALT = 403
+STABILITY_THRESHOLD = "explanation_stability"  # policies/thresholds.yaml: a reference value, no law sets it
+
+
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """Reasons for every decision, and LIME's measured quality on a sample; not assessed without a model."""
     if not subject.has_model:
@@ -87,18 +102,28 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     citing = int((np.isin(reasons.features, protected) & adverse[:, None]).any(axis=1).sum()) if protected else 0
     cited = ", ".join(result.feature_names[j] for j in protected)
     unit = contribution_unit(result)
+    stability = reason_stability(subject, ctx, result, reasons)
+    if stability.missing is not None:
+        missing["reason_stability"] = stability.missing
+    stability_method, stability_limits = _stability_texts(stability, reference_line(ctx.spec, STABILITY_THRESHOLD)[1])
+    if stability.value is not None and not result.exact:
+        stability_limits.append(f"{result.method} is approximate: its own sampling noise between the two "
+                                "explanations counts here as instability.")
     towards = "raised the score towards the flag" if not subject.favourable_is_positive else "lowered the score most"
     return Evidence(
         id="local.shap", check=CHECK, title=SHAP_TITLE,
         summary=(f"{int(usable.sum()):,} of the {subject.n:,} decisions have their main reasons listed in the person's "
                  f"own terms (at most {top_k}); for an adverse decision these are the details that {towards}."
                  + (f" {n_without:,} adverse decisions have no such detail and so no reason to give." if n_without
-                    else "")),
+                    else "")
+                 + (f" When a person's numbers move by {STEP * 100:g} % of their spread, {stability.value:.0%} of the reasons "
+                    f"given stay the same ({stability.n:,} adverse decisions)." if stability.value is not None else "")),
         metrics={"n_explained": n_explained, "n_adverse": int(adverse.sum()), "adverse_without_reason": n_without,
                  "coverage": clean_number(usable.mean()) if subject.n else None,
                  "max_reasons": int(reasons.counts.max()) if len(reasons.counts) else 0,
                  "additivity_error_max": clean_number(error),
                  "adverse_citing_protected": citing,
+                 "reason_stability": clean_number(stability.value), "reason_stability_n": stability.n,
                  "method": result.method, "output_space": result.output_space},
         missing={("additivity_error_max" if k == "max_additivity_error" else k): v for k, v in missing.items()},
         tables=[Table.from_records("Example decisions and their reasons", examples,
@@ -112,7 +137,8 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 + ("Written per decision to decisions.parquet (reason_1.. and shap:<feature>)."
                    if subject.spec.report.decisions_file else
                    "Not kept per decision: the spec leaves decisions.parquet out of the bundle (report.decisions_file).")
-                + (" Computed once and shared with the global importance check." if reused else "")),
+                + (" Computed once and shared with the global importance check." if reused else "")
+                + stability_method),
         limits=[
             *([] if wanted else [EXAMPLES_LEFT_OUT]),
             "A reason says how the model weighed a detail for this person, not that changing it would change the decision.",
@@ -125,11 +151,99 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             *([f"{citing:,} adverse decisions name a protected attribute ({cited}) among their principal reasons: "
                "the model uses it, and a notice must not hide that; whether this use is lawful needs review."]
               if citing else []),
+            *stability_limits,
         ],
         params={"top_k": top_k, "rows": subject.n, "executor": result.executor, "chunks": result.n_chunks,
-                "seed": ctx.seed},
+                "seed": ctx.seed, "stability_rows": stability.sampled, "stability_step": STEP,
+                "stability_salt": STABILITY_SALT},
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass
+class Stability:
+    """Reason stability under a small move of a person's numeric inputs (see :func:`reason_stability`)."""
+
+    value: float | None  # mean share of the reasons kept, over the rows whose decision stayed adverse
+    n: int  # rows in that mean
+    sampled: int = 0  # adverse decisions with a reason that were moved
+    changed: int = 0  # of those, decisions that did not stay adverse (left out of the mean)
+    moved: list[str] = field(default_factory=list)  # the numeric features moved
+    missing: str | None = None  # why value is None
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    overlap: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per kept row
+
+
+def reason_stability(subject: Subject, ctx: CheckContext, result: ShapResult, reasons: Reasons) -> Stability:
+    """Similar applicants get similar reasons: the reasons of up to 500 adverse decisions, after a 1 % move.
+
+    The sample (adverse decisions with at least one principal reason, the reasons a notice gives) and
+    the sign of each feature's move per person are drawn from ``ctx.rng(STABILITY_SALT)``; moving,
+    re-predicting and re-explaining is :func:`stability_under`.
+    """
+    candidates = np.flatnonzero(~subject.favourable & (reasons.counts > 0))
+    if not len(candidates):
+        return Stability(None, 0, missing="no adverse decision has a principal reason whose stability could be measured")
+    numeric = [c for c in result.feature_names if subject.feature_types.get(c) == "numeric"]
+    steps = spreads(subject.X, numeric)
+    if not steps:
+        return Stability(None, 0, missing="no numeric input with a spread to move (the inputs are categorical or "
+                                          "constant), so no small change of a person's details can be made")
+    rng = ctx.rng(STABILITY_SALT)
+    rows = np.sort(rng.choice(candidates, size=min(STABILITY_ROWS, len(candidates)), replace=False))
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(len(rows), len(steps)))
+    return stability_under(subject, ctx, result, reasons, rows=rows, steps=steps, signs=signs)
+
+
+def stability_under(subject: Subject, ctx: CheckContext, result: ShapResult, reasons: Reasons, *, rows: np.ndarray,
+                    steps: dict[str, float], signs: np.ndarray) -> Stability:
+    """Reasons of ``rows`` after moving feature ``c`` by ``signs[:, j] * 1 % * steps[c]`` (j-th of ``steps``).
+
+    The moved rows are re-predicted with the model (one batch through the Predictor) and those still
+    adverse re-explained with the explainer that gave ``result`` (one batch); a row's stability is the
+    share of its principal reasons (feature names) that are again among its principal reasons.
+    """
+    plan = plan_explanation(model=subject.model, X=subject.X, seed=ctx.seed)
+    if plan.method != result.method:  # ctx.shap came from elsewhere: its explainer cannot be rerun here
+        return Stability(None, 0, missing=f"the explainer that gave the reasons ({result.method}) is not available "
+                                          "to explain the moved inputs")
+    moved = nudge(subject.X.iloc[rows].reset_index(drop=True), steps, signs)
+    base = Stability(None, 0, sampled=len(rows), moved=list(steps), rows=np.asarray(rows))
+    predictor = Predictor(subject.model, fast=False, favourable_is_positive=subject.favourable_is_positive)
+    adverse = ~predictor.decide(predictor.score(moved))
+    base.changed = int((~adverse).sum())
+    if not adverse.any():
+        base.missing = "every sampled adverse decision changed when its inputs were moved, so no reasons compare"
+        return base
+    kept = moved.iloc[np.flatnonzero(adverse)]
+    again = explain(model=subject.model, X=kept, seed=ctx.seed, scheduler=ctx.scheduler or subject.spec.explanations.scheduler,
+                    plan=plan)
+    decision = np.asarray(subject.predictions.decision, dtype=bool)[rows][adverse]  # unchanged: still adverse
+    after = principal_reasons(values=again.values, X=kept[result.feature_names], decision=decision,
+                              top_k=subject.spec.explanations.top_k)
+    overlap = reason_overlap(reasons.features[rows][adverse], after.features)
+    base.value, base.n, base.overlap = float(overlap.mean()), int(len(overlap)), overlap
+    return base
+
+
+def _stability_texts(stability: Stability, source: str) -> tuple[str, list[str]]:
+    """The method sentence and the limits of the reason-stability measure (``source``: the reference value's label)."""
+    moved = ", ".join(stability.moved) if stability.moved else "none"
+    method = (f" Reason stability: a seeded sample of at most {STABILITY_ROWS} adverse decisions with at least one "
+              f"reason; every numeric input ({moved}) moved by {STEP * 100:g} % of its standard deviation over the audit "
+              "data, up or down at random per input and person; re-predicted and re-explained with the same "
+              "explainer; among those still adverse, the share of the person's principal reasons (the features "
+              "named) that the moved person is also given, averaged. A reference value "
+              f"({source}, threshold id {STABILITY_THRESHOLD}) exists; no law sets one.")
+    if stability.value is None:
+        return method, []
+    limits = ["Reason stability measures how far the reasons hold under a 1 % change of a person's numbers, not "
+              "whether they are the right reasons; categorical details are not moved, and whole-number details "
+              "(e.g. an age) take values in between."]
+    if stability.changed:
+        limits.append(f"{stability.changed} of the {stability.sampled} sampled adverse decisions changed under the "
+                      "move and are left out of the reason stability.")
+    return method, limits
 
 
 def _fields_note(fields: list[str]) -> str:

@@ -424,9 +424,25 @@ def _cover(result: AuditResult) -> dict[str, Any]:
         "model_kind": _pick(subject, "model_kind") or _pick(model, "kind"),
         "model_file": _pick(subject, "model_file") or _pick(model, "file", "path", "name"),
         "model_sha256": _pick(subject, "model_sha256") or _pick(model, "sha256", "hash"),
+        "duties": _duties(system),
         "tool_name": _pick(result.tool, "name") or "audit",
         "tool_version": _pick(result.tool, "version"),
     }
+
+
+_ROLE_NAMES = {"provider": "the provider's", "deployer": "the deployer's",
+               "provider-deployer": "the provider's and the deployer's (an in-house system)"}
+
+
+def _duties(system: dict[str, Any]) -> str:
+    """Whose duties the requirements assess: the audited organisation's; a reviewer's own are never among them."""
+    role = str(system.get("role") or "")
+    party = system.get("audited_party")
+    if role in ("auditor", "regulator") and party:
+        who = "an independent auditor" if role == "auditor" else "a regulator"
+        return (f"{_ROLE_NAMES.get(str(party), str(party)).capitalize()} duties, as the audited organisation; this audit "
+                f"was carried out by {who}, who bears none of them")
+    return f"{_ROLE_NAMES.get(role, role or DASH).capitalize()} duties: the organisation that ran this audit"
 
 
 def _run(result: AuditResult) -> dict[str, Any]:

@@ -126,19 +126,24 @@ def test_headline_impact_ratio_and_test(adult_evidence, frame):
 
 def test_small_groups_are_shown_but_excluded_with_the_reason(adult_evidence, frame):
     evidence = adult_evidence[0]["fairness.selection_rate"]
-    race = {r["Category"]: r for r in _table(evidence, "LL144 summary: race")}
-    assert race["Other"]["Number of applicants"] == (frame["race"] == "Other").sum()
-    assert race["Other"]["Impact ratio"] is None
-    assert race["Other"]["Excluded from impact ratio (why)"] == "under 2 % of the data (LL144)"
-    assert race["Other"]["Selection rate"] == pytest.approx(frame[frame["race"] == "Other"]["decision"].mean(), abs=TOL)
+    race = {r["group"]: r for r in _table(evidence, "Rates and impact ratios") if r["breakdown"] == "race"}
+    assert race["Other"]["people"] == (frame["race"] == "Other").sum()
+    assert race["Other"]["impact ratio"] is None
+    assert race["Other"]["selection rate"] == pytest.approx(frame[frame["race"] == "Other"]["decision"].mean(), abs=TOL)
     assert evidence.metrics["n_groups_excluded"] == 7
     assert evidence.metrics["unknown_count"] == 0
-    assert [t.title for t in evidence.tables][:4] == [
+    # the LL144 tables are fairness.eeo_impact's: EEO categories only (no age), every category compared
+    assert not any(t.title.startswith("LL144 summary") for t in evidence.tables)
+    eeo = adult_evidence[0]["fairness.eeo_impact"]
+    assert [t.title for t in eeo.tables if t.in_report] == [
         "LL144 summary: sex",
         "LL144 summary: race",
-        "LL144 summary: age",
         "LL144 summary: sex × race",
     ]
+    ll144 = {r["Category"]: r for r in _table(eeo, "LL144 summary: race")}
+    rates = frame.groupby("race")["decision"].mean()
+    assert ll144["Other"]["Impact ratio"] == pytest.approx(rates["Other"] / rates.max(), abs=TOL)
+    assert ll144["Other"]["Excluded from impact ratio (why)"] == ""
     chart = evidence.charts[0]
     assert chart.reference == 0.8 and len(chart.labels) == len(chart.ci_low)
 
@@ -307,9 +312,11 @@ def test_unknown_category_is_counted_and_left_out(german_subject):
     ctx = CheckContext(spec=subject.spec, seed=subject.spec.seed)
     evidence = selection_evidence(subject, ctx, build_breakdowns(subject.groups, []))
     assert evidence.metrics["unknown_count"] == 7
-    table = evidence.tables[0]
-    assert sum(r["Number of applicants"] for r in table.records()) == subject.n - 7
-    assert "7 people whose sex is unknown" in table.note
+    sex = [r for r in evidence.tables[0].records() if r["breakdown"] == "sex"]
+    assert sum(r["people"] for r in sex) == subject.n - 7
+    unknown = next(r for r in _table(evidence, "All figures")
+                   if r["metric"] == "unknown_count" and r["attribute"] == "sex")
+    assert unknown["value"] == 7
 
 
 def test_undecided_primary_metric_says_what_must_be_decided(german_subject):
@@ -339,7 +346,7 @@ def test_scoring_rate_is_share_above_the_median(adult_subject, frame):
     for group, value in above.groupby(frame["sex"]).mean().items():
         assert rates[group]["value"] == pytest.approx(value, abs=TOL)
     assert evidence.metrics["rate_kind"] == "scoring"
-    assert "Number scoring above median" in evidence.tables[0].columns
+    assert "scoring rate" in evidence.tables[0].columns
 
 
 def test_metrics_csv_is_the_long_form(adult_evidence, tmp_path):
@@ -378,7 +385,7 @@ def test_without_labels_or_protected_attributes(german_subject):
     assert evidence["data.bias"].metrics["max_base_rate_gap"] is None
     nobody = dataclasses.replace(german_subject, protected=[], groups=german_subject.groups.iloc[:, :0])
     evidence = run(nobody, CheckContext(spec=spec, seed=spec.seed))
-    assert [e.status for e in evidence] == [EvidenceStatus.NOT_ASSESSED] * 4
+    assert [e.status for e in evidence] == [EvidenceStatus.NOT_ASSESSED] * 5
 
 
 def test_predictions_only_audit_from_a_csv_without_model(adult_subject, adult_evidence, tmp_path):
@@ -407,7 +414,7 @@ def test_predictions_only_audit_from_a_csv_without_model(adult_subject, adult_ev
             "target": "income",
             "positive_label": ">50K",
             "id_column": "person_id",
-            "protected": ["sex", "race"],
+            "protected": [{"column": "sex", "kind": "sex"}, {"column": "race", "kind": "race"}],
             "decision": {"column": "screen_result", "positive_values": ["invite"]},
         },
         "fairness": {"intersections": [["sex", "race"]], "decision_nature": "assistive"},

@@ -58,6 +58,10 @@ def test_every_decision_gets_reasons_in_the_users_vocabulary(german_local):
         assert text.split(": ", 1)[0] in names, text
         assert not any(e in text for e in encoded), text
         assert not re.search(r"\bx\d+\b", text), text
+    # Reason stability on German credit: every adverse decision with a reason (88 < 500), none changed by a 1 % move.
+    assert shap_ev.metrics["reason_stability_n"] == shap_ev.metrics["n_adverse"] == 88
+    assert 0.9 < shap_ev.metrics["reason_stability"] <= 1.0
+    assert shap_ev.params["stability_rows"] == 88 and "reason_stability" not in shap_ev.missing
     # Privacy by default: no example of an individual decision unless the spec asks (report.examples).
     assert shap_ev.tables == []
     assert any("left out of the report (personal data)" in limit for limit in shap_ev.limits)
