@@ -648,8 +648,8 @@ def history_entry(req: Requirement, pack: Pack, audit_date: dt.date) -> HistoryE
         never = req.applies_from is not None and r.date <= req.applies_from.original
         if never or audit_date >= r.date:
             start = req.applies_from.original.isoformat() if req.applies_from else ""
-            note = (f"repealed before its date of application ({start}); it never applied" if never
-                    else "no longer applies")
+            note = (f"before its date of application ({start}), so it never applied" if never
+                    else "it no longer applies")
             return HistoryEntry(**common, event="never in force" if never else "repealed", date=r.date.isoformat(),
                                 by=r.by, note=note, replaced_by=r.replaced_by)
     return None
