@@ -383,7 +383,7 @@ class FairnessSpec(_Strict):
 
     intersections: list[list[str]] | Literal["all-pairs"] = Field(default="all-pairs", description="Which protected attributes to cross.")
     min_group_size: int = Field(default=30, ge=1, description="Groups smaller than this are excluded from ratios (shown with reason).")
-    min_group_share: float = Field(default=0.02, ge=0, le=1, description="Groups under this share of the data are excluded from ratios (NYC LL144: 2 %).")
+    min_group_share: float = Field(default=0.02, ge=0, le=1, description="Groups under this share of the data are left out of the general ratios (fairness.selection_rate); the LL144 tables follow small_category_exclusion instead.")
     bootstrap: int = Field(default=1000, ge=0, description="Bootstrap resamples for confidence intervals (0 = none).")
     decision_nature: Literal["assistive", "punitive"] | None = Field(
         default=None, description="assistive: a positive decision grants a benefit (loan); punitive: it harms (fraud flag)."

@@ -131,7 +131,7 @@ def cell_counts(codes: np.ndarray, n_groups: int, *, decision: np.ndarray, y: np
 
 def exclusion_reasons(sizes: np.ndarray, *, n_total: int, min_size: int, min_share: float) -> list[str | None]:
     """Why each group is left out of ratios and gaps (None = eligible); count and rate are still shown."""
-    share_rule = f"under {min_share * 100:g} % of the data" + (" (LL144)" if min_share == LL144_SHARE else " (spec)")
+    share_rule = f"under {min_share * 100:g} % of the data (fairness.min_group_share)"
     reasons: list[str | None] = []
     for size in sizes:
         why = []

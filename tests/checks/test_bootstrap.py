@@ -101,6 +101,6 @@ def test_holm_adjustment():
 def test_exclusion_reasons_name_the_rule():
     reasons = exclusion_reasons(np.array([1000, 25, 900, 15]), n_total=50_000, min_size=30, min_share=0.02)
     assert reasons[0] is None
-    assert reasons[1] == "under 2 % of the data (LL144); fewer than 30 people"
-    assert reasons[2] == "under 2 % of the data (LL144)"
+    assert reasons[1] == "under 2 % of the data (fairness.min_group_share); fewer than 30 people"
+    assert reasons[2] == "under 2 % of the data (fairness.min_group_share)"
     assert exclusion_reasons(np.array([25]), n_total=100, min_size=30, min_share=0.02) == ["fewer than 30 people"]
