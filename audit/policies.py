@@ -493,7 +493,9 @@ def _decide_rest(a: Applicability, spec: AuditSpec) -> _Decision:
         declared = any(p.special_category for p in spec.data.protected_specs())
         if declared != a.special_category:
             return "no", ("applies where special categories of data (GDPR Art. 9(1)) are processed; no protected "
-                          "attribute is declared one (data.protected[].special_category)" if a.special_category
+                          "attribute is declared one (data.protected[].special_category: declare any attribute "
+                          "that reveals or lets one infer ethnic origin, health, religion and the like)"
+                          if a.special_category
                           else "applies only where no special category is processed")
     if a.public_body is not None:
         stated = getattr(system, "public_body", None)

@@ -114,6 +114,7 @@ def test_colorado_consequential_decisions_exclude_justice_and_include_housing() 
 def test_criminal_justice_uses_the_law_enforcement_directive_not_the_gdpr() -> None:
     f = findings(spec(annex_iii_area="6", domain="criminal_justice", solely_automated=True))
     assert f["GDPR-5-1-a"].status is Status.NA and "criminal justice" in f["GDPR-5-1-a"].reason
+    assert "Directive (EU) 2016/680" in f["GDPR-5-1-a"].reason and "pack eu-led" in f["GDPR-5-1-a"].reason
     assert f["LED-11"].status is not Status.NA and f["LED-27"].status is not Status.NA
     credit = findings(spec(domain="credit", solely_automated=True))
     assert credit["LED-11"].status is Status.NA and credit["GDPR-5-1-a"].status is not Status.NA
@@ -330,3 +331,15 @@ def test_ll144_needs_sex_race_and_their_intersection_reported() -> None:
                                                "intersection_reported": False, "min_impact_ratio": 0.9}})
     f = findings(s, ev=ev)["NYC-5-301-SEL"]
     assert f.status is Status.FAIL and "race_ethnicity_reported" in f.reason
+
+
+@pytest.mark.parametrize("rid", ["EUAIA-4", "EUAIA-5"])
+def test_ai_literacy_and_prohibitions_apply_from_2_february_2025(rid: str) -> None:
+    before = findings(spec(), date=dt.date(2025, 2, 1))[rid]
+    assert before.applies_from == "2025-02-02" and not before.in_force and "Not yet in force" in before.reason
+    assert findings(spec(), date=dt.date(2025, 2, 2))[rid].in_force
+
+
+def test_the_gdpr_scope_note_names_the_led_only_where_the_domain_rules_it_out() -> None:
+    reason = findings(spec(solely_automated=False))["GDPR-22-1-2"].reason
+    assert "2016/680" not in reason  # ruled out by solely_automated, not by the domain

@@ -730,3 +730,36 @@ def test_render_html_alone(result: AuditResult) -> None:
 
     text = render_html(result)
     assert text.count('<img class="chart"') == sum(len(e.charts) for e in result.evidence)
+
+
+def test_a_reviewers_report_names_whose_duties_and_who_signs(result: AuditResult) -> None:
+    """An auditor reviewing a deployer's system: the duties are the deployer's, the signature is the auditor's."""
+    from audit.report import render_html
+
+    reviewed = result.model_copy(update={"system": {**result.system, "role": "auditor", "audited_party": "deployer"}})
+    text = visible_text(render_html(reviewed))
+    assert ("Whose duties The deployer's duties, as the audited organisation; this audit was carried out by an "
+            "independent auditor, who bears none of them") in " ".join(text.split())
+    assert "By signing, the independent auditor confirms" in " ".join(text.split())
+    assert "Role Independent auditor" in " ".join(text.split())
+    own = " ".join(visible_text(render_html(result.model_copy(
+        update={"system": {**result.system, "role": "provider"}}))).split())
+    assert "Whose duties The provider's duties: the organisation that ran this audit" in own
+    assert "Role Compliance officer" in own
+
+
+def test_history_is_listed_without_a_status(result: AuditResult) -> None:
+    from audit.evidence import HistoryEntry
+    from audit.report import render_html
+
+    entry = HistoryEntry(id="CFPB-2022-03", pack="ecoa-reg-b", title="A complex model is no excuse",
+                         citation="CFPB Circular 2022-03", event="withdrawn", date="2025-05-12", by="CFPB",
+                         note="the duty remains in 12 CFR 1002.9(b)(2)", replaced_by=["ECOA-1002-9-b-2"])
+    html = render_html(result.model_copy(update={"history": [entry]}))
+    part = html[html.index('id="history"'):]
+    part = part[:part.index("</table>")]
+    words = " ".join(visible_text(part).split())
+    assert "Withdrawn and repealed texts (history, no status)" in words
+    assert "Withdrawn on 2025-05-12 by CFPB: the duty remains in 12 CFR 1002.9(b)(2)" in words
+    assert "ECOA-1002-9-b-2" in words and "badge" not in part  # no status badge
+    assert 'id="history"' not in render_html(result)  # nothing to list, no section
