@@ -259,3 +259,30 @@ ART9_BASIS_INVALID = (
 )
 ART9_BASIS_NOT_SPECIAL = "art9_basis is given for '{column}', which is not declared special_category: true"
 __all__ += ["AUDITED_PARTY_MISSING", "AUDITED_PARTY_UNEXPECTED", "ART9_BASIS_INVALID", "ART9_BASIS_NOT_SPECIAL"]
+
+
+# Tensor models (issue 12): TorchScript, a torch state_dict with its module, ONNX (audit/models/tensor.py).
+MODEL_FORMAT_MISMATCH = "{path}: model.format is {fmt}, but this is {looks}; {fix} (formats: {formats})"
+MODULE_UNTRUSTED = (
+    "{path}: field 'model.module': '{module}' is Python code that runs when it is imported; set model.trust: true "
+    "(or pass --trust-model) if you trust it"
+)
+MODULE_NOT_FOUND = (
+    "{path}: module '{module}' not found; put it beside audit.yaml or list its folder in model.python_path"
+)
+MODULE_IMPORT_FAILED = "{path}: field 'model.module': importing '{module}' failed: {problem}"
+TENSOR_OUTPUT_UNREADABLE = "the model's output {problem} (model.output: {output}); {hint}"
+TENSOR_MISSING_VALUES = "the {fmt} model cannot take missing values (column '{column}' is empty at {row})"
+TENSOR_OUTPUT_NOT_A_TENSOR = "the model's forward returned a {found}, not a tensor; return one tensor of probabilities or logits"
+# Problems inside SPEC_INVALID for the fields of tensor models (raised by ModelSpec's validators).
+TENSOR_FIELD_NEEDED = "needed for model.format {fmt}: {what}"
+TENSOR_FIELD_NOT_FOR_FORMAT = "only for model.format {formats} (model.format is {fmt}); remove it"
+INPUTS_EMPTY = "list at least one data column, in the order the model takes them"
+INPUTS_REPEATED = "column '{column}' is listed more than once"
+CLASSES_NOT_TWO = "give the two classes the model's output stands for, in output order, e.g. [bad, good] (got {classes})"
+MODULE_NOT_A_CLASS_PATH = "'{value}' is not of the form package.module:ClassName"
+__all__ += [
+    "MODEL_FORMAT_MISMATCH", "MODULE_UNTRUSTED", "MODULE_NOT_FOUND", "MODULE_IMPORT_FAILED", "TENSOR_OUTPUT_UNREADABLE",
+    "TENSOR_MISSING_VALUES", "TENSOR_OUTPUT_NOT_A_TENSOR", "TENSOR_FIELD_NEEDED", "TENSOR_FIELD_NOT_FOR_FORMAT", "INPUTS_EMPTY", "INPUTS_REPEATED",
+    "CLASSES_NOT_TWO", "MODULE_NOT_A_CLASS_PATH",
+]

@@ -176,6 +176,11 @@ def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
         "favourable_decision": "positive" if subject.favourable_is_positive else "negative",
         "favourable_decision_declared": direction_declared(spec),
     }
+    if spec.model.reference is not None:  # an ONNX copy audited beside the model it was exported from
+        reference = spec.resolve(spec.model.reference)
+        summary["model_reference_file"] = reference.name
+        summary["model_reference_sha256"] = hash_file(reference)
+        summary["model_drift"] = getattr(subject.model, "drift", None)
     return summary
 
 

@@ -13,10 +13,19 @@ import math
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from audit.errors import (
     ART9_BASIS_INVALID,
@@ -25,10 +34,16 @@ from audit.errors import (
     AUDITED_PARTY_UNEXPECTED,
     BINS_NOT_INCREASING,
     BINS_TOO_FEW,
+    CLASSES_NOT_TWO,
     FILE_NOT_FOUND,
+    INPUTS_EMPTY,
+    INPUTS_REPEATED,
     LABELS_NOT_UNIQUE,
+    MODULE_NOT_A_CLASS_PATH,
     SEED_NEGATIVE,
     SPEC_INVALID,
+    TENSOR_FIELD_NEEDED,
+    TENSOR_FIELD_NOT_FOR_FORMAT,
     YAML_MALFORMED,
     AuditInputError,
 )
@@ -89,7 +104,15 @@ class ModelFormat(StrEnum):
     JOBLIB = "joblib"
     XGBOOST = "xgboost"
     LIGHTGBM = "lightgbm"
+    TORCHSCRIPT = "torchscript"  # torch.jit.save file: no pickle of user code
+    TORCH = "torch"  # torch.save(model.state_dict()) + model.module (the class, imported only when trusted)
+    ONNX = "onnx"
     NONE = "none"  # predictions-only: decisions are columns of the data
+
+    @property
+    def takes_tensor(self) -> bool:
+        """Whether the model takes a tensor (no column names): the spec says its inputs and how to read its output."""
+        return self in (ModelFormat.TORCHSCRIPT, ModelFormat.TORCH, ModelFormat.ONNX)
 
 
 AnnexIIIArea = Literal[
@@ -235,20 +258,133 @@ class SystemSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    """Where the model is and how it is stored."""
+    """Where the model is and how it is stored (and, for a tensor model, how to feed it and read it)."""
 
     path: Path | None = Field(default=None, description="Model file, relative to this spec. Omit for predictions-only audits.")
-    format: ModelFormat = Field(default=ModelFormat.SKOPS, description="skops (default, safe), pickle/joblib (needs trust), xgboost, lightgbm, none.")
-    trust: bool = Field(default=False, description="Load pickle/joblib or skops files with non-default types. Only for models whose origin you trust.")
+    format: ModelFormat = Field(
+        default=ModelFormat.SKOPS,
+        description="skops (default, safe), pickle/joblib (needs trust), xgboost, lightgbm, torchscript (a "
+                    "torch.jit.save file), torch (a state_dict saved with torch.save, with model.module; needs trust), "
+                    "onnx, none (predictions-only).",
+    )
+    trust: bool = Field(
+        default=False,
+        description="Load pickle/joblib or skops files with non-default types, or import model.module (format "
+                    "torch). Only for models and code whose origin you trust.",
+    )
     positive_class: str | int | bool | None = Field(
         default=None, description="The model's class that is the positive decision. Default: data.positive_label when it is one of the model's classes; otherwise required (the tool never guesses)."
     )
+    inputs: list[str] | None = Field(
+        default=None, validate_default=True,
+        description="torchscript, torch, onnx (required): the data columns the model takes, in the order of its input "
+                    "tensor's columns (a tensor has no column names). They must hold numbers; they are fed as float32 (float64 to an "
+                    "ONNX model whose input is double).",
+    )
+    output: Literal["probabilities", "logits"] | None = Field(
+        default=None, validate_default=True,
+        description="torchscript, torch, onnx (required): how to read the model's output. One output column: the "
+                    "probability (or logit, read through a sigmoid) of the second of model.classes. Two columns: one "
+                    "per class in the order of model.classes (logits are read through a softmax).",
+    )
+    classes: list[str | int | bool] | None = Field(
+        default=None, validate_default=True,
+        description="torchscript, torch, onnx: the two classes the model's output stands for, in output order (with "
+                    "one output column: [the other class, the class whose probability it is]). Default [0, 1]. The "
+                    "positive decision is model.positive_class, else data.positive_label when it is one of these.",
+    )
+    module: str | None = Field(
+        default=None, validate_default=True,
+        description="torch (required): the model's class as package.module:ClassName, built with model.module_kwargs "
+                    "and given the state_dict. It is imported only when trusted (model.trust or --trust-model), from "
+                    "this spec's folder and model.python_path.",
+    )
+    module_kwargs: dict[str, Any] | None = Field(
+        default=None, validate_default=True,
+        description="torch: keyword arguments for the class of model.module (default: none).",
+    )
+    python_path: list[Path] | None = Field(
+        default=None, validate_default=True,
+        description="torch: more folders to import model.module from, relative to this spec (its own folder always is).",
+    )
+    reference: Path | None = Field(
+        default=None, validate_default=True,
+        description="onnx: the model the ONNX file was exported from (a TorchScript file, relative to this spec), with "
+                    "the same inputs, output and classes. The audit measures how far the ONNX copy drifts from it on "
+                    "the audit data.",
+    )
+
+    #: package.module:ClassName (a dotted module, one class name).
+    CLASS_PATH: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+    TENSOR: ClassVar[tuple[ModelFormat, ...]] = tuple(f for f in ModelFormat if f.takes_tensor)
+
+    @staticmethod
+    def _only_for(info: ValidationInfo, value: object, formats: tuple[ModelFormat, ...], *,
+                  needed: str | None = None) -> None:
+        """A field that belongs to some formats: refused for the others, required for them when ``needed``."""
+        fmt = info.data.get("format")
+        if not isinstance(fmt, ModelFormat):  # the format itself is invalid: that error is the one shown
+            return
+        if value is not None and fmt not in formats:
+            names = ", ".join(f.value for f in formats)
+            raise ValueError(TENSOR_FIELD_NOT_FOR_FORMAT.format(formats=names, fmt=fmt.value))
+        if value is None and needed is not None and fmt in formats:
+            raise ValueError(TENSOR_FIELD_NEEDED.format(fmt=fmt.value, what=needed))
 
     @model_validator(mode="after")
     def _path_unless_none(self) -> ModelSpec:
         if self.format is not ModelFormat.NONE and self.path is None:
             raise ValueError("a model path is needed unless format is none (predictions-only)")
         return self
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_for_tensors(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        cls._only_for(info, value, cls.TENSOR,
+                  needed="list the data columns in the order the model takes them (a tensor model has no column names)")
+        if value is not None:
+            if not value:
+                raise ValueError(INPUTS_EMPTY)
+            repeated = [c for i, c in enumerate(value) if c in value[:i]]
+            if repeated:
+                raise ValueError(INPUTS_REPEATED.format(column=repeated[0]))
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _output_for_tensors(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cls._only_for(info, value, cls.TENSOR,
+                  needed="say how to read the model's output: probabilities or logits")
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _two_classes(cls, value: list[str | int | bool] | None, info: ValidationInfo) -> list[str | int | bool] | None:
+        cls._only_for(info, value, cls.TENSOR)
+        if value is not None and (len(value) != 2 or str(value[0]) == str(value[1])):
+            raise ValueError(CLASSES_NOT_TWO.format(classes=value))
+        return value
+
+    @field_validator("module")
+    @classmethod
+    def _module_for_torch(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cls._only_for(info, value, (ModelFormat.TORCH,),
+                  needed="name the model's class as package.module:ClassName (its state_dict is in model.path)")
+        if value is not None and not cls.CLASS_PATH.match(value):
+            raise ValueError(MODULE_NOT_A_CLASS_PATH.format(value=value))
+        return value
+
+    @field_validator("module_kwargs", "python_path")
+    @classmethod
+    def _torch_only(cls, value: Any, info: ValidationInfo) -> Any:
+        cls._only_for(info, value, (ModelFormat.TORCH,))
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _onnx_only(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        cls._only_for(info, value, (ModelFormat.ONNX,))
+        return value
 
 
 class ProtectedSpec(_Strict):

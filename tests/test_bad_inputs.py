@@ -247,7 +247,7 @@ spec_case("spec-annex-iii-area-unknown", {"system.annex_iii_area": "9"}, "field 
 spec_case("spec-audit-date-invalid", {"audit_date": "2026-13-01"}, "field 'audit_date'")
 spec_case("seed-negative", {"seed": -1}, "field 'seed'", "must be 0 or a positive whole number (got -1)")
 spec_case("policy-pack-unknown", {"policies": ["eu-ai-akt"]}, "policy pack 'eu-ai-akt'", "eu-ai-act")
-spec_case("model-format-unknown", {"model.format": "onnx"}, "field 'model.format'")
+spec_case("model-format-unknown", {"model.format": "pmml"}, "field 'model.format'")
 spec_case("model-path-missing", {"model.path": DROP}, "field 'model'", "a model path is needed")
 spec_case("fairness-min-group-size-zero", {"fairness.min_group_size": 0}, "field 'fairness.min_group_size'")
 spec_case("explanations-top-k-too-many", {"explanations.top_k": 11}, "field 'explanations.top_k'")

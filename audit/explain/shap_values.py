@@ -8,20 +8,38 @@ Which explainer (and why):
   evaluations.
 - other tree ensembles (scikit-learn gradient boosting, random forests, histogram boosting):
   ``shap.TreeExplainer`` (exact, path-dependent TreeSHAP).
-- linear models: ``shap.LinearExplainer``, interventional, background = the data mean, so
-  a contribution is ``coef * (x - mean)`` in the model's log-odds.
+- linear models: exact linear SHAP in closed form, ``coef * (z - mean z)`` in the model's
+  raw output (``decision_function``: the log-odds of ``classes_[1]``), background = the mean
+  of the transformed data over every audited row (what ``shap.LinearExplainer`` computes,
+  interventional, with the data mean as background); the base value is
+  ``intercept + coef . mean z``.
 - neural networks (torch modules; scikit-learn MLPs are copied into torch): ``shap.DeepExplainer``.
-- anything else: KernelSHAP on the user's own columns with a summarised background.
+- anything else (a true black box, or preprocessing whose output is not a numeric matrix
+  of fixed width, or whose every column mixes several of the user's columns): KernelSHAP
+  on the user's own columns with a summarised background, within a time budget
+  (``kernel_budget`` seconds, :data:`KERNEL_BUDGET_SECONDS` by default). A timed pilot on
+  :data:`KERNEL_PILOT_ROWS` rows, run with two seeds, gives the seconds per row and an
+  error estimate (how far the two seeds' contributions differ); when every row does not fit
+  in the budget, a seeded sample of the rows that do is explained and the others get no
+  contributions (NaN; their ``margin`` is NaN too). The notes say which.
 
-Contributions of encoded columns are folded onto the user's columns (:mod:`.folding`);
-chunks of rows are computed through one executor (:mod:`.executor`). The model's own
+Whatever the preprocessing before a tree or linear final estimator (custom
+``FunctionTransformer`` steps included), the estimator is explained exactly on its own
+input ``Z = preprocessor.transform(X)`` and the contributions of Z's columns are folded
+onto the user's columns through the column map of :mod:`.folding` (scikit-learn's
+structure where known, else a seeded probe). A column of Z made from several user columns
+is *joint*: its contribution is kept as a group named ``"a + b"`` (``ShapResult.joint_*``),
+never split between them, and counts in the additivity check.
+
+Chunks of rows are computed through one executor (:mod:`.executor`). The model's own
 output (its "margin": log-odds, or probability for random forests and model-agnostic
 explanations) is computed separately for every row, so additivity
-(``sum(contributions) + base = margin``) is a real check, not an identity.
+(``sum(contributions) + sum(joint contributions) + base = margin``) is a real check, not an identity.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -33,16 +51,26 @@ import pandas as pd
 
 from audit.explain.codec import Codec
 from audit.explain.executor import DEFAULT_WORKERS, make_executor, row_chunks
-from audit.explain.folding import FoldingError, fold_map, fold_values
+from audit.explain.folding import CONSTANT_GROUP, ColumnMap, FoldingError, column_map, fold_values, scan_output
 from audit.explain.lightgbm_shap import lightgbm_contribs, lightgbm_trees
 
-__all__ = ["ShapResult", "EXACT_EXPLAINERS", "ExplainPlan", "plan_explanation", "explain", "import_shap"]
+__all__ = ["ShapResult", "EXACT_EXPLAINERS", "ExplainPlan", "KernelPilot", "plan_explanation", "explain", "import_shap",
+           "KERNEL_BUDGET_SECONDS"]
 
 Progress = Callable[[str, int, int], None]
 
 AGNOSTIC_BACKGROUND_ROWS = 30
 AGNOSTIC_KMEANS = 10
 DEEP_BACKGROUND_ROWS = 100
+#: Default time budget of KernelSHAP (seconds, pilot and planning included) when the caller gives none:
+#: none (every row is explained). The checks do not yet handle rows left unexplained (NaN): importance would
+#: average them away and local.shap would count them as adverse decisions without a reason. Until they do
+#: (and the spec carries explanations.kernel_budget_seconds), no budget is applied by default.
+KERNEL_BUDGET_SECONDS = math.inf
+#: Rows of the timed pilot (each explained twice, with two seeds).
+KERNEL_PILOT_ROWS = 3
+#: Share of the remaining budget planned for rows (the rest absorbs per-chunk overheads and timing noise).
+KERNEL_BUDGET_SHARE = 0.9
 # Relative tolerance of the built-in additivity guard of the LightGBM shortcut (rows failing it are redone natively).
 _GUARD_TOL = 1e-9
 
@@ -68,7 +96,11 @@ class ShapResult:
     """Per-decision SHAP contributions in the user's columns (rows in the Subject's order).
 
     ``margin`` is the model's own output per row, computed independently of the
-    explainer; ``values.sum(1) + base_value`` should equal it (see ``additivity_error``).
+    explainer; ``values.sum(1) + joint_values.sum(1) + base_value`` should equal it
+    (see ``additivity_error``). ``joint_values`` holds the contributions of the
+    preprocessing's joint columns (made from several user columns), one column per
+    group named in ``joint_names`` ("a + b"); they belong to no single user column.
+    Rows KernelSHAP had no time for (its budget) are NaN in ``values`` and ``margin``.
     """
 
     values: np.ndarray  # rows x features, folded, columns in ``feature_names`` order
@@ -88,11 +120,40 @@ class ShapResult:
     # contributions is an independent check. KernelSHAP and DeepSHAP are fitted or propagated to sum to the
     # output, so their sum shows nothing about exactness.
     exact: bool = False
+    joint_values: np.ndarray | None = None  # rows x groups (None or no columns: no joint column)
+    joint_names: list[str] = field(default_factory=list)
+    joint_members: list[list[str]] = field(default_factory=list)  # the user columns of each group
+    traced_by: str = "none"  # how encoded columns were traced to the user's: "none", "structure", "probe"
 
     @property
     def additivity_error(self) -> np.ndarray:
-        """|sum of contributions + base value - model output| per row."""
-        return np.abs(self.values.sum(axis=1) + self.base_value - self.margin)
+        """|sum of contributions (joint groups included) + base value - model output| per row."""
+        return np.abs(self.all_values.sum(axis=1) + self.base_value - self.margin)
+
+    @property
+    def all_values(self) -> np.ndarray:
+        """Contributions of the user's columns, then of the joint groups (rows x (features + groups))."""
+        if self.joint_values is None or not self.joint_values.shape[1]:
+            return self.values
+        return np.hstack([self.values, self.joint_values])
+
+    @property
+    def all_names(self) -> list[str]:
+        """Names of the columns of ``all_values``."""
+        return [*self.feature_names, *self.joint_names]
+
+
+@dataclass
+class KernelPilot:
+    """KernelSHAP timed on a few rows with two seeds: seconds per row and how far the seeds disagree."""
+
+    rows: int
+    seconds: float  # both runs
+    seconds_per_row: float  # the second (warm) run
+    max_spread: float  # largest |difference| between the two seeds' contributions
+    mean_spread: float
+    mean_abs: float  # mean |contribution| of the first run, for scale
+    base: float
 
 
 @dataclass
@@ -105,7 +166,7 @@ class ExplainPlan:
     feature_names: list[str]
     estimator: Any  # the object explained (booster, final estimator, torch module, or the adapter)
     preprocessor: Any = None  # fitted steps before the estimator, or None
-    mapping: np.ndarray | None = None  # encoded column -> user column index
+    mapping: np.ndarray | None = None  # encoded column -> folded column (user column, then joint group)
     sign: float = 1.0  # -1 when the model's positive decision is its class 0
     positive_index: int = 1
     background: Any = None  # linear: data mean (1 x F); deep: sample; kernel: summary
@@ -115,6 +176,18 @@ class ExplainPlan:
     categorical_input: bool = False  # native booster fed with pandas categoricals
     categories: dict[str, list[Any]] | None = None  # their categories, fixed from the whole dataset
     nsamples: int = 0
+    groups: list[str] = field(default_factory=list)  # joint groups, folded after the user's columns
+    group_members: list[list[str]] = field(default_factory=list)
+    traced_by: str = "none"
+    notes: list[str] = field(default_factory=list)  # carried into ShapResult.notes
+    budget: float = 0.0  # kernel: seconds allowed per explain() call, planning included
+    pilot: KernelPilot | None = None
+    planning_seconds: float = 0.0  # kernel: background, codec and pilot
+
+    @property
+    def n_folded(self) -> int:
+        """Columns after the fold: the user's columns, then the joint groups."""
+        return len(self.feature_names) + len(self.groups)
 
 
 # --------------------------------------------------------------------------- planning
@@ -129,56 +202,116 @@ class _PlanCommon(TypedDict):
     sign: float
     positive_index: int
     seed: int
+    groups: list[str]
+    group_members: list[list[str]]
+    traced_by: str
+    notes: list[str]
 
 
-def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
-    """Choose the explainer for ``model`` and prepare what it needs from the whole dataset ``X``."""
+def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int, kernel_budget: float | None = None,
+                     progress: Progress = _quiet) -> ExplainPlan:
+    """Choose the explainer for ``model`` and prepare what it needs from the whole dataset ``X``.
+
+    A tree or linear final estimator (or a torch network) is explained exactly on its own
+    input whatever the preprocessing, as long as that can be traced to the user's columns
+    (:func:`audit.explain.folding.column_map`); anything else gets KernelSHAP within
+    ``kernel_budget`` seconds (default :data:`KERNEL_BUDGET_SECONDS`), after a timed pilot
+    whose progress is reported through ``progress``.
+    """
+    budget = KERNEL_BUDGET_SECONDS if kernel_budget is None else float(kernel_budget)
     estimator = model.estimator
     final = getattr(model, "final_estimator", estimator)
     names = [str(c) for c in model.feature_names]
     sign = -1.0 if getattr(model, "positive_index", 1) == 0 else 1.0
     pos = int(getattr(model, "positive_index", 1))
     preprocessor = estimator[:-1] if hasattr(estimator, "steps") and len(estimator.steps) > 1 else None
-    try:
-        mapping = fold_map(preprocessor, n_inputs=len(names)) if preprocessor is not None else np.arange(len(names))
-    except FoldingError:
-        return _kernel_plan(model=model, X=X, seed=seed, note="preprocessing mixes columns")
-    common: _PlanCommon = {"feature_names": names, "preprocessor": preprocessor, "mapping": mapping, "sign": sign,
-                           "positive_index": pos, "seed": seed}
     family = _family(final)
-    if family == "lightgbm":
+    module = None
+    if family in ("lightgbm", "xgboost"):
+        kind = family
+    elif model.kind == "tree" and family == "sklearn":
+        kind = "tree"
+    elif model.kind == "linear" and hasattr(final, "coef_") and hasattr(final, "decision_function"):
+        kind = "linear"
+    else:
+        module = _as_torch(final)
+        kind = "deep" if module is not None else "kernel"
+    if kind == "kernel":
+        return _kernel_plan(model=model, X=X, seed=seed, note="", budget=budget, progress=progress)
+    data = X[names]
+    try:
+        scan = scan_output(preprocessor, data) if kind == "linear" else None
+        cmap = column_map(preprocessor, data, seed=seed, scan=scan)
+    except FoldingError as exc:
+        return _kernel_plan(model=model, X=X, seed=seed, budget=budget, progress=progress,
+                            note=f"the preprocessing cannot be traced to the user's columns: {exc}")
+    if cmap.single_source == 0 and len(names) > 1:
+        return _kernel_plan(model=model, X=X, seed=seed, budget=budget, progress=progress,
+                            note="every column the preprocessing outputs mixes several of the user's columns, so an "
+                                 "exact fold would attribute nothing to any single column")
+    groups = cmap.group_names(names)
+    members = [[names[i] for i in g] for g in cmap.groups]
+    suffix, notes = _fold_texts(cmap, groups, members)
+    common: _PlanCommon = {"feature_names": names, "preprocessor": preprocessor, "mapping": cmap.mapping, "sign": sign,
+                           "positive_index": pos, "seed": seed, "groups": groups, "group_members": members,
+                           "traced_by": cmap.how, "notes": notes}
+    if kind == "lightgbm":
         booster = final.booster_ if hasattr(final, "booster_") else final
         categorical = preprocessor is None and model.format == "lightgbm"
         trees = None if categorical else lightgbm_trees(booster)
-        return ExplainPlan(explainer="lightgbm", method="TreeSHAP (LightGBM native)", output_space="log-odds",
+        return ExplainPlan(explainer="lightgbm", method="TreeSHAP (LightGBM native)" + suffix, output_space="log-odds",
                            estimator=booster, lgb_trees=trees, categorical_input=categorical,
-                           categories=_categories(X[names]) if categorical else None, **common)
-    if family == "xgboost":
+                           categories=_categories(data) if categorical else None, **common)
+    if kind == "xgboost":
         booster = final.get_booster() if hasattr(final, "get_booster") else final
         categorical = preprocessor is None and model.format == "xgboost"
-        return ExplainPlan(explainer="xgboost", method="TreeSHAP (XGBoost native)", output_space="log-odds",
+        return ExplainPlan(explainer="xgboost", method="TreeSHAP (XGBoost native)" + suffix, output_space="log-odds",
                            estimator=booster, categorical_input=categorical,
-                           categories=_categories(X[names]) if categorical else None, **common)
-    if model.kind == "tree" and _family(final) == "sklearn":
+                           categories=_categories(data) if categorical else None, **common)
+    if kind == "tree":
         space = "log-odds" if hasattr(final, "decision_function") else "probability"
-        return ExplainPlan(explainer="tree", method="TreeSHAP (shap.TreeExplainer, path-dependent)", output_space=space,
-                           estimator=final, **common)
-    if model.kind == "linear" and hasattr(final, "coef_") and hasattr(final, "decision_function"):
-        Z = _transform(preprocessor, X[names])
-        mean = np.asarray(Z, dtype=float).mean(axis=0, keepdims=True)
-        return ExplainPlan(explainer="linear", method="Linear SHAP (shap.LinearExplainer, interventional, background = data mean)",
-                           output_space="log-odds", estimator=final, background=mean, **common)
-    module = _as_torch(final)
-    if module is not None:
-        Z = np.asarray(_transform(preprocessor, X[names]), dtype=float)
-        rows = np.random.default_rng([seed, 17]).choice(len(Z), size=min(DEEP_BACKGROUND_ROWS, len(Z)), replace=False)
-        space = "log-odds" if module is not final else "model output"  # a scikit-learn MLP copy outputs its logit
-        return ExplainPlan(explainer="deep", method="DeepSHAP (shap.DeepExplainer, torch)", output_space=space,
-                           estimator=module, background=Z[np.sort(rows)], **common)
-    return _kernel_plan(model=model, X=X, seed=seed, note="")
+        return ExplainPlan(explainer="tree", method="TreeSHAP (shap.TreeExplainer, path-dependent)" + suffix,
+                           output_space=space, estimator=final, **common)
+    if kind == "linear" and scan is not None:
+        return ExplainPlan(explainer="linear", output_space="log-odds", estimator=final, background=scan.mean,
+                           method=("Linear SHAP (exact: coef × (z − mean z) on the model's log-odds, interventional, "
+                                   "background = data mean)" + suffix), **common)
+    Z = np.asarray(_transform(preprocessor, data), dtype=float)
+    rows = np.random.default_rng([seed, 17]).choice(len(Z), size=min(DEEP_BACKGROUND_ROWS, len(Z)), replace=False)
+    space = "log-odds" if module is not final else "model output"  # a scikit-learn MLP copy outputs its logit
+    return ExplainPlan(explainer="deep", method="DeepSHAP (shap.DeepExplainer, torch)" + suffix, output_space=space,
+                       estimator=module, background=Z[np.sort(rows)], **common)
 
 
-def _kernel_plan(*, model: Any, X: pd.DataFrame, seed: int, note: str) -> ExplainPlan:
+def _fold_texts(cmap: ColumnMap, groups: list[str], members: list[list[str]]) -> tuple[str, list[str]]:
+    """A short suffix for the method, and notes, saying how the fold was found and which groups it keeps."""
+    suffix, notes = "", []
+    if cmap.how == "probe":
+        suffix = "; preprocessing traced to the user's columns by probing"
+        notes.append(f"The preprocessing was traced to the user's columns by probing: each of the {cmap.n_inputs} columns "
+                     "was shuffled alone among the rows of a seeded sample of the data, and the output columns that "
+                     f"moved were attributed to it ({cmap.single_source} of {len(cmap.mapping)} output columns come "
+                     "from a single column).")
+    joint = [(g, m) for g, m in zip(groups, members, strict=True) if m]
+    if joint:
+        quoted = ", ".join(f"'{g}'" for g, _ in joint)
+        suffix += f"; joint columns kept as group{'s' if len(joint) > 1 else ''} {quoted}"
+        described = "; ".join(f"'{g}' from {', '.join(m)}" for g, m in joint)
+        notes.append("Some columns the model takes are computed from several of the user's columns (" + described + "): "
+                     "their contributions are kept as groups, not shared out between those columns. Per-column "
+                     "contributions and reasons leave them out; with the groups they add up to the model's output.")
+    constant = sum(1 for src in cmap.sources if not src)
+    if constant:
+        notes.append(f"{constant} of the {len(cmap.sources)} columns the model takes are constant over the audited data "
+                     "and no user column moves them (for example the one-hot column of a category that does not occur "
+                     f"in it): their contributions (zero for a linear model) are kept apart as '{CONSTANT_GROUP}', so "
+                     "that the sum stays complete.")
+    return suffix, notes
+
+
+def _kernel_plan(*, model: Any, X: pd.DataFrame, seed: int, note: str, budget: float = KERNEL_BUDGET_SECONDS,
+                 progress: Progress = _quiet) -> ExplainPlan:
+    started = time.perf_counter()
     names = [str(c) for c in model.feature_names]
     codec = Codec.fit(X[names])
     M = codec.encode(X[names])
@@ -192,12 +325,53 @@ def _kernel_plan(*, model: Any, X: pd.DataFrame, seed: int, note: str) -> Explai
         background = M[rows]
         summary = f"seeded sample of {len(rows)} rows"
     nsamples = min(2 * len(names) + 512, 2 ** len(names) + 2)
-    method = f"KernelSHAP (model-agnostic; background: {summary}; {nsamples} coalitions per row)"
+    method = (f"KernelSHAP (model-agnostic; background: {summary}; {nsamples} coalitions per row; "
+              f"{_budget_text(budget)})")
     if note:
         method += f" — {note}"
-    return ExplainPlan(explainer="kernel", method=method, output_space="probability", estimator=model,
+    plan = ExplainPlan(explainer="kernel", method=method, output_space="probability", estimator=model,
                        feature_names=names, mapping=np.arange(len(names)), background=background, codec=codec,
-                       seed=seed, nsamples=nsamples)
+                       seed=seed, nsamples=nsamples, budget=budget)
+    plan.pilot = _kernel_pilot(plan, X[names], progress)
+    plan.notes = [_pilot_note(plan)]
+    plan.planning_seconds = time.perf_counter() - started
+    return plan
+
+
+def _kernel_pilot(plan: ExplainPlan, X: pd.DataFrame, progress: Progress) -> KernelPilot | None:
+    """KernelSHAP on a few seeded rows, twice with different seeds: time per row and the spread between seeds."""
+    if not len(X):
+        return None
+    rows = np.sort(np.random.default_rng([plan.seed, 37]).choice(len(X), size=min(KERNEL_PILOT_ROWS, len(X)),
+                                                                 replace=False))
+    sample = X.iloc[rows]
+    task = f"KernelSHAP pilot ({len(rows)} rows x 2 seeds: time per row, error estimate)"
+    progress(task, 0, 2)
+    started = time.perf_counter()
+    first, base = _kernel_values(plan, sample, [plan.seed, 37, 1])
+    progress(task, 1, 2)
+    warm = time.perf_counter()
+    second, _ = _kernel_values(plan, sample, [plan.seed, 37, 2])
+    ended = time.perf_counter()
+    progress(task, 2, 2)
+    spread = np.abs(first - second)
+    return KernelPilot(rows=len(rows), seconds=ended - started, seconds_per_row=(ended - warm) / len(rows),
+                       max_spread=float(spread.max()), mean_spread=float(spread.mean()),
+                       mean_abs=float(np.abs(first).mean()), base=base)
+
+
+def _pilot_note(plan: ExplainPlan) -> str:
+    pilot = plan.pilot
+    if pilot is None:
+        return "KernelSHAP error not estimated: no row to explain."
+    if pilot.max_spread == 0:
+        return (f"Estimated KernelSHAP error: on {pilot.rows} pilot rows explained with two seeds the contributions "
+                f"are identical ({plan.nsamples} coalitions cover every coalition of the columns that vary): no sampling "
+                "error; the background summary remains an approximation of the data.")
+    return (f"Estimated KernelSHAP error: on {pilot.rows} pilot rows explained with two seeds, the contributions "
+            f"differ by {pilot.mean_spread:.2g} on average and {pilot.max_spread:.2g} at most (probability points; the "
+            f"mean |contribution| there is {pilot.mean_abs:.2g}); one run's error is of the order of that spread "
+            "divided by √2, on top of the approximation of the background summary.")
 
 
 def _family(final: Any) -> str:
@@ -215,40 +389,110 @@ def _family(final: Any) -> str:
 
 
 def explain(*, model: Any, X: pd.DataFrame, seed: int, scheduler: str | None = None, chunk_rows: int | None = None,
-            workers: int = DEFAULT_WORKERS, progress: Progress = _quiet, plan: ExplainPlan | None = None) -> ShapResult:
+            workers: int = DEFAULT_WORKERS, progress: Progress = _quiet, plan: ExplainPlan | None = None,
+            kernel_budget: float | None = None) -> ShapResult:
     """SHAP contributions for every row of ``X`` (the user's columns), folded to those columns.
 
     Rows are cut into fixed chunks (``chunk_rows``; by default sized for the
     explainer and independent of where chunks run) and mapped through the
     executor: the Dask scheduler at ``scheduler`` when given, else ``workers``
     local processes when the job is big enough to repay starting them, else
-    in-process. The numbers do not depend on that choice.
+    in-process. The numbers do not depend on that choice. KernelSHAP explains
+    the rows that fit its time budget (``kernel_budget``, used when the plan is
+    made here; see :func:`plan_explanation`).
     """
     started = time.perf_counter()
-    plan = plan or plan_explanation(model=model, X=X, seed=seed)
+    plan = plan or plan_explanation(model=model, X=X, seed=seed, kernel_budget=kernel_budget, progress=progress)
+    notes = list(plan.notes)
+    rows = np.arange(len(X))
+    task = "explaining decisions (SHAP)"
+    if plan.explainer == "kernel":
+        rows, text, task = _kernel_rows(plan, len(X))
+        notes.append(text)
+    subset = X if len(rows) == len(X) else X.iloc[rows]
     size = chunk_rows or _CHUNK_ROWS[plan.explainer]
-    chunks = row_chunks(len(X), size=size)
-    items = [(c.start, X.iloc[c]) for c in chunks]
-    worth = len(X) >= _MIN_ROWS_FOR_PROCESSES[plan.explainer]
+    chunks = row_chunks(len(subset), size=size)
+    items = [(c.start, subset.iloc[c]) for c in chunks]
+    worth = len(subset) >= _MIN_ROWS_FOR_PROCESSES[plan.explainer]
     executor = make_executor(scheduler=scheduler, n_chunks=len(chunks), workers=workers if worth else 1)
-    parts = executor.map(explain_chunk, plan, items, task="explaining decisions (SHAP)", progress=progress)
-    values = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(plan.feature_names)))
-    margin = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    parts = executor.map(explain_chunk, plan, items, task=task, progress=progress)
+    width = plan.n_folded
+    done = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, width))
+    done_margin = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    if len(subset) == len(X):
+        folded, margin = done, done_margin
+    else:  # KernelSHAP over budget: rows it had no time for stay NaN
+        folded, margin = np.full((len(X), width), np.nan), np.full(len(X), np.nan)
+        folded[rows], margin[rows] = done, done_margin
     bases = np.array([p[1] for p in parts])
-    base = float(bases[0]) if len(bases) else 0.0
-    notes = []
+    base = float(bases[0]) if len(bases) else (plan.pilot.base if plan.pilot is not None else 0.0)
     if plan.explainer == "xgboost":
         notes.append("XGBoost computes contributions in 32-bit floating point: they add up to its output to about "
                      "1e-7 relative (about 1e-6 absolute), not to double precision.")
     if len(bases) and np.ptp(bases) > 1e-9:
         notes.append(f"base values differ between chunks by up to {np.ptp(bases):.2e}")
-    encoded = len(plan.mapping) if plan.mapping is not None else len(plan.feature_names)
+    n_user = len(plan.feature_names)
+    values, joint = folded[:, :n_user], folded[:, n_user:]
+    notes += _joint_notes(plan, values, joint)
+    encoded = len(plan.mapping) if plan.mapping is not None else n_user
     return ShapResult(values=values, feature_names=list(plan.feature_names), base_value=base,
                       output_space=plan.output_space, method=plan.method, margin=margin,
                       seconds=time.perf_counter() - started, executor=executor.name, n_chunks=len(chunks),
                       chunk_rows=size, encoded_features=encoded, notes=notes,
                       precision="float32" if plan.explainer == "xgboost" else "float64",
-                      exact=plan.explainer in EXACT_EXPLAINERS)
+                      exact=plan.explainer in EXACT_EXPLAINERS, joint_values=joint, joint_names=list(plan.groups),
+                      joint_members=[list(m) for m in plan.group_members], traced_by=plan.traced_by)
+
+
+def _budget_text(budget: float) -> str:
+    return "no time budget" if math.isinf(budget) else f"time budget {budget:g} s"
+
+
+def _kernel_rows(plan: ExplainPlan, n: int) -> tuple[np.ndarray, str, str]:
+    """The rows KernelSHAP has time for (all, or a seeded sample), the note saying so, and the progress task."""
+    pilot = plan.pilot
+    if not n:
+        return np.arange(n), f"KernelSHAP, {_budget_text(plan.budget)}: no row to explain.", "explaining decisions"
+    if pilot is None:  # a plan made on no rows: nothing to size the budget with
+        return np.arange(n), "KernelSHAP ran without a time budget (no pilot was timed).", "explaining decisions"
+    per_row = max(pilot.seconds_per_row, 1e-6)
+    left = plan.budget - plan.planning_seconds
+    room = max(0.0, KERNEL_BUDGET_SHARE * left) / per_row  # rows that fit (inf for an unlimited budget)
+    fit = n if room >= n else int(room)
+    pilot_text = (f"a pilot on {pilot.rows} rows took {per_row:.3g} s per row (one process), and background and pilot "
+                  f"{plan.planning_seconds:.1f} s")
+    if fit >= n:
+        rows = np.arange(n)
+        text = (f"KernelSHAP, {_budget_text(plan.budget)}: {pilot_text}, so all {n:,} decisions fit "
+                f"(about {n * per_row:.0f} s estimated).")
+    else:
+        rows = np.sort(np.random.default_rng([plan.seed, 41, n]).choice(n, size=fit, replace=False))
+        text = (f"KernelSHAP, {_budget_text(plan.budget)}: {pilot_text}, so {fit:,} of the {n:,} decisions (a seeded "
+                f"sample) {'was' if fit == 1 else 'were'} explained; the other {n - fit:,} have no contributions (NaN), since all of them would "
+                f"take about {n * per_row:.0f} s. A larger budget explains more.")
+    task = f"explaining decisions (KernelSHAP: {len(rows):,} of {n:,} rows, about {len(rows) * per_row:.0f} s)"
+    return rows, text, task
+
+
+def _joint_notes(plan: ExplainPlan, values: np.ndarray, joint: np.ndarray) -> list[str]:
+    """How much of the contributions each joint group carries."""
+    if not joint.shape[1] or not len(joint):
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        size = np.nanmean(np.abs(np.hstack([values, joint])), axis=0)
+    total = float(np.nansum(size)) or 1.0
+    n_user = values.shape[1]
+    out = []
+    for g, name in enumerate(plan.groups):
+        share = size[n_user + g] / total
+        what = (f"from {', '.join(plan.group_members[g])}" if plan.group_members[g] else
+                "output columns constant over the audited data")
+        if name == CONSTANT_GROUP and not np.nanmax(np.abs(joint[:, g]), initial=0.0) > 0:
+            continue
+        out.append(f"Joint group '{name}' ({what}): mean |contribution| {size[n_user + g]:.3g}, {share:.1%} of the "
+                   "sum of all mean |contributions|; kept as a group, not shared out between its columns.")
+    return out
 
 
 # Per explainer: rows per chunk, and the fewest rows worth starting worker processes for (starting
@@ -260,7 +504,7 @@ _MIN_ROWS_FOR_PROCESSES = {"lightgbm": 100_000, "xgboost": 20_000, "tree": 20_00
 
 
 def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np.ndarray, float, np.ndarray]:
-    """Folded contributions, base value and model output for one chunk of rows (runs in a worker)."""
+    """Folded contributions (user columns, then joint groups), base value and model output for one chunk of rows."""
     start, X = item
     X = X[plan.feature_names]
     if plan.explainer == "kernel":
@@ -274,7 +518,7 @@ def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np
     values, base, margin = runner(plan, Z)
     if plan.mapping is None:  # plan_explanation always sets it; only a hand-built plan can lack it
         raise TypeError("ExplainPlan.mapping is required to fold contributions onto the user's columns")
-    folded = fold_values(values * plan.sign, plan.mapping, n_features=len(plan.feature_names))
+    folded = fold_values(values * plan.sign, plan.mapping, n_features=plan.n_folded)
     return folded, float(base * plan.sign), np.asarray(margin, dtype=float) * plan.sign
 
 
@@ -365,12 +609,14 @@ def _positive_output(raw: Any, expected: np.ndarray, plan: ExplainPlan) -> tuple
 
 
 def _linear_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
-    shap = import_shap()
-    explainer = shap.LinearExplainer(plan.estimator, plan.background)
-    values = np.asarray(explainer.shap_values(np.asarray(Z, dtype=float)), dtype=float)
-    base = float(np.atleast_1d(explainer.expected_value)[0])
-    margin = np.asarray(plan.estimator.decision_function(Z), dtype=float).reshape(-1)
-    return values.reshape(len(Z), -1), base, margin
+    """Exact linear SHAP in closed form: coef * (z - mean z); base = intercept + coef . mean z (log-odds of classes_[1])."""
+    final = plan.estimator
+    coef = np.asarray(final.coef_, dtype=float).reshape(-1)
+    mean = np.asarray(plan.background, dtype=float).reshape(-1)
+    values = (np.asarray(Z, dtype=float) - mean) * coef
+    base = float(np.asarray(final.intercept_, dtype=float).reshape(-1)[0] + mean @ coef)
+    margin = np.asarray(final.decision_function(Z), dtype=float).reshape(-1)
+    return values.reshape(len(values), -1), base, margin
 
 
 def _deep_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
@@ -425,6 +671,13 @@ def _as_torch(final: Any) -> Any:
 
 
 def _kernel_chunk(plan: ExplainPlan, start: int, X: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
+    values, base = _kernel_values(plan, X, [plan.seed, start])
+    margin = np.asarray(plan.estimator.predict_score(X), dtype=float)
+    return values, base, margin
+
+
+def _kernel_values(plan: ExplainPlan, X: pd.DataFrame, entropy: list[int]) -> tuple[np.ndarray, float]:
+    """KernelSHAP contributions of the rows of ``X`` (user columns) and the base value, seeded by ``entropy``."""
     shap = import_shap()
     model, codec = plan.estimator, plan.codec
 
@@ -433,13 +686,12 @@ def _kernel_chunk(plan: ExplainPlan, start: int, X: pd.DataFrame) -> tuple[np.nd
 
     explainer = shap.KernelExplainer(score, plan.background)
     state = np.random.get_state()  # KernelExplainer samples from numpy's global generator: seed it per chunk
-    np.random.seed(np.random.SeedSequence([plan.seed, start]).generate_state(1)[0])
+    np.random.seed(np.random.SeedSequence(entropy).generate_state(1)[0])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = explainer.shap_values(codec.encode(X), nsamples=plan.nsamples, l1_reg=False, silent=True)
     finally:
         np.random.set_state(state)
-    margin = np.asarray(model.predict_score(X), dtype=float)
     base = float(np.atleast_1d(explainer.expected_value)[0])
-    return np.asarray(values, dtype=float).reshape(len(X), -1), base, margin
+    return np.asarray(values, dtype=float).reshape(len(X), -1), base

@@ -1,19 +1,23 @@
 """Model adapters behind one small protocol (see :class:`ModelAdapter`).
 
 scikit-learn via skops by default (pickle/joblib only when trusted), XGBoost
-and LightGBM native files, and predictions-only audits (no model at all).
-Every adapter takes its positive decision by the one rule of
-:func:`audit.models._classes.positive_index`.
+and LightGBM native files, tensor models (TorchScript, a torch state_dict with
+its trusted module, ONNX: :mod:`audit.models.tensor`), and predictions-only
+audits (no model at all). Every adapter takes its positive decision by the one
+rule of :func:`audit.models._classes.positive_index`. Before any loader runs,
+the file is checked against its declared format (:mod:`audit.models.sniff`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from audit.errors import FILE_NOT_FOUND, AuditInputError
 from audit.models._base import ModelAdapter, ModelKind, Predictions
 from audit.models._classes import decision_from_score, native, value_text
 from audit.models.sklearn import SklearnAdapter, load_pickle, load_skops
+from audit.models.sniff import check_format
 from audit.spec import AuditSpec, ModelFormat
 
 __all__ = [
@@ -36,8 +40,11 @@ def load_model(spec: AuditSpec, *, data_columns: list[str], trust: bool = False)
     path = spec.resolve(spec.model.path)
     if not path.is_file():
         raise AuditInputError(FILE_NOT_FOUND, what="model file", path=path, hint="fix model.path in the spec")
+    check_format(path, fmt.value)
     trusted = trust or spec.model.trust
     positive = {"positive_class": spec.model.positive_class, "positive_label": spec.data.positive_label}
+    if fmt.takes_tensor:
+        return _tensor_model(spec, path, trusted=trusted, positive=positive)
     if fmt is ModelFormat.XGBOOST:
         from audit.models.boosters import XGBoostAdapter
 
@@ -48,3 +55,28 @@ def load_model(spec: AuditSpec, *, data_columns: list[str], trust: bool = False)
         return LightGBMAdapter(path, **positive)
     estimator: Any = load_skops(path, trust=trusted) if fmt is ModelFormat.SKOPS else load_pickle(path, fmt=fmt.value, trust=trusted)
     return SklearnAdapter(estimator, path=path, fmt=fmt.value, data_columns=data_columns, **positive)
+
+
+def _tensor_model(spec: AuditSpec, path: Path, *, trusted: bool, positive: dict[str, Any]) -> ModelAdapter:
+    """A TorchScript, torch (state_dict + module) or ONNX model, fed ``model.inputs`` and read by ``model.output``."""
+    from audit.models import tensor
+
+    m = spec.model
+    if m.inputs is None or m.output is None:  # ModelSpec validation rejects this earlier
+        raise ValueError("model.inputs and model.output are required for tensor models")
+    common: dict[str, Any] = {"inputs": list(m.inputs), "output": m.output, "classes": m.classes, **positive}
+    if m.format is ModelFormat.TORCHSCRIPT:
+        return tensor.TorchScriptAdapter(path, **common)
+    if m.format is ModelFormat.TORCH:
+        if m.module is None:  # ModelSpec validation rejects this earlier
+            raise ValueError("model.module is required for format torch")
+        spec_path = spec.source or spec.base_dir / "audit.yaml"
+        folders = [spec.base_dir, *(spec.resolve(folder) for folder in m.python_path or [])]
+        for folder in folders[1:]:
+            if not folder.is_dir():
+                raise AuditInputError(FILE_NOT_FOUND, what="model.python_path folder", path=folder,
+                                      hint="fix model.python_path in the spec")
+        return tensor.TorchStateDictAdapter(path, module=m.module, module_kwargs=m.module_kwargs, trust=trusted,
+                                            spec_path=spec_path, folders=folders, **common)
+    reference = spec.resolve(m.reference) if m.reference is not None else None
+    return tensor.OnnxAdapter(path, reference=reference, **common)
