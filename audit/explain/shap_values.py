@@ -14,6 +14,9 @@ Which explainer (and why):
   interventional, with the data mean as background); the base value is
   ``intercept + coef . mean z``.
 - neural networks (torch modules; scikit-learn MLPs are copied into torch): ``shap.DeepExplainer``.
+- torch tensor adapters (TorchScript, state_dict; :mod:`audit.models.tensor`): Integrated Gradients
+  through Captum (:mod:`.integrated_gradients`), baseline = mean of the audited inputs, steps doubled
+  until the completeness gap is under a tolerance for every row.
 - anything else (a true black box, or preprocessing whose output is not a numeric matrix
   of fixed width, or whose every column mixes several of the user's columns): KernelSHAP
   on the user's own columns with a summarised background, within a time budget
@@ -49,6 +52,7 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
+from audit.explain import integrated_gradients as ig
 from audit.explain.codec import Codec
 from audit.explain.executor import DEFAULT_WORKERS, make_executor, row_chunks
 from audit.explain.folding import CONSTANT_GROUP, ColumnMap, FoldingError, column_map, fold_values, scan_output
@@ -183,6 +187,7 @@ class ExplainPlan:
     budget: float = 0.0  # kernel: seconds allowed per explain() call, planning included
     pilot: KernelPilot | None = None
     planning_seconds: float = 0.0  # kernel: background, codec and pilot
+    tolerance: float = 0.0  # ig: the completeness gap every row should be under
 
     @property
     def n_folded(self) -> int:
@@ -225,6 +230,8 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int, kernel_budget: f
     sign = -1.0 if getattr(model, "positive_index", 1) == 0 else 1.0
     pos = int(getattr(model, "positive_index", 1))
     preprocessor = estimator[:-1] if hasattr(estimator, "steps") and len(estimator.steps) > 1 else None
+    if final is None and ig.is_torch_adapter(model):  # a torch tensor adapter: Integrated Gradients on its module
+        return _ig_plan(model=model, X=X, seed=seed)
     family = _family(final)
     module = None
     if family in ("lightgbm", "xgboost"):
@@ -281,6 +288,21 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int, kernel_budget: f
     space = "log-odds" if module is not final else "model output"  # a scikit-learn MLP copy outputs its logit
     return ExplainPlan(explainer="deep", method="DeepSHAP (shap.DeepExplainer, torch)" + suffix, output_space=space,
                        estimator=module, background=Z[np.sort(rows)], **common)
+
+
+def _ig_plan(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
+    """Integrated Gradients for a torch adapter: baseline = mean of the audited inputs, tolerance from the output scale."""
+    names = [str(c) for c in model.feature_names]
+    baseline = X[names].to_numpy(dtype=np.float64).mean(axis=0, keepdims=True) if len(X) else np.zeros((1, len(names)))
+    pos = int(model.positive_index)
+    module = model.estimator
+    f_x = ig.model_output(module, X[names].to_numpy(dtype=np.float32), output=model.output, positive_index=pos)
+    f_b = ig.model_output(module, baseline.astype(np.float32), output=model.output, positive_index=pos)[0]
+    tolerance = ig.tolerance_for(model.output, float(np.abs(f_x - f_b).max()) if len(f_x) else 1.0)
+    return ExplainPlan(explainer="ig", method=ig.method_text(model.output, tolerance),
+                       output_space=ig.output_space(model.output), feature_names=names, estimator=model,
+                       mapping=np.arange(len(names)), sign=1.0, positive_index=pos, background=baseline, seed=seed,
+                       tolerance=tolerance)
 
 
 def _fold_texts(cmap: ColumnMap, groups: list[str], members: list[list[str]]) -> tuple[str, list[str]]:
@@ -440,7 +462,8 @@ def explain(*, model: Any, X: pd.DataFrame, seed: int, scheduler: str | None = N
                       seconds=time.perf_counter() - started, executor=executor.name, n_chunks=len(chunks),
                       chunk_rows=size, encoded_features=encoded, notes=notes,
                       precision="float32" if plan.explainer == "xgboost" else "float64",
-                      exact=plan.explainer in EXACT_EXPLAINERS, joint_values=joint, joint_names=list(plan.groups),
+                      # IG's gap to the separately computed output is a real check, so it is reported like theirs
+                      exact=plan.explainer in EXACT_EXPLAINERS or plan.explainer == "ig", joint_values=joint, joint_names=list(plan.groups),
                       joint_members=[list(m) for m in plan.group_members], traced_by=plan.traced_by)
 
 
@@ -498,9 +521,10 @@ def _joint_notes(plan: ExplainPlan, values: np.ndarray, joint: np.ndarray) -> li
 # Per explainer: rows per chunk, and the fewest rows worth starting worker processes for (starting
 # them costs a few seconds). The LightGBM shortcut shares work between the rows of a chunk, so its
 # chunks are large; KernelSHAP is slow per row, so its chunks are small and it parallelises early.
-_CHUNK_ROWS = {"lightgbm": 50_000, "xgboost": 10_000, "tree": 10_000, "linear": 50_000, "deep": 5_000, "kernel": 100}
+_CHUNK_ROWS = {"lightgbm": 50_000, "xgboost": 10_000, "tree": 10_000, "linear": 50_000, "deep": 5_000, "kernel": 100,
+               "ig": 5_000}
 _MIN_ROWS_FOR_PROCESSES = {"lightgbm": 100_000, "xgboost": 20_000, "tree": 20_000, "linear": 500_000, "deep": 20_000,
-                           "kernel": 200}
+                           "kernel": 200, "ig": 20_000}
 
 
 def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np.ndarray, float, np.ndarray]:
@@ -514,7 +538,7 @@ def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np
     else:
         Z = _transform(plan.preprocessor, X)
     runner = {"lightgbm": _lightgbm_chunk, "xgboost": _xgboost_chunk, "tree": _tree_chunk,
-              "linear": _linear_chunk, "deep": _deep_chunk}[plan.explainer]
+              "linear": _linear_chunk, "deep": _deep_chunk, "ig": _ig_chunk}[plan.explainer]
     values, base, margin = runner(plan, Z)
     if plan.mapping is None:  # plan_explanation always sets it; only a hand-built plan can lack it
         raise TypeError("ExplainPlan.mapping is required to fold contributions onto the user's columns")
@@ -644,6 +668,22 @@ def _deep_values(shap: Any, torch: Any, plan: ExplainPlan, Z: Any) -> tuple[np.n
         margin = module(inputs).detach().cpu().numpy().astype(float).reshape(-1)
     base = float(np.atleast_1d(explainer.expected_value)[0])
     return values, base, margin
+
+
+def _ig_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]:
+    """Integrated Gradients of the adapter's module (positive class's output; already signed, plan.sign is 1)."""
+    import torch
+
+    model = plan.estimator  # the adapter: in a worker its module is reloaded from the file's bytes
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread per worker; restored below (this may be the main process)
+    try:
+        done = ig.integrated_gradients(model.estimator, np.asarray(Z, dtype=float), plan.background,
+                                       output=model.output, positive_index=plan.positive_index,
+                                       tolerance=plan.tolerance)
+    finally:
+        torch.set_num_threads(threads)
+    return done.values, done.base, done.margin
 
 
 def _as_torch(final: Any) -> Any:
