@@ -286,3 +286,11 @@ __all__ += [
     "TENSOR_MISSING_VALUES", "TENSOR_OUTPUT_NOT_A_TENSOR", "TENSOR_FIELD_NEEDED", "TENSOR_FIELD_NOT_FOR_FORMAT", "INPUTS_EMPTY", "INPUTS_REPEATED",
     "CLASSES_NOT_TWO", "MODULE_NOT_A_CLASS_PATH",
 ]
+
+
+# Models with custom code (issue 12, item 1): a skops/pickle/joblib model that imports a module the user wrote.
+MODEL_MODULE_NOT_IMPORTABLE = (
+    "{path}: the model needs module '{module}', which is not importable; put {file} beside audit.yaml or list its "
+    "folder in model.python_path"
+)
+__all__ += ["MODEL_MODULE_NOT_IMPORTABLE"]

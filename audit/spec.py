@@ -305,7 +305,9 @@ class ModelSpec(_Strict):
     )
     python_path: list[Path] | None = Field(
         default=None, validate_default=True,
-        description="torch: more folders to import model.module from, relative to this spec (its own folder always is).",
+        description="torch, skops, pickle, joblib: more folders to import the model's own code from (model.module, or "
+                    "the modules a trusted skops/pickle/joblib file's functions and classes come from), relative to "
+                    "this spec (its own folder always is).",
     )
     reference: Path | None = Field(
         default=None, validate_default=True,
@@ -374,10 +376,16 @@ class ModelSpec(_Strict):
             raise ValueError(MODULE_NOT_A_CLASS_PATH.format(value=value))
         return value
 
-    @field_validator("module_kwargs", "python_path")
+    @field_validator("module_kwargs")
     @classmethod
     def _torch_only(cls, value: Any, info: ValidationInfo) -> Any:
         cls._only_for(info, value, (ModelFormat.TORCH,))
+        return value
+
+    @field_validator("python_path")
+    @classmethod
+    def _code_formats_only(cls, value: Any, info: ValidationInfo) -> Any:
+        cls._only_for(info, value, (ModelFormat.TORCH, ModelFormat.SKOPS, ModelFormat.PICKLE, ModelFormat.JOBLIB))
         return value
 
     @field_validator("reference")

@@ -12,6 +12,10 @@ processes, in-process, or on a Dask cluster therefore gives identical numbers.
 - :class:`DaskExecutor`: a ``dask.distributed`` scheduler at an address (``ctx.scheduler``).
 
 Progress is reported through a ``(task, done, total)`` callback as chunks finish.
+What is sent to workers (the function and the shared input) is pickled once first; when
+that fails (a model holding a lock, an open handle), the chunks run in-process instead and
+the executor says so: its ``note`` holds one line, and its ``name`` (which results report) says
+"in-process" and why.
 Worker processes are limited to one thread each (OpenMP, BLAS), so two workers on
 two cores do not oversubscribe them.
 """
@@ -29,6 +33,7 @@ __all__ = [
     "DaskExecutor",
     "make_executor",
     "row_chunks",
+    "unsendable",
     "DEFAULT_WORKERS",
 ]
 
@@ -44,6 +49,28 @@ def _quiet(task: str, done: int, total: int) -> None:
     return None
 
 
+def unsendable(fn: Callable[..., Any], common: Any) -> str | None:
+    """Why ``fn`` and ``common`` cannot be sent to worker processes (one line), or None when they can.
+
+    They are pickled the way loky sends them (its pickler: cloudpickle when installed, which also takes
+    lambdas; Dask tries pickle, then cloudpickle, the same).
+    """
+    from joblib.externals.loky.backend.reduction import dumps
+
+    try:
+        dumps((fn, common))
+    except Exception as exc:  # pickling fails in many ways: TypeError, PicklingError, AttributeError, ...
+        text = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {text}"
+    return None
+
+
+def _fallback_note(where: str, reason: str) -> tuple[str, str]:
+    """The note and the executor's name when the work runs in-process because it cannot be sent to ``where``."""
+    why = f"the model cannot be sent to {where} ({reason})"
+    return f"ran in-process: {why}", f"in-process: {why}"
+
+
 def row_chunks(n_rows: int, *, size: int) -> list[slice]:
     """Fixed, contiguous row ranges of at most ``size`` rows covering ``0..n_rows``."""
     size = max(1, int(size))
@@ -54,6 +81,7 @@ class ChunkExecutor(Protocol):
     """Maps ``fn(common, item)`` over ``items``; returns results in the order of ``items``."""
 
     name: str
+    note: str  # one line when the chunks ran elsewhere than asked (e.g. in-process), else ""
 
     def map(self, fn: Callable[[Any, T], R], common: Any, items: Sequence[T], *, task: str = "",
             progress: Progress = _quiet) -> list[R]: ...
@@ -63,6 +91,7 @@ class InlineExecutor:
     """Runs every chunk in this process, one after the other."""
 
     name = "in-process"
+    note = ""
 
     def map(self, fn: Callable[[Any, T], R], common: Any, items: Sequence[T], *, task: str = "",
             progress: Progress = _quiet) -> list[R]:
@@ -80,21 +109,44 @@ class ProcessExecutor:
     def __init__(self, *, workers: int = DEFAULT_WORKERS) -> None:
         self.workers = workers
         self.name = f"local processes ({workers})"
+        self.note = ""  # one line when the work ran in-process because it could not be sent to the workers
 
     def map(self, fn: Callable[[Any, T], R], common: Any, items: Sequence[T], *, task: str = "",
             progress: Progress = _quiet) -> list[R]:
-        """Submit one task per item to the worker pool; collect results in item order."""
+        """Submit one task per item to the worker pool; collect results in item order.
+
+        When ``fn`` and ``common`` cannot be pickled, or a worker cannot unpickle them (a module of the
+        model's own code that was imported from the spec's folder is not on the workers' path), every
+        item runs in this process instead (same results), and ``note`` and ``name`` say so.
+        """
         from concurrent.futures import as_completed
 
         from joblib.externals.loky import get_reusable_executor
+        from joblib.externals.loky.process_executor import BrokenProcessPool
 
+        reason = unsendable(fn, common) if items else None
+        if reason is not None:
+            self.note, self.name = _fallback_note("worker processes", reason)
+            return InlineExecutor().map(fn, common, items, task=task, progress=progress)
         pool = get_reusable_executor(max_workers=self.workers, timeout=120, env=_SINGLE_THREAD_ENV)
         futures = {pool.submit(fn, common, item): i for i, item in enumerate(items)}
         results: list[Any] = [None] * len(items)
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            progress(task, done, len(items))
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                progress(task, done, len(items))
+        except BrokenProcessPool as exc:
+            if "un-serialize" not in str(exc):
+                raise
+            self.note, self.name = _fallback_note("worker processes", f"a worker could not load it: {_cause(exc)}")
+            return InlineExecutor().map(fn, common, items, task=task, progress=progress)
         return results
+
+
+def _cause(exc: BaseException) -> str:
+    """The last line of the error behind ``exc`` (loky puts the worker's traceback there)."""
+    lines = [line.strip() for line in str(exc.__cause__ or exc).splitlines() if line.strip().strip('"')]
+    return lines[-1] if lines else type(exc).__name__
 
 
 class DaskExecutor:
@@ -106,10 +158,15 @@ class DaskExecutor:
     def __init__(self, *, address: str) -> None:
         self.address = address
         self.name = f"dask ({address})"
+        self.note = ""  # as ProcessExecutor.note
 
     def map(self, fn: Callable[[Any, T], R], common: Any, items: Sequence[T], *, task: str = "",
             progress: Progress = _quiet) -> list[R]:
-        """Scatter ``common``, submit one task per item, gather in item order."""
+        """Scatter ``common``, submit one task per item, gather in item order (in-process when unpicklable)."""
+        reason = unsendable(fn, common) if items else None
+        if reason is not None:
+            self.note, self.name = _fallback_note("Dask workers", reason)
+            return InlineExecutor().map(fn, common, items, task=task, progress=progress)
         from distributed import Client, as_completed
 
         with Client(self.address, set_as_default=False, timeout="30s") as client:

@@ -397,14 +397,22 @@ def _pilot_note(plan: ExplainPlan) -> str:
 
 
 def _family(final: Any) -> str:
-    module = type(final).__module__
-    if module.startswith("lightgbm"):
+    """Whose estimator this is, by type (never by a name a wrapper could share).
+
+    LightGBM and XGBoost by ``isinstance`` of their models and boosters (their modules are imported
+    already when such an object exists); scikit-learn by its own package, exactly.
+    """
+    import sys
+
+    lightgbm, xgboost = sys.modules.get("lightgbm"), sys.modules.get("xgboost")
+    if lightgbm is not None and isinstance(final, (lightgbm.Booster, lightgbm.LGBMModel)):
         return "lightgbm"
-    if module.startswith("xgboost"):
+    if xgboost is not None and isinstance(final, (xgboost.Booster, xgboost.XGBModel)):
         return "xgboost"
-    if module.startswith("sklearn"):
+    module = type(final).__module__
+    if module == "sklearn" or module.startswith("sklearn."):
         return "sklearn"
-    return module.split(".")[0]
+    return "other"
 
 
 # --------------------------------------------------------------------------- running
@@ -687,10 +695,17 @@ def _ig_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarray]
 
 
 def _as_torch(final: Any) -> Any:
-    """A torch module to explain: the estimator itself, or a scikit-learn MLP copied into torch (logit output)."""
-    if type(final).__module__.startswith("torch"):
+    """A torch module to explain: the estimator itself, or a scikit-learn MLP copied into torch (logit output).
+
+    By type, never by name: a torch.nn.Module (torch is imported already when one exists), or an
+    instance of scikit-learn's MLPClassifier. Anything else (a wrapper named ``Torch...``) is None.
+    """
+    import sys
+
+    torch_loaded, neural_network = sys.modules.get("torch"), sys.modules.get("sklearn.neural_network")
+    if torch_loaded is not None and isinstance(final, torch_loaded.nn.Module):
         return final
-    if type(final).__name__ != "MLPClassifier" or getattr(final, "n_outputs_", 1) != 1:
+    if neural_network is None or not isinstance(final, neural_network.MLPClassifier) or getattr(final, "n_outputs_", 1) != 1:
         return None
     import torch
 

@@ -1,6 +1,7 @@
 """Model adapters behind one small protocol (see :class:`ModelAdapter`).
 
-scikit-learn via skops by default (pickle/joblib only when trusted), XGBoost
+scikit-learn via skops by default (pickle/joblib only when trusted; a trusted
+file's own code is imported from the spec's folder and ``model.python_path``), XGBoost
 and LightGBM native files, tensor models (TorchScript, a torch state_dict with
 its trusted module, ONNX: :mod:`audit.models.tensor`), and predictions-only
 audits (no model at all). Every adapter takes its positive decision by the one
@@ -53,8 +54,22 @@ def load_model(spec: AuditSpec, *, data_columns: list[str], trust: bool = False)
         from audit.models.boosters import LightGBMAdapter
 
         return LightGBMAdapter(path, **positive)
-    estimator: Any = load_skops(path, trust=trusted) if fmt is ModelFormat.SKOPS else load_pickle(path, fmt=fmt.value, trust=trusted)
+    folders = _code_folders(spec)  # where the model's own code (model.python_path) is imported from, when trusted
+    if fmt is ModelFormat.SKOPS:
+        estimator: Any = load_skops(path, trust=trusted, folders=folders)
+    else:
+        estimator = load_pickle(path, fmt=fmt.value, trust=trusted, folders=folders)
     return SklearnAdapter(estimator, path=path, fmt=fmt.value, data_columns=data_columns, **positive)
+
+
+def _code_folders(spec: AuditSpec) -> list[Path]:
+    """The spec's folder and every ``model.python_path`` folder (each must exist): where the model's code is imported from."""
+    folders = [spec.base_dir, *(spec.resolve(folder) for folder in spec.model.python_path or [])]
+    for folder in folders[1:]:
+        if not folder.is_dir():
+            raise AuditInputError(FILE_NOT_FOUND, what="model.python_path folder", path=folder,
+                                  hint="fix model.python_path in the spec")
+    return folders
 
 
 def _tensor_model(spec: AuditSpec, path: Path, *, trusted: bool, positive: dict[str, Any]) -> ModelAdapter:
@@ -71,12 +86,7 @@ def _tensor_model(spec: AuditSpec, path: Path, *, trusted: bool, positive: dict[
         if m.module is None:  # ModelSpec validation rejects this earlier
             raise ValueError("model.module is required for format torch")
         spec_path = spec.source or spec.base_dir / "audit.yaml"
-        folders = [spec.base_dir, *(spec.resolve(folder) for folder in m.python_path or [])]
-        for folder in folders[1:]:
-            if not folder.is_dir():
-                raise AuditInputError(FILE_NOT_FOUND, what="model.python_path folder", path=folder,
-                                      hint="fix model.python_path in the spec")
         return tensor.TorchStateDictAdapter(path, module=m.module, module_kwargs=m.module_kwargs, trust=trusted,
-                                            spec_path=spec_path, folders=folders, **common)
+                                            spec_path=spec_path, folders=_code_folders(spec), **common)
     reference = spec.resolve(m.reference) if m.reference is not None else None
     return tensor.OnnxAdapter(path, reference=reference, **common)

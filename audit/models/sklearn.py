@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +15,7 @@ import pandas as pd
 
 from audit.errors import (
     MODEL_LOAD_FAILED,
+    MODEL_MODULE_NOT_IMPORTABLE,
     MODEL_NOT_A_CLASSIFIER,
     MODEL_NOT_A_MODEL,
     UNTRUSTED_PICKLE,
@@ -21,14 +26,17 @@ from audit.models._base import ModelKind
 from audit.models._classes import decision_from_score, native, positive_index
 
 __all__ = [
-    "SklearnAdapter", "decision_from_score", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind",
+    "SklearnAdapter", "code_folders", "decision_from_score", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind",
 ]
 
 # skops refuses these by default although they are plain model internals (STACK.md). We trust
-# them, and scikit-learn's own classes (e.g. its Tree and TreePredictor); every function and
+# them, scikit-learn's own classes (e.g. its Tree and TreePredictor) and numpy's dtype classes
+# (skops 0.16 reports ``numpy.dtype`` for a fitted SimpleImputer, OneHotEncoder or ColumnTransformer;
+# ``numpy.dtypes.Float64DType`` and the like are the same kind of object); every function and
 # every other type is shown to the user, who must trust the file explicitly.
 TRUSTED_TYPES = frozenset({
     "collections.OrderedDict",
+    "numpy.dtype",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
     "xgboost.core.Booster",
@@ -40,10 +48,11 @@ def is_trusted_type(name: str) -> bool:
     """Whether a type skops reports as untrusted is one we trust by default."""
     if name in TRUSTED_TYPES:
         return True
+    if name.startswith("numpy.dtypes."):  # a dtype class (Float64DType, ...): numpy.dtype subclasses, no code
+        found = getattr(np.dtypes, name.removeprefix("numpy.dtypes."), None)
+        return isinstance(found, type) and issubclass(found, np.dtype)
     if not name.startswith("sklearn."):
         return False
-    import importlib
-
     module_name, _, attribute = name.rpartition(".")
     try:
         found = getattr(importlib.import_module(module_name), attribute)
@@ -56,13 +65,21 @@ _LINEAR_NAMES = ("LogisticRegression", "LinearSVC", "SGDClassifier", "RidgeClass
 
 
 def model_kind(final_estimator: Any) -> ModelKind:
-    """Which explainer family fits this estimator."""
+    """Which explainer family fits this estimator (a label, and a hint among exact explainers).
+
+    Tree and linear are guessed from the class name: the explainers check the attributes they use and
+    their additivity, so a wrong guess is caught there. Neural is by type (a scikit-learn MLP or a torch
+    module), never by name, because it sends the estimator down a path that needs those real attributes.
+    """
     name = type(final_estimator).__name__
     if any(t in name for t in _TREE_NAMES):
         return "tree"
     if any(t in name for t in _LINEAR_NAMES):
         return "linear"
-    if "MLP" in name:
+    neural_network, torch = sys.modules.get("sklearn.neural_network"), sys.modules.get("torch")
+    if neural_network is not None and isinstance(final_estimator, neural_network.MLPClassifier):
+        return "neural"
+    if torch is not None and isinstance(final_estimator, torch.nn.Module):
         return "neural"
     return "other"
 
@@ -116,8 +133,30 @@ class SklearnAdapter:
         return self.decide(self.predict_score(X))
 
 
-def load_skops(path: Path, *, trust: bool) -> Any:
-    """Load a skops file, trusting scikit-learn internals and refusing other types unless trusted."""
+@contextmanager
+def code_folders(folders: Sequence[Path]) -> Iterator[None]:
+    """``folders`` first on sys.path while the block runs (sys.path is restored after)."""
+    importlib.invalidate_caches()  # a module file written after the last import (a test, a notebook) is seen
+    saved = list(sys.path)
+    sys.path[:0] = [str(folder) for folder in folders]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _missing_module(path: Path, exc: ModuleNotFoundError) -> AuditInputError:
+    """The one-line error for a module the model's code needs and that cannot be imported."""
+    module = exc.name or str(exc)
+    return AuditInputError(MODEL_MODULE_NOT_IMPORTABLE, path=path, module=module, file=module.replace(".", "/") + ".py")
+
+
+def load_skops(path: Path, *, trust: bool, folders: Sequence[Path] = ()) -> Any:
+    """Load a skops file, trusting scikit-learn internals and refusing other types unless trusted.
+
+    A trusted file is loaded with ``folders`` (the spec's folder and ``model.python_path``) first on
+    sys.path, so that the modules its functions and classes come from can be imported.
+    """
     import zipfile
 
     import skops.io as sio
@@ -133,15 +172,23 @@ def load_skops(path: Path, *, trust: bool) -> Any:
     if unknown and not trust:
         raise AuditInputError(UNTRUSTED_SKOPS_TYPES, path=path, types=", ".join(unknown))
     try:
-        return sio.load(path, trusted=untrusted)
+        with code_folders(folders if trust else ()):
+            return sio.load(path, trusted=untrusted)
+    except ModuleNotFoundError as exc:
+        raise _missing_module(path, exc) from None
     except Exception as exc:
         raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt="skops", problem=_one_line(exc)) from None
 
 
-def load_pickle(path: Path, *, fmt: str, trust: bool) -> Any:
-    """Load a pickle or joblib file, only when the user has said they trust it."""
+def load_pickle(path: Path, *, fmt: str, trust: bool, folders: Sequence[Path] = ()) -> Any:
+    """Load a pickle or joblib file, only when the user has said they trust it (``folders`` as :func:`load_skops`)."""
     if not trust:
         raise AuditInputError(UNTRUSTED_PICKLE, path=path, fmt=fmt)
+    with code_folders(folders):
+        return _unpickle(path, fmt=fmt)
+
+
+def _unpickle(path: Path, *, fmt: str) -> Any:
     try:
         if fmt == "joblib":
             import joblib
@@ -149,6 +196,11 @@ def load_pickle(path: Path, *, fmt: str, trust: bool) -> Any:
             return joblib.load(path)
         with path.open("rb") as handle:
             return pickle.load(handle)  # noqa: S301 - the user explicitly trusted this file
+    except ModuleNotFoundError as exc:
+        if fmt != "pickle" or _starts_like_a_pickle(path):  # else text read as opcodes, handled below
+            raise _missing_module(path, exc) from None
+        raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt=fmt,
+                              problem="a pickle file starts with the protocol mark that pickle.dump writes") from None
     except (pickle.UnpicklingError, EOFError) as exc:
         raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt=fmt, problem=f"it cannot be unpickled: {_one_line(exc)}") from None
     except Exception as exc:
