@@ -25,9 +25,9 @@ import dataclasses
 
 from audit.checks._base import CheckContext
 from audit.checks._common import bootstrap_params
-from audit.checks._longform import long_row, long_table
-from audit.checks._selection import group_rows, selection_indicator
-from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.checks._longform import long_table
+from audit.checks._selection import group_rows, impact_chart, impact_long_rows, selection_indicator
+from audit.evidence import Evidence, Table, clean_number
 from audit.fairness.compare import Comparison, compare
 from audit.fairness.groups import LL144_SHARE, build_breakdowns
 from audit.spec import EEO_KINDS, SmallCategoryExclusion
@@ -127,9 +127,11 @@ def eeo_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         partial=partial,
         tables=[
             *(_ll144_table(c, rows, kind, favourable_is_positive, exclusion) for c in comparisons),
-            long_table(_long(rows, comparisons, kind)),
+            long_table(impact_long_rows(rows, comparisons, kind, check=EVIDENCE_ID)),
         ],
-        charts=[_chart(rows, line, line_label)],
+        charts=[impact_chart(rows, line, line_label, chart_id="fairness-eeo-impact-ratio",
+                             title="Impact ratio by EEO category (95 % interval)",
+                             xlabel="impact ratio (category's rate ÷ the highest rate of its breakdown)")],
         method=_method(kind, fairness.bootstrap, exclusion),
         limits=_limits(kind, len(compared), races),
         params={
@@ -217,37 +219,6 @@ def _ll144_table(c: Comparison, rows: list[dict], kind: str, favourable_is_posit
     else:
         note += " Every category is compared: no category was excluded."
     return Table.from_records(f"LL144 summary: {b.name}", records, note=note)
-
-
-def _long(rows: list[dict], comparisons: list[Comparison], kind: str) -> list[dict]:
-    out = []
-    for r in rows:
-        common = {"check": EVIDENCE_ID, "attribute": r["breakdown"], "group": r["category"], "n": r["n"]}
-        out.append(long_row(metric="share", value=r["share"], **common))
-        out.append(long_row(metric=f"{kind}_rate", value=r["rate"], ci_low=r["rate_ci_low"],
-                            ci_high=r["rate_ci_high"], **common))
-        out.append(long_row(metric="impact_ratio", value=r["impact_ratio"], ci_low=r["ratio_ci_low"],
-                            ci_high=r["ratio_ci_high"], p_value=r["p_value"], **common))
-    for c in comparisons:
-        out.append(long_row(check=EVIDENCE_ID, metric="unknown_count", attribute=c.breakdown.name,
-                            group=MISSING_GROUP, value=c.breakdown.unknown_count))
-    return out
-
-
-def _chart(rows: list[dict], line: float, line_label: str) -> Chart:
-    shown = [r for r in rows if r["impact_ratio"] is not None]
-    return Chart(
-        id="fairness-eeo-impact-ratio",
-        title="Impact ratio by EEO category (95 % interval)",
-        kind="barh",
-        labels=[r["key"] for r in shown],
-        values=[r["impact_ratio"] for r in shown],
-        ci_low=[r["ratio_ci_low"] for r in shown],
-        ci_high=[r["ratio_ci_high"] for r in shown],
-        xlabel="impact ratio (category's rate ÷ the highest rate of its breakdown)",
-        reference=line,
-        reference_label=line_label,
-    )
 
 
 def _summary(worst: dict | None, kind: str, metrics: dict, partial: dict[str, str],

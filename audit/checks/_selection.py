@@ -3,7 +3,8 @@
 The general disparity evidence: every protected attribute (age and the others included) and
 every configured intersection, under the spec's general group-size rules. The LL144 / Uniform
 Guidelines view, restricted to the EEO categories and with no minimum group size, is
-``fairness.eeo_impact`` (``_eeo.py``), which reuses :func:`selection_indicator` and :func:`group_rows`.
+``fairness.eeo_impact`` (``_eeo.py``), which reuses :func:`selection_indicator`, :func:`group_rows`, :func:`impact_long_rows`
+and :func:`impact_chart`.
 
 - Selection rate: people given the favourable decision in a group / people in that
   group (for a fraud or risk flag, the share *not* flagged).
@@ -34,7 +35,8 @@ from audit.fairness.significance import holm
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line
 
-__all__ = ["selection_evidence", "selection_indicator", "group_rows", "SALT", "EVIDENCE_ID", "TITLE"]
+__all__ = ["selection_evidence", "selection_indicator", "group_rows", "impact_long_rows", "impact_chart", "SALT",
+           "EVIDENCE_ID", "TITLE"]
 
 SALT = 4101
 EVIDENCE_ID = "fairness.selection_rate"
@@ -88,9 +90,11 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
         partial=partial if worst else {},
         tables=[
             _detail_table(rows, kind),
-            long_table(_long(rows, comparisons, kind)),
+            long_table(impact_long_rows(rows, comparisons, kind, check=EVIDENCE_ID)),
         ],
-        charts=[_chart(rows, line, line_label)],
+        charts=[impact_chart(rows, line, line_label, chart_id="fairness-impact-ratio",
+                             title="Impact ratio by group (95 % interval)",
+                             xlabel="impact ratio (group's favourable-decision rate ÷ most favoured group's)")],
         method=_method(kind, fairness.bootstrap),
         limits=_limits(len(compared), kind, scoring_declared=ctx.spec.system.use == "scoring"),
         params={
@@ -185,50 +189,35 @@ def _detail_table(rows: list[dict], kind: str) -> Table:
     )
 
 
-def _long(rows: list[dict], comparisons: list[Comparison], kind: str) -> list[dict]:
+def impact_long_rows(rows: list[dict], comparisons: list[Comparison], kind: str, *, check: str) -> list[dict]:
+    """metrics.csv rows of a rates-and-ratios evidence (``check`` is its id): share, rate and ratio per group,
+    and each breakdown's unknown count."""
     out = []
     for r in rows:
-        common = {"check": EVIDENCE_ID, "attribute": r["breakdown"], "group": r["category"], "n": r["n"]}
+        common = {"check": check, "attribute": r["breakdown"], "group": r["category"], "n": r["n"]}
         out.append(long_row(metric="share", value=r["share"], **common))
-        out.append(
-            long_row(
-                metric=f"{kind}_rate", value=r["rate"], ci_low=r["rate_ci_low"], ci_high=r["rate_ci_high"], **common
-            )
-        )
-        out.append(
-            long_row(
-                metric="impact_ratio",
-                value=r["impact_ratio"],
-                ci_low=r["ratio_ci_low"],
-                ci_high=r["ratio_ci_high"],
-                p_value=r["p_value"],
-                **common,
-            )
-        )
+        out.append(long_row(metric=f"{kind}_rate", value=r["rate"], ci_low=r["rate_ci_low"],
+                            ci_high=r["rate_ci_high"], **common))
+        out.append(long_row(metric="impact_ratio", value=r["impact_ratio"], ci_low=r["ratio_ci_low"],
+                            ci_high=r["ratio_ci_high"], p_value=r["p_value"], **common))
     for c in comparisons:
-        out.append(
-            long_row(
-                check=EVIDENCE_ID,
-                metric="unknown_count",
-                attribute=c.breakdown.name,
-                group=MISSING_GROUP,
-                value=c.breakdown.unknown_count,
-            )
-        )
+        out.append(long_row(check=check, metric="unknown_count", attribute=c.breakdown.name,
+                            group=MISSING_GROUP, value=c.breakdown.unknown_count))
     return out
 
 
-def _chart(rows: list[dict], line: float, line_label: str) -> Chart:
+def impact_chart(rows: list[dict], line: float, line_label: str, *, chart_id: str, title: str, xlabel: str) -> Chart:
+    """Horizontal bars of every compared group's impact ratio with its interval and the threshold line."""
     shown = [r for r in rows if r["impact_ratio"] is not None]
     return Chart(
-        id="fairness-impact-ratio",
-        title="Impact ratio by group (95 % interval)",
+        id=chart_id,
+        title=title,
         kind="barh",
         labels=[r["key"] for r in shown],
         values=[r["impact_ratio"] for r in shown],
         ci_low=[r["ratio_ci_low"] for r in shown],
         ci_high=[r["ratio_ci_high"] for r in shown],
-        xlabel="impact ratio (group's favourable-decision rate ÷ most favoured group's)",
+        xlabel=xlabel,
         reference=line,
         reference_label=line_label,
     )

@@ -55,11 +55,13 @@ def unsendable(fn: Callable[..., Any], common: Any) -> str | None:
     They are pickled the way loky sends them (its pickler: cloudpickle when installed, which also takes
     lambdas; Dask tries pickle, then cloudpickle, the same).
     """
+    import pickle
+
     from joblib.externals.loky.backend.reduction import dumps
 
     try:
         dumps((fn, common))
-    except Exception as exc:  # pickling fails in many ways: TypeError, PicklingError, AttributeError, ...
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:  # what pickle and cloudpickle raise on an object they cannot take
         text = (str(exc).strip().splitlines() or [""])[0]
         return f"{type(exc).__name__}: {text}"
     return None

@@ -200,7 +200,7 @@ class _TensorAdapter:
             out = np.asarray(self._forward(np.zeros((2, width), dtype=np.float32)))
         except AuditInputError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the user's network may raise anything; re-raised as an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"it does not run on {width} input column(s), as model.inputs lists: "
                                           f"{_brief(exc)}") from None
@@ -287,7 +287,7 @@ class TorchScriptAdapter(_TensorAdapter):
 
         try:
             module = torch.jit.load(io.BytesIO(blob), map_location="cpu")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError and others on a bad file; an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format, problem=_brief(exc)) from None
         return module.eval()
 
@@ -355,7 +355,7 @@ class TorchStateDictAdapter(_TensorAdapter):
 
         try:
             state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, ... on a refused file; an input error
             problem = (f"torch.load(weights_only=True) refused it ({_brief(exc)[:120]}); save model.state_dict() "
                        "with torch.save, or the whole model with torch.jit.save (format torchscript)")
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format, problem=problem) from None
@@ -376,12 +376,12 @@ class TorchStateDictAdapter(_TensorAdapter):
                                   problem=f"'{self.module_path}' is not a torch.nn.Module class")
         try:
             module = cls(**self.module_kwargs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the user's constructor may raise anything; an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"{self.module_path}(**model.module_kwargs) failed: {_brief(exc)}") from None
         try:
             module.load_state_dict(state, strict=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - RuntimeError on missing/unexpected keys or shapes; an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"the state_dict does not fit {self.module_path}: {_brief(exc)}") from None
         return module.eval()
@@ -397,11 +397,12 @@ _ONNX_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 
 def _onnx_kind(blob: bytes) -> ModelKind:
     """What the ONNX graph computes: tree ensembles, a linear classifier, or layers of a network."""
-    try:
-        import onnx
+    import onnx
+    from google.protobuf.message import DecodeError
 
+    try:
         ops = {node.op_type for node in onnx.load_from_string(blob).graph.node}
-    except Exception:  # the session already read the file; this only names the kind
+    except DecodeError:  # onnxruntime read the file; a graph onnx cannot parse only leaves the kind unnamed
         return "other"
     if any(op.startswith("TreeEnsemble") for op in ops):
         return "tree"
@@ -434,7 +435,7 @@ class OnnxAdapter(_TensorAdapter):
         self.kind = _onnx_kind(self._blob)
         self._probe()
         #: Drift from ``reference`` on the first data scored (see the module): None until measured or without one.
-        self.drift: dict[str, float | int] | None = None
+        self.drift: dict[str, float | int | None] | None = None
         self.reference: TorchScriptAdapter | None = None
         if reference is not None:
             if not reference.is_file():
@@ -457,7 +458,7 @@ class OnnxAdapter(_TensorAdapter):
         options.log_severity_level = 3  # errors only: its warnings are not the user's business
         try:
             session = ort.InferenceSession(blob, sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types; an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format, problem=_brief(exc)) from None
         self._input_name, self._input_dtype = self._input(session)
         self._output_name = self._probability_output(session)
@@ -519,14 +520,14 @@ class OnnxAdapter(_TensorAdapter):
             self.drift = self._drift(score, X)
         return score
 
-    def measure_drift(self, X: pd.DataFrame) -> dict[str, float | int]:
+    def measure_drift(self, X: pd.DataFrame) -> dict[str, float | int | None]:
         """Drift from the reference model on ``X`` (see :meth:`_drift`); also kept in :attr:`drift`."""
         if self.reference is None:
             raise ValueError("this ONNX model has no model.reference to measure its drift from")
         self.drift = self._drift(super().predict_score(X), X)
         return self.drift
 
-    def _drift(self, score: np.ndarray, X: pd.DataFrame) -> dict[str, float | int]:
+    def _drift(self, score: np.ndarray, X: pd.DataFrame) -> dict[str, float | int | None]:
         """How far this model's scores and decisions are from the reference model's on the same rows.
 
         ``max_abs_score_difference``: max |p_onnx - p_reference| of the positive decision's probability;
@@ -540,9 +541,9 @@ class OnnxAdapter(_TensorAdapter):
         rows = len(score)
         return {
             "rows": rows,
-            "max_abs_score_difference": float(gap.max()) if rows else 0.0,
-            "mean_abs_score_difference": float(gap.mean()) if rows else 0.0,
+            "max_abs_score_difference": float(gap.max()) if rows else None,  # no row: nothing measured
+            "mean_abs_score_difference": float(gap.mean()) if rows else None,
             "decisions_differing": differing,
-            "decisions_differing_share": differing / rows if rows else 0.0,
+            "decisions_differing_share": differing / rows if rows else None,
         }
 
