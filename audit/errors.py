@@ -45,6 +45,10 @@ __all__ = [
     "BUNDLE_FILE_MISSING",
     "POSITIVE_CLASS_NOT_A_CLASS",
     "POSITIVE_CLASS_UNDECIDED",
+    "POSITIVE_CLASSES_ALL",
+    "POSITIVE_CLASS_NOT_ONE",
+    "MODEL_CUTOFF_NEEDED",
+    "CUTOFF_NOT_A_PROBABILITY",
     "MODEL_NOT_BINARY",
     "DECISION_VALUES_NOT_FOUND",
     "DECISION_SCORE_NOT_NUMERIC",
@@ -112,7 +116,24 @@ POSITIVE_CLASS_NOT_A_CLASS = (
 )
 POSITIVE_CLASS_UNDECIDED = (
     "{path}: field 'model.positive_class' is not set and data.positive_label {label!r} is not one of the "
-    "model's classes {classes}; set model.positive_class to the class that is the positive decision"
+    "model's classes {classes}; set model.positive_class to the class that is the positive decision (a list of "
+    "classes for a model with more than two)"
+)
+POSITIVE_CLASSES_ALL = (
+    "{path}: field 'model.positive_class' names every class of the model ({classes}), so no decision would be "
+    "negative; list only the classes that are the positive decision"
+)
+POSITIVE_CLASS_NOT_ONE = (
+    "{path}: field 'model.positive_class' names {count} classes of this two-class model ({classes}); name the one "
+    "class that is the positive decision"
+)
+MODEL_CUTOFF_NEEDED = (
+    "{path}: the {fmt} file holds a {found}, which outputs a score and no classes; set model.cutoff to the score at "
+    "or above which the decision is the positive one"
+)
+CUTOFF_NOT_A_PROBABILITY = (
+    "{path}: field 'model.cutoff' is {value}, but this classifier's scores are probabilities; give a cutoff above 0 "
+    "and at most 1"
 )
 MODEL_NOT_BINARY = (
     "{path}: the {fmt} model's objective is '{objective}'; only binary classifiers are supported for now "
@@ -184,7 +205,8 @@ TARGET_MISSING = (
 )
 TARGET_NOT_BINARY = (
     "{path}: target column '{column}' has {count} different values ({values}); the audit needs two outcomes, "
-    "{label!r} and one other: map the other values to one of the two, or drop those rows"
+    "{label!r} and one other: list every positive outcome in data.positive_label (the other values are then "
+    "negative), map the other values to one of the two, or drop those rows"
 )
 ID_MISSING = (
     "{path}: column '{column}' given as data.id_column is empty in {count} row(s) (first: {row}); give every "
@@ -218,7 +240,8 @@ MODEL_NOT_A_MODEL = (
     "{path}: not a {fmt} model file ({problem}); check model.path, or set model.format to the file's format"
 )
 MODEL_NOT_A_CLASSIFIER = (
-    "{path}: the {fmt} file holds a {found}, not a classifier with predict_proba and classes_; give the fitted model"
+    "{path}: the {fmt} file holds a {found}, neither a classifier with predict_proba and classes_ nor a model with "
+    "predict; give the fitted model"
 )
 OUTPUT_NOT_A_FOLDER = (
     "{path}: a file, not a folder, where the output folder ({field}) must be; give a folder, or a path that does not "

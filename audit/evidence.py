@@ -56,8 +56,10 @@ __all__ = [
     "result_json_schema",
 ]
 
-SCHEMA_VERSION = "2.1"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings;
-# 2.1: withdrawn and repealed texts as history (no status), interpretations, duties of the audited party
+SCHEMA_VERSION = "2.2"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings;
+# 2.1: withdrawn and repealed texts as history (no status), interpretations, duties of the audited party;
+# 2.2: fairness.class_rates (multi-class), subject.model_score / model_cutoff, local.shap n_unexplained,
+# coverage_explained and the IG cross-check, importance.shap n_explained
 
 Scalar = float | int | str | bool | None
 

@@ -159,7 +159,10 @@ class ImportanceShap(EvidenceMetrics):
     max_additivity_error: float | None = figure(
         "largest gap between the sum of contributions and the model's own output, for an exact explainer",
         unit="model output", missing=_SHAP_EXACT_MISSING)
-    n_rows: int = count("decisions explained")
+    n_rows: int = count("decisions audited")
+    n_explained: int = count("decisions explained (fewer than n_rows only when the explainer's time budget, "
+                             "explanations.kernel_budget_seconds, fitted a seeded sample); the mean |contribution| is "
+                             "over these")
     top_feature: str | None = label("the feature with the largest mean |contribution|", missing="no feature")
     n_features: int = count("features in the user's columns")
     precision: str = label("floating-point precision of the explainer", missing="")
@@ -186,7 +189,8 @@ class ImportanceSurrogate(EvidenceMetrics):
 class ImportancePdp(EvidenceMetrics):
     features: str | None = label("features shown", missing="no feature")
     n_rows: int = count("rows in the seeded sample")
-    max_range: float | None = figure("largest change of the average score over one feature's values", unit="0-1",
+    max_range: float | None = figure("largest change of the average score over one feature's values",
+                                     unit="score (0-1 for probabilities)",
                                      missing="no feature")
 
 
@@ -196,7 +200,13 @@ class LocalShap(EvidenceMetrics):
     adverse_without_reason: int = count("adverse decisions with no detail that moved the score towards them")
     coverage: float | None = figure(
         "share of decisions with an explanation a person can use: explained, and for an adverse decision at least "
-        "one principal reason", unit="share", missing="no decisions")
+        "one principal reason", unit="share",
+        missing="no decisions, or some decisions were not explained (the explainer's time budget)")
+    n_unexplained: int = count("decisions left without contributions by the explainer's time budget "
+                               "(explanations.kernel_budget_seconds)")
+    coverage_explained: float | None = figure(
+        "coverage among the decisions explained (equal to coverage when every decision was explained)", unit="share",
+        missing="no decision was explained")
     max_reasons: int = count("most principal reasons given for one decision")
     additivity_error_max: float | None = figure(
         "largest gap between the sum of contributions and the model's output, for an exact explainer",
@@ -211,6 +221,13 @@ class LocalShap(EvidenceMetrics):
                                     "after the move and whose decision stayed adverse: the rows of reason_stability")
     method: str = label("the attribution method", missing="")
     output_space: str = label("the unit of contributions", missing="")
+    ig_kernel_agreement: float | None = figure(
+        "Integrated Gradients only: mean share of its top reasons (at most 3) that KernelSHAP also ranks in its top "
+        "ones, over a seeded sample of at most 50 decisions, adverse first", unit="share",
+        missing="the explanations are not Integrated Gradients, or no sampled decision had a reason")
+    ig_kernel_same_first: float | None = figure(
+        "Integrated Gradients only: share of those decisions whose first reason is KernelSHAP's first", unit="share",
+        missing="the explanations are not Integrated Gradients, or no sampled decision had a reason")
 
 
 class LocalLime(EvidenceMetrics):
@@ -250,6 +267,17 @@ class SelectionRate(EvidenceMetrics):
     unknown_count: int = count("people whose category is unknown in at least one protected attribute")
     median_score: float | None = figure("median score of the whole sample (scoring rates)", unit="score",
                                         missing="the rates are of decisions, not scores")
+
+
+class ClassRates(EvidenceMetrics):
+    n_classes: int = count("classes of the multi-class model")
+    classes: str = label("the model's classes", missing="")
+    positive_classes: str = label("the classes that are the positive decision (model.positive_class)", missing="")
+    min_positive_class_ratio: float | None = figure(
+        "lowest ratio of a group's share given a positive class to the highest group's share (one class against "
+        "the rest)", unit="ratio", missing="no group large enough to compare had a positive class")
+    min_positive_class_ratio_group: str | None = label("the group and class of that ratio",
+                                                       missing="no ratio was computed")
 
 
 class EeoImpact(EvidenceMetrics):
@@ -397,6 +425,7 @@ REGISTRY: dict[str, type[EvidenceMetrics]] = {
     "local.lime": LocalLime,
     "fairness.selection_rate": SelectionRate,
     "fairness.eeo_impact": EeoImpact,
+    "fairness.class_rates": ClassRates,
     "fairness.error_rates": ErrorRates,
     "counterfactual.flip": Flip,
     "counterfactual.recourse": Recourse,

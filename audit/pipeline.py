@@ -153,6 +153,13 @@ def _personal_data(spec: AuditSpec, evidence: list[Evidence], decisions: pd.Data
     }
 
 
+def _shown(value: object) -> str | None:
+    """A configured class or label for a reader: one value as text, a list as "a or b"."""
+    if value is None:
+        return None
+    return " or ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+
+
 def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
     from audit.signing import hash_file
 
@@ -164,7 +171,7 @@ def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
         "features": list(subject.X.columns),
         "protected": list(subject.groups.columns),
         "target": spec.data.target,
-        "positive_label": None if spec.data.positive_label is None else str(spec.data.positive_label),
+        "positive_label": _shown(spec.data.positive_label),
         "decision_source": subject.predictions.source,
         "model_format": spec.model.format.value,
         "model_kind": subject.model.kind if subject.model is not None else None,
@@ -172,7 +179,9 @@ def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
         "model_sha256": hash_file(subject.model_path) if subject.model_path else None,
         "model_trusted_explicitly": spec.model.trust or trust_model,  # spec or --trust-model: the reader must know
         "model_classes": [str(c) for c in subject.model.classes] if subject.model is not None else None,
-        "model_positive_class": str(subject.model.positive_class) if subject.model is not None else None,
+        "model_positive_class": _shown(subject.model.positive_class) if subject.model is not None else None,
+        "model_score": subject.model.score_kind if subject.model is not None else None,
+        "model_cutoff": spec.model.cutoff,
         "favourable_decision": "positive" if subject.favourable_is_positive else "negative",
         "favourable_decision_declared": direction_declared(spec),
     }

@@ -272,8 +272,19 @@ class ModelSpec(_Strict):
         description="Load pickle/joblib or skops files with non-default types, or import model.module (format "
                     "torch). Only for models and code whose origin you trust.",
     )
-    positive_class: str | int | bool | None = Field(
-        default=None, description="The model's class that is the positive decision. Default: data.positive_label when it is one of the model's classes; otherwise required (the tool never guesses)."
+    positive_class: str | int | bool | list[str | int | bool] | None = Field(
+        default=None,
+        description="The model's class that is the positive decision, or (a multi-class model) the list of its classes "
+                    "that are: the decision is positive when the model's own class (its most probable) is one of them. "
+                    "Default: data.positive_label when it names classes of the model; otherwise required (the tool "
+                    "never guesses).",
+    )
+    cutoff: float | None = Field(
+        default=None,
+        description="The score at or above which the decision is the positive one. Required for a model that outputs a "
+                    "score rather than classes (a regressor: its prediction is the score). For a classifier: the "
+                    "probability of the positive class (or of the positive classes together) at or above which the "
+                    "decision is positive, instead of the model's own rule (the most probable class).",
     )
     inputs: list[str] | None = Field(
         default=None, validate_default=True,
@@ -483,7 +494,10 @@ class DataSpec(_Strict):
 
     path: Path = Field(description="CSV or Parquet file, relative to this spec.")
     target: str | None = Field(default=None, description="Ground-truth label column (optional for predictions-only audits).")
-    positive_label: str | int | bool | None = Field(default=None, description="Value of the target that is the positive (favourable) outcome.")
+    positive_label: str | int | bool | list[str | int | bool] | None = Field(
+        default=None,
+        description="Value of the target that is the positive outcome, or the list of values that are (a target with "
+                    "more than two values: every other value is a negative outcome).")
     id_column: str | None = Field(default=None, description="Column identifying each decision (default: row number).")
     # Declared as a union so `audit schema` admits the bare-name shorthand; values are always ProtectedSpec.
     protected: list[ProtectedSpec | str] = Field(
@@ -548,6 +562,12 @@ class ExplanationSpec(_Strict):
     lime_repeats: int = Field(default=3, ge=2, description="LIME reruns with different seeds to measure stability.")
     top_k: int = Field(default=4, ge=1, le=10, description="Reasons per decision (Regulation B: at most four).")
     scheduler: str | None = Field(default=None, description="Dask scheduler address; default: local processes.")
+    kernel_budget_seconds: float | None = Field(
+        default=None, gt=0,
+        description="Seconds KernelSHAP may take (only for models no exact explainer fits). A timed pilot sizes a seeded "
+                    "sample of the decisions that fits; the others are left unexplained and every rule that needs each "
+                    "decision explained says REVIEW. Default: no budget (every decision is explained, with progress shown).",
+    )
 
 
 class CounterfactualSpec(_Strict):

@@ -42,7 +42,8 @@ from audit.errors import (
     UNSUPPORTED_FORMAT,
     AuditInputError,
 )
-from audit.models import ModelAdapter, Predictions, load_model, native, value_text
+from audit.models import ModelAdapter, MultiClassAdapter, Predictions, load_model, native, value_text
+from audit.models._classes import as_list
 from audit.spec import AuditSpec, ModelFormat, ProtectedSpec, favourable_is_positive
 
 __all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
@@ -91,6 +92,20 @@ class Subject:
     def favourable_is_positive(self) -> bool:
         """Whether the positive decision favours the person (False for a fraud or risk flag)."""
         return favourable_is_positive(self.spec)
+
+    @property
+    def score_is_probability(self) -> bool:
+        """Whether the scores are probabilities (calibration and the Brier score apply).
+
+        A model says so itself (``score_kind``: a multi-class lead or a regressor's score is not one, even inside
+        [0, 1]); a predictions-only audit's score column counts as one when every value is in [0, 1].
+        """
+        score = self.predictions.score
+        if score is None:
+            return False
+        if self.model is not None:
+            return self.model.score_kind == "probability"
+        return bool(np.all((score >= 0) & (score <= 1)))
 
     @property
     def favourable(self) -> np.ndarray:
@@ -235,15 +250,22 @@ def _labels(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray | No
         raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.positive_label",
                               problem=f"say which value of '{d.target}' is the positive outcome (values: {sorted(map(str, values))[:6]})")
     as_text = target.astype(str)
-    if str(d.positive_label) not in set(as_text):
-        raise AuditInputError(POSITIVE_LABEL_NOT_FOUND, path=path, label=d.positive_label, column=d.target,
+    wanted = [str(v) for v in as_list(d.positive_label) or []]
+    absent = [v for v in wanted if v not in set(as_text)]
+    if absent:
+        raise AuditInputError(POSITIVE_LABEL_NOT_FOUND, path=path, label=absent[0], column=d.target,
                               available=", ".join(sorted(set(as_text))[:8]))
-    if len(values) > 2:  # a third outcome would count as "not positive": refused, not guessed
+    positive = as_text.isin(wanted)
+    if positive.all():  # every outcome positive: nothing to compare decisions against
+        raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.positive_label",
+                              problem=f"it names every value of '{d.target}'; list only the positive outcomes")
+    if len(values) > 2 and len(wanted) == 1 and not isinstance(d.positive_label, list):
+        # a third outcome would count as "not positive" unasked: refused, not guessed (a list says so explicitly)
         counts = as_text.value_counts()
         shown = [f"{value!r} in {n} row{'s' if n > 1 else ''}" for value, n in sorted(counts.items())[:_SHOWN_VALUES]]
         raise AuditInputError(TARGET_NOT_BINARY, path=path, column=d.target, count=len(values), label=d.positive_label,
                               values=", ".join(shown) + (" ..." if len(counts) > _SHOWN_VALUES else ""))
-    return (as_text == str(d.positive_label)).to_numpy()
+    return positive.to_numpy()
 
 
 def _ids(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray:
@@ -339,11 +361,17 @@ def _check_finite(frame: pd.DataFrame, features: pd.DataFrame, spec: AuditSpec, 
 def _predictions(frame: pd.DataFrame, X: pd.DataFrame, model: ModelAdapter | None, spec: AuditSpec,
                  path: Path) -> Predictions:
     if model is not None:
+        own: np.ndarray | None = None
         try:
-            model_score = model.predict_score(X)
+            if isinstance(model, MultiClassAdapter):  # one prediction gives the score and the model's own class
+                model_score, index = model.scores_and_classes(X)
+                own = np.asarray(model.classes, dtype=object)[index]
+            else:
+                model_score = model.predict_score(X)
         except (ValueError, TypeError) as exc:  # the model refuses the data: say which column and row, in our words
             raise _scoring_problem(exc, frame, X, model, spec, path) from exc
-        return Predictions(decision=np.asarray(model.decide(model_score), dtype=bool), score=model_score, source="model")
+        return Predictions(decision=np.asarray(model.decide(model_score), dtype=bool), score=model_score, source="model",
+                           model_class=own)
     d = spec.data.decision
     if d is None:  # load_subject rejects this earlier; kept so the function stands alone
         raise ValueError("a predictions-only subject needs data.decision")

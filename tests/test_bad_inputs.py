@@ -60,6 +60,7 @@ class Models:
     lightgbm: Path
     lightgbm_multiclass: Path
     sklearn_three_classes: Path
+    sklearn_regressor: Path
     sklearn_custom_function: Path
     pickle: Path
     joblib: Path
@@ -76,7 +77,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     import xgboost as xgb
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
-    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     folder = tmp_path_factory.mktemp("models")
     data = pd.read_csv(GERMAN_CSV)
@@ -85,7 +86,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     paths = {name: folder / filename for name, filename in [
         ("xgboost", "xgb.json"), ("xgboost_multiclass", "xgb-multi.json"), ("xgboost_unnamed", "xgb-unnamed.json"),
         ("lightgbm", "lgb.txt"), ("lightgbm_multiclass", "lgb-multi.txt"), ("sklearn_three_classes", "three.skops"),
-        ("sklearn_custom_function", "custom.skops"), ("pickle", "model.pkl"), ("joblib", "model.joblib"),
+        ("sklearn_regressor", "points.skops"), ("sklearn_custom_function", "custom.skops"), ("pickle", "model.pkl"), ("joblib", "model.joblib"),
         ("pickled_dict", "dict.pkl")]}
     xgb.train({"objective": "binary:logistic", "max_depth": 2, "seed": 0, "nthread": 1},
               xgb.DMatrix(X, label=y), 5).save_model(paths["xgboost"])
@@ -98,6 +99,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     lgb.train({"objective": "multiclass", "num_class": 3, "num_leaves": 4, "verbose": -1, "seed": 0, "num_threads": 1},
               lgb.Dataset(X, label=housing), 3).save_model(str(paths["lightgbm_multiclass"]))
     sio.dump(DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, data["housing"]), paths["sklearn_three_classes"])
+    sio.dump(DecisionTreeRegressor(max_depth=2, random_state=0).fit(X, 100.0 * y), paths["sklearn_regressor"])
     sio.dump(make_pipeline(FunctionTransformer(operator.neg), DecisionTreeClassifier(max_depth=2, random_state=0))
              .fit(X, data["credit_risk"]), paths["sklearn_custom_function"])
     example = sio.load(SKOPS_MODEL, trusted=sio.get_untrusted_types(file=SKOPS_MODEL))
@@ -465,9 +467,26 @@ def _skops_custom(w: Work) -> Prepared:
     return w.prepare(w.spec(**{"model.path": str(w.models.sklearn_custom_function), "model.positive_class": "good"}))
 
 
-@case("sklearn-three-classes", "three.skops", "a binary classifier is needed")
+@case("sklearn-three-classes", "three.skops", "field 'model.positive_class' is not set",
+      "a list of classes for a model with more than two")
 def _skops_three(w: Work) -> Prepared:
     return w.prepare(w.spec(**{"model.path": str(w.models.sklearn_three_classes)}))
+
+
+@case("sklearn-three-classes-all-positive", "three.skops", "field 'model.positive_class' names every class",
+      "list only the classes that are the positive decision")
+def _skops_three_all(w: Work) -> Prepared:
+    return w.prepare(w.spec(**{"model.path": str(w.models.sklearn_three_classes),
+                               "model.positive_class": ["own", "rent", "for free"]}))
+
+
+@case("sklearn-regressor-without-cutoff", "points.skops", "outputs a score and no classes", "set model.cutoff")
+def _skops_regressor(w: Work) -> Prepared:
+    return w.prepare(w.spec(**{"model.path": str(w.models.sklearn_regressor)}))
+
+
+spec_case("cutoff-not-a-probability", {"model.cutoff": 70}, "field 'model.cutoff' is 70.0",
+          "give a cutoff above 0 and at most 1")
 
 
 spec_case("positive-class-not-a-class", {"model.positive_class": "approve"}, "field 'model.positive_class'",
@@ -490,7 +509,7 @@ def _pickle_text(w: Work) -> Prepared:
     return w.prepare(w.spec(**{"model.path": path, "model.format": "pickle"}), "--trust-model")
 
 
-@case("pickle-trusted-not-a-classifier", "dict.pkl", "holds a builtins.dict, not a classifier")
+@case("pickle-trusted-not-a-classifier", "dict.pkl", "holds a builtins.dict, neither a classifier")
 def _pickle_dict(w: Work) -> Prepared:
     return w.prepare(w.spec(**{"model.path": str(w.models.pickled_dict), "model.format": "pickle", "model.trust": True}))
 

@@ -195,7 +195,7 @@ def test_a_wrapper_named_torch_is_explained_as_a_black_box() -> None:
 # --------------------------------------------------------------------------- (d) unpicklable models run in-process
 
 
-def test_unpicklable_model_runs_in_process_with_a_note() -> None:
+def test_unpicklable_model_runs_in_process_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     X, y = _frame(200)
     X = X[["income", "debt"]].fillna(0.0)
     estimator = LogisticRegression().fit(X, y)
@@ -215,6 +215,13 @@ def test_unpicklable_model_runs_in_process_with_a_note() -> None:
         np.testing.assert_array_equal(got[0], want[0])
         assert got[1] == want[1]
         np.testing.assert_array_equal(got[2], want[2])
+    # Through explain() the note reaches the result (and so the report's limits of importance.shap); 200 rows
+    # are too few to start processes for by default, so the threshold is lowered for this call.
+    from audit.explain import shap_values
+
+    monkeypatch.setitem(shap_values._MIN_ROWS_FOR_PROCESSES, "linear", 1)
+    result = shap_values.explain(model=model, X=X, seed=0, plan=plan, chunk_rows=50, workers=2)
+    assert result.executor.startswith("in-process") and executor.note in result.notes
 
 
 def test_model_whose_module_workers_cannot_import_runs_in_process_with_a_note(tmp_path: Path, no_mytransforms) -> None:

@@ -19,7 +19,7 @@ from audit.checks._longform import long_table
 from audit.errors import FAIRNESS_NO_LABELS
 from audit.evidence import Evidence, clean_float, clean_number
 from audit.fairness.bootstrap import percentile_interval
-from audit.fairness.calibration import N_BINS, reliability, scores_are_probabilities
+from audit.fairness.calibration import N_BINS, reliability
 from audit.fairness.choice import Choice, choose_primary
 from audit.fairness.compare import Comparison, Spread, compare_each
 from audit.fairness.groups import Breakdown
@@ -49,7 +49,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     fairness = ctx.spec.fairness
     y, decision = subject.y, np.asarray(subject.predictions.decision, dtype=bool)
     ranking = subject.predictions.score
-    score = ranking if scores_are_probabilities(ranking) else None
+    score = ranking if subject.score_is_probability else None
     rng = ctx.rng(SALT)
     comparisons = compare_each(breakdowns, decision=decision, y=y, fairness=fairness, rng=rng)
     references = [_reference(c, subject, favourable_is_positive=subject.favourable_is_positive) for c in comparisons]

@@ -279,5 +279,5 @@ def limits(calibrated: bool, has_score: bool, n_tests: int) -> list[str]:
     if not has_score:
         out.append(f"ROC AUC and calibration: not assessed: {FAIRNESS_NO_SCORES}.")
     elif not calibrated:
-        out.append("Calibration: not assessed: the scores are not probabilities on [0, 1].")
+        out.append("Calibration: not assessed: the scores are not probabilities (a score on its own scale, or a multi-class lead).")
     return out

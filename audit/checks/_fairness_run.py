@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from audit.checks import _class_rates as class_rates
 from audit.checks import _databias as databias
 from audit.checks import _eeo as eeo
 from audit.checks import _error_rates as error_rates
@@ -21,6 +22,7 @@ __all__ = ["fairness_evidence", "EVIDENCE_IDS"]
 EVIDENCE_IDS = {
     selection.EVIDENCE_ID: ("fairness", selection.TITLE),
     eeo.EVIDENCE_ID: ("fairness", eeo.TITLE),
+    class_rates.EVIDENCE_ID: ("fairness", class_rates.TITLE),
     error_rates.EVIDENCE_ID: ("fairness", error_rates.TITLE),
     databias.EVIDENCE_ID: ("data", databias.TITLE),
     proxies.EVIDENCE_ID: ("data", proxies.TITLE),
@@ -47,6 +49,7 @@ def fairness_evidence(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     steps: list[Callable[[], Evidence]] = [
         lambda: selection.selection_evidence(subject, ctx, breakdowns),
         lambda: eeo.eeo_evidence(subject, ctx),
+        lambda: class_rates.class_rate_evidence(subject, ctx, breakdowns),
         lambda: error_rates.error_rate_evidence(subject, ctx, breakdowns),
         lambda: databias.data_bias_evidence(subject, ctx, breakdowns),
         screen,

@@ -23,7 +23,7 @@ from audit.explain.shap_values import ShapResult, explain
 from audit.models import ModelAdapter
 from audit.subject import Subject
 
-__all__ = ["run", "shap_result", "contribution_unit", "additivity_error", "CHECK", "NEEDS", "PERMUTATION_ROWS",
+__all__ = ["run", "shap_result", "contribution_unit", "additivity_error", "explained_rows", "CHECK", "NEEDS", "PERMUTATION_ROWS",
            "SURROGATE_DEPTH", "PDP_ROWS"]
 
 NEEDS: tuple[Need, ...] = ("model",)  # and labels for permutation importance
@@ -60,9 +60,15 @@ def shap_result(subject: Subject, ctx: CheckContext) -> ShapResult:
     if cached is not None and len(cached.values) == subject.n:
         return cached
     scheduler = ctx.scheduler or subject.spec.explanations.scheduler
-    result = explain(model=subject.model, X=subject.X, seed=ctx.seed, scheduler=scheduler, progress=ctx.progress)
+    result = explain(model=subject.model, X=subject.X, seed=ctx.seed, scheduler=scheduler, progress=ctx.progress,
+                     kernel_budget=subject.spec.explanations.kernel_budget_seconds)
     ctx.shap = result
     return result
+
+
+def explained_rows(result: ShapResult) -> np.ndarray:
+    """Rows with contributions (False where KernelSHAP's time budget left a decision unexplained: NaN)."""
+    return np.isfinite(result.values).all(axis=1) & np.isfinite(result.margin)
 
 
 def additivity_error(result: ShapResult) -> tuple[float | None, dict[str, str]]:
@@ -106,7 +112,9 @@ def _direction(x: pd.Series, contribution: np.ndarray, kind: str) -> str:
 def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     started = time.perf_counter()
     result = shap_result(subject, ctx)
-    values = result.values
+    explained = explained_rows(result)
+    values = result.values[explained]  # rows KernelSHAP's time budget left out have no contributions
+    n_explained = int(explained.sum())
     mean_abs = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(result.feature_names))
     total = mean_abs.sum() or 1.0
     order = np.argsort(-mean_abs, kind="stable")
@@ -116,18 +124,21 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         kind = subject.feature_types.get(name, "numeric")
         records.append({"rank": rank, "feature": name, "type": kind, "mean |SHAP|": float(mean_abs[j]),
                         "share": float(mean_abs[j] / total),
-                        "direction": _direction(subject.X[name], values[:, j], kind)})
+                        "direction": _direction(subject.X[name][explained], values[:, j], kind)})
     top = [result.feature_names[j] for j in order[:TOP_CHART]]
     error, missing = additivity_error(result)
     unit = contribution_unit(result)
     top3 = ", ".join(r["feature"] for r in records[:3])
     return Evidence(
         id="importance.shap", check=CHECK, title=_TITLES["importance.shap"],
-        summary=(f"Across all {subject.n:,} decisions, the details that move the model's score most are {top3}. "
+        summary=((f"Across all {subject.n:,} decisions, " if n_explained == subject.n else
+                  f"Across the {n_explained:,} of {subject.n:,} decisions explained (a seeded sample that fitted the "
+                  "explainer's time budget), ")
+                 + f"the details that move the model's score most are {top3}. "
                  + ("Each decision is split exactly into the part each detail contributed." if result.exact else
                     "Each decision is split into the part each detail contributed, by an approximate method.")),
         metrics={"method": result.method, "output_space": result.output_space, "max_additivity_error": clean_number(error),
-                 "n_rows": subject.n, "top_feature": records[0]["feature"] if records else None,
+                 "n_rows": subject.n, "n_explained": n_explained, "top_feature": records[0]["feature"] if records else None,
                  "n_features": len(result.feature_names), "precision": result.precision},
         missing=missing,
         tables=[Table.from_records(f"Features ranked by mean absolute contribution ({unit})", records,
@@ -269,12 +280,13 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     result = ctx.shap
     names = list(subject.X.columns)
     if result is not None and len(result.values):
-        ranking = np.argsort(-np.abs(result.values).mean(axis=0), kind="stable")
+        ranking = np.argsort(-np.abs(result.values[explained_rows(result)]).mean(axis=0), kind="stable")
         features = [result.feature_names[j] for j in ranking[:PDP_FEATURES]]
     else:
         features = names[:PDP_FEATURES]
     rows = np.sort(ctx.rng(301).choice(subject.n, size=min(PDP_ROWS, subject.n), replace=False))
     charts, records = [], []
+    scale = SCALES.get(subject.model.score_kind if subject.model is not None else "probability", "")
     for feature in features:
         kind = subject.feature_types.get(feature, "numeric")
         dep = partial_dependence(model=subject.model, X=subject.X, feature=feature, kind=kind, rows=rows)
@@ -282,7 +294,7 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         records.append({"feature": feature, "type": kind, "lowest average score": dep.average[low], "lowest at": _shown(dep.grid[low]),
                         "highest average score": dep.average[high], "highest at": _shown(dep.grid[high]),
                         "range": dep.average[high] - dep.average[low]})
-        ylabel = "average score (0 to 1)"
+        ylabel = f"average score ({scale})"
         if kind == "categorical":
             charts.append(Chart(id=f"pdp-{feature}", title=f"Average score by {feature}", kind="bar",
                                 labels=[str(g) for g in dep.grid], values=list(dep.average), xlabel=feature, ylabel=ylabel))
@@ -293,7 +305,7 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     return Evidence(
         id="importance.pdp", check=CHECK, title=_TITLES["importance.pdp"],
         summary=(f"Changing {biggest['feature']} alone moves the average score by up to {biggest['range']:.2f} "
-                 "(on a 0 to 1 scale), other details unchanged." if biggest else "No feature to show."),
+                 f"({scale}), other details unchanged." if biggest else "No feature to show."),
         metrics={"features": ", ".join(features), "n_rows": len(rows), "max_range": clean_number(biggest["range"]) if biggest else None},
         tables=[Table.from_records("Range of the average score over each feature's values", records)],
         charts=charts,
@@ -305,6 +317,11 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         params={"seed": ctx.seed, "rows": len(rows), "features": features},
         seconds=time.perf_counter() - started,
     )
+
+
+#: The scale of a model's score, by ``ModelAdapter.score_kind``, for charts and sentences.
+SCALES = {"probability": "on a 0 to 1 scale", "lead": "lead of the positive classes, -1 to 1",
+          "score": "on the model's own scale"}
 
 
 def _shown(value: object) -> str:

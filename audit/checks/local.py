@@ -32,9 +32,11 @@ import numpy as np
 
 from audit.checks._base import CheckContext, Need
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
-from audit.checks.importance import additivity_error, contribution_unit, shap_result
+from audit.checks.importance import additivity_error, contribution_unit, explained_rows, shap_result
 from audit.counterfactual._frames import Predictor
 from audit.evidence import Evidence, Table, clean_number
+from audit.explain import integrated_gradients as ig
+from audit.explain.ig_crosscheck import IGCrossCheck, cross_check
 from audit.explain.reason_stability import STEP, nudge, reason_overlap, spreads
 from audit.explain.reasons import Reasons, principal_reasons, value_text
 from audit.explain.shap_values import ShapResult, explain, plan_explanation
@@ -49,12 +51,14 @@ NEEDS: tuple[Need, ...] = ("model",)
 CHECK = "local"
 EXAMPLE_ROWS = 10
 LIME_NUM_SAMPLES = 1_000
-DECISION_THRESHOLD = 0.5  # score at which the adapters' decide() flips (probability of the positive decision)
+DECISION_THRESHOLD = 0.5  # where a binary adapter's decide() flips; others say theirs (ModelAdapter.threshold)
 NO_MODEL = "no model access"
 SHAP_TITLE = "Explanations of individual decisions"
 LIME_TITLE = "Quality of LIME explanations (fidelity, stability, agreement with SHAP)"
 STABILITY_ROWS = 500  # adverse decisions whose reasons are recomputed after a small move of their inputs
 STABILITY_SALT = 403
+IG_CROSSCHECK_ROWS = 50  # decisions whose Integrated Gradients reasons are compared with KernelSHAP's
+IG_ONLY = "the explanations are not Integrated Gradients (the cross-check with KernelSHAP is for IG only)"
 STABILITY_THRESHOLD = "explanation_stability"  # policies/thresholds.yaml: a reference value, no law sets it
 
 
@@ -87,11 +91,12 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         ctx.decision_columns[f"reason_{r}"] = texts
     for j, name in enumerate(result.feature_names):
         ctx.decision_columns[f"shap:{name}"] = values[:, j].copy()
-    explained = np.isfinite(values).all(axis=1) & np.isfinite(result.margin)
+    explained = explained_rows(result)
     n_explained = int(explained.sum())
+    n_unexplained = subject.n - n_explained
     error, missing = additivity_error(result)
     adverse = ~favourable
-    without_reason = adverse & (reasons.counts == 0)
+    without_reason = adverse & explained & (reasons.counts == 0)
     n_without = int(without_reason.sum())
     # A person is served when their decision is explained and, if it went against them, names a reason.
     usable = explained & ~without_reason
@@ -109,6 +114,18 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     if stability.value is not None and not result.exact:
         stability_limits.append(f"{result.method} is approximate: its own sampling noise between the two "
                                 "explanations counts here as instability.")
+    coverage = clean_number(usable.mean()) if subject.n else None
+    if n_unexplained:  # unmeasured is not zero: those decisions may well be explainable, this audit did not look
+        coverage = None
+        missing["coverage"] = (f"{n_unexplained:,} of the {subject.n:,} decisions were not explained (the explainer's "
+                               "time budget, explanations.kernel_budget_seconds, fitted a seeded sample), so whether "
+                               "every decision can be explained is not measured; coverage_explained gives the share "
+                               "among those explained")
+    crosscheck = _ig_crosscheck(subject, ctx, result, top_k)
+    if crosscheck is not None and crosscheck.agreement is None:
+        missing["ig_kernel_agreement"] = missing["ig_kernel_same_first"] = crosscheck.note
+    elif crosscheck is None:
+        missing["ig_kernel_agreement"] = missing["ig_kernel_same_first"] = IG_ONLY
     towards = "raised the score towards the flag" if not subject.favourable_is_positive else "lowered the score most"
     return Evidence(
         id="local.shap", check=CHECK, title=SHAP_TITLE,
@@ -116,15 +133,20 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                  f"own terms (at most {top_k}); for an adverse decision these are the details that {towards}."
                  + (f" {n_without:,} adverse decisions have no such detail and so no reason to give." if n_without
                     else "")
+                 + (f" {n_unexplained:,} decisions were not explained: the explainer's time budget fitted only "
+                    f"{n_explained:,}." if n_unexplained else "")
                  + (f" When a person's numbers move by {STEP * 100:g} % of their spread, {stability.value:.0%} of the reasons "
                     f"given stay the same ({stability.n:,} adverse decisions)." if stability.value is not None else "")),
         metrics={"n_explained": n_explained, "n_adverse": int(adverse.sum()), "adverse_without_reason": n_without,
-                 "coverage": clean_number(usable.mean()) if subject.n else None,
+                 "coverage": coverage, "n_unexplained": n_unexplained,
+                 "coverage_explained": clean_number(usable.sum() / n_explained) if n_explained else None,
                  "max_reasons": int(reasons.counts.max()) if len(reasons.counts) else 0,
                  "additivity_error_max": clean_number(error),
                  "adverse_citing_protected": citing,
                  "reason_stability": clean_number(stability.value), "reason_stability_n": stability.n,
-                 "method": result.method, "output_space": result.output_space},
+                 "method": result.method, "output_space": result.output_space,
+                 "ig_kernel_agreement": clean_number(crosscheck.agreement) if crosscheck else None,
+                 "ig_kernel_same_first": clean_number(crosscheck.same_first) if crosscheck else None},
         missing={("additivity_error_max" if k == "max_additivity_error" else k): v for k, v in missing.items()},
         tables=[Table.from_records("Example decisions and their reasons", examples,
                                    columns=["id", *fields, "decision", "score", "reasons"],
@@ -138,7 +160,7 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                    if subject.spec.report.decisions_file else
                    "Not kept per decision: the spec leaves decisions.parquet out of the bundle (report.decisions_file).")
                 + (" Computed once and shared with the global importance check." if reused else "")
-                + stability_method),
+                + stability_method + (f" {crosscheck.note}" if crosscheck is not None else "")),
         limits=[
             *([] if wanted else [EXAMPLES_LEFT_OUT]),
             "A reason says how the model weighed a detail for this person, not that changing it would change the decision.",
@@ -158,6 +180,15 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 "stability_salt": STABILITY_SALT},
         seconds=time.perf_counter() - started,
     )
+
+
+def _ig_crosscheck(subject: Subject, ctx: CheckContext, result: ShapResult, top_k: int) -> IGCrossCheck | None:
+    """IG's reasons against KernelSHAP's on a seeded sample (adverse decisions first), for IG explanations only."""
+    if subject.model is None or not ig.is_torch_adapter(subject.model) or not result.method.startswith("Integrated"):
+        return None
+    return cross_check(model=subject.model, X=subject.X, ig_values=result.values, adverse=~subject.favourable,
+                       feature_names=result.feature_names, rows=IG_CROSSCHECK_ROWS, top_k=min(top_k, 3),
+                       seed=ctx.seed, favourable_is_positive=subject.favourable_is_positive)
 
 
 @dataclass
@@ -203,7 +234,8 @@ def stability_under(subject: Subject, ctx: CheckContext, result: ShapResult, rea
     adverse re-explained with the explainer that gave ``result`` (one batch); a row's stability is the
     share of its principal reasons (feature names) that are again among its principal reasons.
     """
-    plan = plan_explanation(model=subject.model, X=subject.X, seed=ctx.seed)
+    plan = plan_explanation(model=subject.model, X=subject.X, seed=ctx.seed,
+                            kernel_budget=subject.spec.explanations.kernel_budget_seconds)
     if plan.method != result.method:  # ctx.shap came from elsewhere: its explainer cannot be rerun here
         return Stability(None, 0, missing=f"the explainer that gave the reasons ({result.method}) is not available "
                                           "to explain the moved inputs")
@@ -221,7 +253,11 @@ def stability_under(subject: Subject, ctx: CheckContext, result: ShapResult, rea
     decision = np.asarray(subject.predictions.decision, dtype=bool)[rows][adverse]  # unchanged: still adverse
     after = principal_reasons(values=again.values, X=kept[result.feature_names], decision=decision,
                               top_k=subject.spec.explanations.top_k)
-    overlap = reason_overlap(reasons.features[rows][adverse], after.features)
+    redone = explained_rows(again)  # KernelSHAP's time budget may leave moved rows unexplained: they do not count
+    if not redone.any():
+        base.missing = "the explainer's time budget left none of the moved decisions explained"
+        return base
+    overlap = reason_overlap(reasons.features[rows][adverse][redone], after.features[redone])
     base.value, base.n, base.overlap = float(overlap.mean()), int(len(overlap)), overlap
     return base
 
@@ -300,10 +336,12 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     started = time.perf_counter()
     result = shap_result(subject, ctx)
     seed = int(ctx.rng(501).integers(0, 2**31 - settings.lime_repeats - 1))
+    threshold = float(getattr(subject.model, "threshold", DECISION_THRESHOLD))
+    explained = explained_rows(result)  # LIME is compared with SHAP: only decisions SHAP explained are sampled
     quality = lime_quality(
-        model=subject.model, X=subject.X[result.feature_names], shap_values=result.values,
-        score=score, favourable=subject.favourable, sample_size=settings.lime_sample,
-        repeats=settings.lime_repeats, seed=seed, top_k=settings.top_k, threshold=DECISION_THRESHOLD,
+        model=subject.model, X=subject.X[result.feature_names][explained], shap_values=result.values[explained],
+        score=score[explained], favourable=subject.favourable[explained], sample_size=settings.lime_sample,
+        repeats=settings.lime_repeats, seed=seed, top_k=settings.top_k, threshold=threshold,
         num_samples=LIME_NUM_SAMPLES, scheduler=ctx.scheduler or settings.scheduler, progress=ctx.progress)
     summary = quality.summary()
     strata = np.array(quality.strata, dtype=object)
@@ -344,7 +382,7 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 *quality.notes],
         params={"seeds": list(quality.seeds), "sample_size": len(quality.rows), "num_samples": quality.num_samples,
                 "repeats": len(quality.seeds), "strata": ", ".join(f"{r['rows']}: {r['n']}" for r in records if r["rows"] != "all"),
-                "threshold": DECISION_THRESHOLD},
+                "threshold": threshold},
         seconds=time.perf_counter() - started,
     )
 

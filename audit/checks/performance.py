@@ -25,12 +25,16 @@ LIMITS = [
 ]
 
 
-def accuracy_metrics(y: np.ndarray, decision: np.ndarray, score: np.ndarray | None) -> dict[str, float | int | None]:
+def accuracy_metrics(y: np.ndarray, decision: np.ndarray, score: np.ndarray | None, *,
+                     probability: bool | None = None) -> dict[str, float | int | None]:
     """Accuracy figures of one set of decisions against labels (both bool arrays).
 
     ``score`` may be on any scale (higher = more likely positive): ROC AUC needs only its order.
-    The Brier score is a property of probabilities, so it is computed only for scores in [0, 1].
+    The Brier score is a property of probabilities, so it is computed only when ``probability`` (the
+    model says its scores are probabilities; None: judged by the range, every score in [0, 1]).
     """
+    if probability is None:
+        probability = scores_are_probabilities(score)
     tn, fp, fn, tp = confusion_matrix(y, decision, labels=[False, True]).ravel()
     both_classes = len(np.unique(y)) == 2
     return {
@@ -38,7 +42,7 @@ def accuracy_metrics(y: np.ndarray, decision: np.ndarray, score: np.ndarray | No
         "accuracy": float(accuracy_score(y, decision)) if len(y) else None,
         "balanced_accuracy": float(balanced_accuracy_score(y, decision)) if both_classes else None,
         "roc_auc": float(roc_auc_score(y, score)) if score is not None and both_classes else None,
-        "brier": float(brier_score_loss(y, score)) if scores_are_probabilities(score) and len(y) else None,
+        "brier": float(brier_score_loss(y, score)) if score is not None and probability and len(y) else None,
         "true_positives": int(tp),
         "false_positives": int(fp),
         "true_negatives": int(tn),
@@ -52,13 +56,14 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     if subject.y is None:
         return [Evidence.not_assessed("performance.overall", "performance", title, "no ground-truth labels in the data")]
     y, decision, score = subject.y, subject.predictions.decision, subject.predictions.score
-    overall = accuracy_metrics(y, decision, score)
+    probability = subject.score_is_probability
+    overall = accuracy_metrics(y, decision, score, probability=probability)
     rows = []
     for attribute in subject.groups.columns:
         labels = subject.groups[attribute].to_numpy()
         for group in sorted(np.unique(labels)):
             mask = labels == group
-            m = accuracy_metrics(y[mask], decision[mask], None if score is None else score[mask])
+            m = accuracy_metrics(y[mask], decision[mask], None if score is None else score[mask], probability=probability)
             rows.append({"attribute": attribute, "group": group, **m})
     accuracies = [r["accuracy"] for r in rows if r["n"] >= ctx.spec.fairness.min_group_size]
     gap = max(accuracies) - min(accuracies) if len(accuracies) >= 2 else None
@@ -89,7 +94,7 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
         metrics={**{k: clean_number(v) for k, v in overall.items()}, "max_group_accuracy_gap": clean_number(gap),
                  "roc_auc_below_chance": None if overall["roc_auc"] is None else bool(overall["roc_auc"] < 0.5),
                  "positive_decision_rate": float(decision.mean()), "positive_label_rate": float(y.mean())},
-        missing=_missing(score, overall),
+        missing=_missing(score, overall, kind=_score_words(subject)),
         tables=[matrix, by_group], charts=[chart],
         method="Decisions compared with the ground-truth labels of the audit data (scikit-learn metrics). "
                "ROC AUC and the Brier score use the model's probability of the positive decision.",
@@ -98,12 +103,19 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     )]
 
 
-def _missing(score: np.ndarray | None, overall: dict[str, float | int | None]) -> dict[str, str]:
+def _score_words(subject: Subject) -> str:
+    """What the score is, for a reader: a multi-class lead, a model's own score, or the scores of a decision log."""
+    kind = subject.model.score_kind if subject.model is not None else None
+    return {"lead": "lead of the positive classes over the others", "score": "own score",
+            "probability": "probability"}.get(kind or "", "scores")
+
+
+def _missing(score: np.ndarray | None, overall: dict[str, float | int | None], *, kind: str = "score") -> dict[str, str]:
     """Why the score-based figures are missing, in this audit's terms."""
     out = {}
     if score is None:
         out["roc_auc"] = out["brier"] = "the decisions come without a score"
     elif overall["brier"] is None:
-        out["brier"] = (f"the scores are not probabilities (they range from {float(np.min(score)):g} to "
-                        f"{float(np.max(score)):g}); the Brier score applies only to scores in [0, 1]")
+        out["brier"] = (f"the scores are not probabilities (the model's {kind}, from {float(np.min(score)):g} to "
+                        f"{float(np.max(score)):g}); the Brier score applies only to probabilities")
     return out

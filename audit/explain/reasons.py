@@ -16,11 +16,12 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-__all__ = ["Reasons", "principal_reasons", "value_text", "NO_NEGATIVE_FACTOR", "NO_POSITIVE_FACTOR"]
+__all__ = ["Reasons", "principal_reasons", "value_text", "NO_NEGATIVE_FACTOR", "NO_POSITIVE_FACTOR", "NOT_EXPLAINED"]
 
 DASH = "\u2014"
 NO_NEGATIVE_FACTOR = "no single detail lowered the score; it stayed below the threshold from the model's starting point"
 NO_POSITIVE_FACTOR = "no single detail raised the score; it was above the threshold from the model's starting point"
+NOT_EXPLAINED = "not explained in this audit (the explainer's time budget left this decision out)"
 
 
 @dataclass
@@ -54,7 +55,9 @@ def principal_reasons(*, values: np.ndarray, X: pd.DataFrame, decision: np.ndarr
     """The top ``top_k`` reasons per row: adverse rows get their most negative contributions, favourable rows their most positive.
 
     ``values`` are the contributions (rows x the columns of ``X``). Contributions that
-    would round to zero at ``decimals`` are not given as reasons.
+    would round to zero at ``decimals`` are not given as reasons. A row with no
+    contributions (NaN: left out by KernelSHAP's time budget) gets no reason and the
+    text :data:`NOT_EXPLAINED`, never "no single detail ...".
     """
     values = np.asarray(values, dtype=float)
     decision = np.asarray(decision, dtype=bool)
@@ -80,8 +83,10 @@ def principal_reasons(*, values: np.ndarray, X: pd.DataFrame, decision: np.ndarr
         texts.append(cast(np.ndarray, np.where(valid[:, r], text, None)))
     counts = valid.sum(axis=1)
     if k and n:
-        none_given = counts == 0
+        unexplained = ~np.isfinite(values).all(axis=1)  # no contributions (KernelSHAP's budget): no reason is known
+        none_given = (counts == 0) & ~unexplained
         texts[0] = np.where(none_given & ~decision, NO_NEGATIVE_FACTOR, texts[0])
         texts[0] = np.where(none_given & decision, NO_POSITIVE_FACTOR, texts[0])
+        texts[0] = np.where(unexplained, NOT_EXPLAINED, texts[0])
     features = np.where(valid, order, -1)
     return Reasons(texts=texts, features=features, counts=counts)

@@ -66,10 +66,10 @@ Progress = Callable[[str, int, int], None]
 AGNOSTIC_BACKGROUND_ROWS = 30
 AGNOSTIC_KMEANS = 10
 DEEP_BACKGROUND_ROWS = 100
-#: Default time budget of KernelSHAP (seconds, pilot and planning included) when the caller gives none:
-#: none (every row is explained). The checks do not yet handle rows left unexplained (NaN): importance would
-#: average them away and local.shap would count them as adverse decisions without a reason. Until they do
-#: (and the spec carries explanations.kernel_budget_seconds), no budget is applied by default.
+#: Default time budget of KernelSHAP (seconds, pilot and planning included) when the caller gives none: none
+#: (every row is explained, progress shown). The spec sets one with explanations.kernel_budget_seconds; rows left
+#: unexplained are NaN, and the checks count them as unmeasured (importance averages the explained rows; local.shap
+#: leaves coverage unmeasured, so the rules that need each decision explained say REVIEW).
 KERNEL_BUDGET_SECONDS = math.inf
 #: Rows of the timed pilot (each explained twice, with two seeds).
 KERNEL_PILOT_ROWS = 3
@@ -234,12 +234,21 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int, kernel_budget: f
         return _ig_plan(model=model, X=X, seed=seed)
     family = _family(final)
     module = None
+    score_kind = getattr(model, "score_kind", "probability")
+    if len(getattr(model, "classes", ())) > 2:  # the score combines several classes' outputs: no exact explainer adds up to it
+        what = ("the lead of its positive classes (their highest probability minus the highest of the others)"
+                if score_kind == "lead" else "the summed probability of its positive classes")
+        return _kernel_plan(model=model, X=X, seed=seed, budget=budget, progress=progress,
+                            note=f"a multi-class model: the score explained is {what}, which no exact explainer "
+                                 "decomposes")
     if family in ("lightgbm", "xgboost"):
         kind = family
     elif model.kind == "tree" and family == "sklearn":
         kind = "tree"
-    elif model.kind == "linear" and hasattr(final, "coef_") and hasattr(final, "decision_function"):
-        kind = "linear"
+    elif (model.kind == "linear" and hasattr(final, "coef_") and np.ndim(final.coef_) <= 2
+          and np.size(final.coef_) == np.shape(final.coef_)[-1]
+          and (hasattr(final, "decision_function") or score_kind == "score")):
+        kind = "linear"  # one row of coefficients: a binary classifier's log-odds, or a regressor's prediction
     else:
         module = _as_torch(final)
         kind = "deep" if module is not None else "kernel"
@@ -262,26 +271,29 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int, kernel_budget: f
     common: _PlanCommon = {"feature_names": names, "preprocessor": preprocessor, "mapping": cmap.mapping, "sign": sign,
                            "positive_index": pos, "seed": seed, "groups": groups, "group_members": members,
                            "traced_by": cmap.how, "notes": notes}
+    raw_space = "model output" if score_kind == "score" else "log-odds"  # a regressor's raw output is its prediction
     if kind == "lightgbm":
         booster = final.booster_ if hasattr(final, "booster_") else final
         categorical = preprocessor is None and model.format == "lightgbm"
         trees = None if categorical else lightgbm_trees(booster)
-        return ExplainPlan(explainer="lightgbm", method="TreeSHAP (LightGBM native)" + suffix, output_space="log-odds",
+        return ExplainPlan(explainer="lightgbm", method="TreeSHAP (LightGBM native)" + suffix, output_space=raw_space,
                            estimator=booster, lgb_trees=trees, categorical_input=categorical,
                            categories=_categories(data) if categorical else None, **common)
     if kind == "xgboost":
         booster = final.get_booster() if hasattr(final, "get_booster") else final
         categorical = preprocessor is None and model.format == "xgboost"
-        return ExplainPlan(explainer="xgboost", method="TreeSHAP (XGBoost native)" + suffix, output_space="log-odds",
+        return ExplainPlan(explainer="xgboost", method="TreeSHAP (XGBoost native)" + suffix, output_space=raw_space,
                            estimator=booster, categorical_input=categorical,
                            categories=_categories(data) if categorical else None, **common)
     if kind == "tree":
-        space = "log-odds" if hasattr(final, "decision_function") else "probability"
+        space = ("model output" if score_kind == "score" else
+                 "log-odds" if hasattr(final, "decision_function") else "probability")
         return ExplainPlan(explainer="tree", method="TreeSHAP (shap.TreeExplainer, path-dependent)" + suffix,
                            output_space=space, estimator=final, **common)
     if kind == "linear" and scan is not None:
-        return ExplainPlan(explainer="linear", output_space="log-odds", estimator=final, background=scan.mean,
-                           method=("Linear SHAP (exact: coef × (z − mean z) on the model's log-odds, interventional, "
+        return ExplainPlan(explainer="linear", output_space=raw_space, estimator=final, background=scan.mean,
+                           method=(f"Linear SHAP (exact: coef × (z − mean z) on the model's "
+                                   f"{'output (its prediction)' if raw_space == 'model output' else raw_space}, interventional, "
                                    "background = data mean)" + suffix), **common)
     Z = np.asarray(_transform(preprocessor, data), dtype=float)
     rows = np.random.default_rng([seed, 17]).choice(len(Z), size=min(DEEP_BACKGROUND_ROWS, len(Z)), replace=False)
@@ -351,7 +363,8 @@ def _kernel_plan(*, model: Any, X: pd.DataFrame, seed: int, note: str, budget: f
               f"{_budget_text(budget)})")
     if note:
         method += f" — {note}"
-    plan = ExplainPlan(explainer="kernel", method=method, output_space="probability", estimator=model,
+    space = "model output" if getattr(model, "score_kind", "probability") == "score" else "probability"
+    plan = ExplainPlan(explainer="kernel", method=method, output_space=space, estimator=model,
                        feature_names=names, mapping=np.arange(len(names)), background=background, codec=codec,
                        seed=seed, nsamples=nsamples, budget=budget)
     plan.pilot = _kernel_pilot(plan, X[names], progress)
@@ -391,7 +404,8 @@ def _pilot_note(plan: ExplainPlan) -> str:
                 f"are identical ({plan.nsamples} coalitions cover every coalition of the columns that vary): no sampling "
                 "error; the background summary remains an approximation of the data.")
     return (f"Estimated KernelSHAP error: on {pilot.rows} pilot rows explained with two seeds, the contributions "
-            f"differ by {pilot.mean_spread:.2g} on average and {pilot.max_spread:.2g} at most (probability points; the "
+            f"differ by {pilot.mean_spread:.2g} on average and {pilot.max_spread:.2g} at most ("
+            f"{'probability points' if plan.output_space == 'probability' else 'units of the model output'}; the "
             f"mean |contribution| there is {pilot.mean_abs:.2g}); one run's error is of the order of that spread "
             "divided by √2, on top of the approximation of the background summary.")
 
@@ -446,6 +460,8 @@ def explain(*, model: Any, X: pd.DataFrame, seed: int, scheduler: str | None = N
     worth = len(subset) >= _MIN_ROWS_FOR_PROCESSES[plan.explainer]
     executor = make_executor(scheduler=scheduler, n_chunks=len(chunks), workers=workers if worth else 1)
     parts = executor.map(explain_chunk, plan, items, task=task, progress=progress)
+    if executor.note:  # the model could not be sent to the workers: explained in this process instead, same numbers
+        notes.append(executor.note)
     width = plan.n_folded
     done = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, width))
     done_margin = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
@@ -621,7 +637,9 @@ def _tree_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndarra
         raw = explainer.shap_values(Z, check_additivity=False)
     expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
     values, base = _positive_output(raw, expected, plan)
-    if plan.output_space == "log-odds":
+    if plan.output_space == "model output":  # a regressor: its prediction
+        margin = np.asarray(final.predict(Z), dtype=float).reshape(-1)
+    elif plan.output_space == "log-odds":
         margin = np.asarray(final.decision_function(Z), dtype=float).reshape(-1)
     else:  # probabilities of the positive class: already signed, undo the caller's sign flip
         margin = np.asarray(final.predict_proba(Z), dtype=float)[:, plan.positive_index] * plan.sign
@@ -647,7 +665,8 @@ def _linear_chunk(plan: ExplainPlan, Z: Any) -> tuple[np.ndarray, float, np.ndar
     mean = np.asarray(plan.background, dtype=float).reshape(-1)
     values = (np.asarray(Z, dtype=float) - mean) * coef
     base = float(np.asarray(final.intercept_, dtype=float).reshape(-1)[0] + mean @ coef)
-    margin = np.asarray(final.decision_function(Z), dtype=float).reshape(-1)
+    output = final.predict if plan.output_space == "model output" else final.decision_function  # regressor: prediction
+    margin = np.asarray(output(Z), dtype=float).reshape(-1)
     return values.reshape(len(values), -1), base, margin
 
 

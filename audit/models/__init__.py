@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import FILE_NOT_FOUND, AuditInputError
-from audit.models._base import ModelAdapter, ModelKind, Predictions
+from audit.models._base import ModelAdapter, ModelKind, Predictions, ScoreKind
 from audit.models._classes import decision_from_score, native, value_text
-from audit.models.sklearn import SklearnAdapter, load_pickle, load_skops
+from audit.models.outputs import CutoffAdapter, MultiClassAdapter, ScoreAdapter
+from audit.models.sklearn import SklearnAdapter, load_pickle, load_skops, sklearn_adapter
 from audit.models.sniff import check_format
 from audit.spec import AuditSpec, ModelFormat
 
 __all__ = [
-    "ModelAdapter", "ModelKind", "Predictions", "SklearnAdapter", "decision_from_score", "load_model", "native", "value_text",
+    "ModelAdapter", "ModelKind", "Predictions", "SklearnAdapter", "MultiClassAdapter", "ScoreAdapter", "CutoffAdapter",
+    "ScoreKind", "decision_from_score", "load_model", "native", "value_text",
 ]
 
 
@@ -44,22 +46,27 @@ def load_model(spec: AuditSpec, *, data_columns: list[str], trust: bool = False)
     check_format(path, fmt.value)
     trusted = trust or spec.model.trust
     positive = {"positive_class": spec.model.positive_class, "positive_label": spec.data.positive_label}
+    native_model: ModelAdapter | None = None
     if fmt.takes_tensor:
-        return _tensor_model(spec, path, trusted=trusted, positive=positive)
-    if fmt is ModelFormat.XGBOOST:
+        native_model = _tensor_model(spec, path, trusted=trusted, positive=positive)
+    elif fmt is ModelFormat.XGBOOST:
         from audit.models.boosters import XGBoostAdapter
 
-        return XGBoostAdapter(path, **positive)
-    if fmt is ModelFormat.LIGHTGBM:
+        native_model = XGBoostAdapter(path, **positive)
+    elif fmt is ModelFormat.LIGHTGBM:
         from audit.models.boosters import LightGBMAdapter
 
-        return LightGBMAdapter(path, **positive)
+        native_model = LightGBMAdapter(path, **positive)
+    if native_model is not None:  # a binary probability: model.cutoff replaces its own 0.5 rule
+        cutoff = spec.model.cutoff
+        return native_model if cutoff is None else CutoffAdapter(native_model, cutoff=cutoff, path=path)
     folders = _code_folders(spec)  # where the model's own code (model.python_path) is imported from, when trusted
     if fmt is ModelFormat.SKOPS:
         estimator: Any = load_skops(path, trust=trusted, folders=folders)
     else:
         estimator = load_pickle(path, fmt=fmt.value, trust=trusted, folders=folders)
-    return SklearnAdapter(estimator, path=path, fmt=fmt.value, data_columns=data_columns, **positive)
+    return sklearn_adapter(estimator, path=path, fmt=fmt.value, data_columns=data_columns, cutoff=spec.model.cutoff,
+                           **positive)
 
 
 def _code_folders(spec: AuditSpec) -> list[Path]:

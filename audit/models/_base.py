@@ -8,9 +8,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-__all__ = ["ModelAdapter", "ModelKind", "Predictions"]
+__all__ = ["ModelAdapter", "ModelKind", "Predictions", "ScoreKind"]
 
 ModelKind = Literal["tree", "linear", "neural", "other"]
+#: What a model's score is: the probability of the positive decision, a multi-class lead, or a score on the model's scale.
+ScoreKind = Literal["probability", "lead", "score"]
 
 
 @runtime_checkable
@@ -28,10 +30,16 @@ class ModelAdapter(Protocol):
     ``classes[positive_index]``; every adapter chooses it by the one rule of
     :func:`audit.models._classes.positive_index`, so the report can say which
     class was taken as positive.
+
+    ``score_kind`` and ``threshold`` say what the score is and where ``decide``
+    flips: 0.5 on a probability for the binary adapters, the spec's
+    ``model.cutoff`` or a multi-class lead (see :mod:`audit.models.outputs`).
     """
 
     format: str
     kind: ModelKind
+    score_kind: ScoreKind  # "probability" (of the positive decision), "lead" (multi-class) or "score" (a model's own scale)
+    threshold: float  # the score at which decide() flips
     feature_names: list[str]
     estimator: Any
     classes: list[Any]
@@ -56,3 +64,5 @@ class Predictions:
     decision: np.ndarray  # bool, one per row: True = positive decision
     score: np.ndarray | None  # float probability/score of the positive decision, or None
     source: Literal["model", "data"]
+    #: The model's own class per row, for a multi-class model (its decision reduces them to positive or not).
+    model_class: np.ndarray | None = None

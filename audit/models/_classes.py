@@ -19,9 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from audit.errors import POSITIVE_CLASS_NOT_A_CLASS, POSITIVE_CLASS_UNDECIDED, AuditInputError
+from audit.errors import (
+    POSITIVE_CLASS_NOT_A_CLASS,
+    POSITIVE_CLASS_NOT_ONE,
+    POSITIVE_CLASS_UNDECIDED,
+    POSITIVE_CLASSES_ALL,
+    AuditInputError,
+)
 
-__all__ = ["value_text", "native", "positive_index", "decision_from_score"]
+__all__ = ["value_text", "native", "positive_index", "positive_indices", "decision_from_score", "as_list"]
 
 
 def value_text(value: object) -> str:
@@ -57,22 +63,48 @@ def _find(classes: Sequence[Any], wanted: object) -> int | None:
     return loose[0] if len(loose) == 1 else None
 
 
-def positive_index(classes: Sequence[Any], *, positive_class: object, positive_label: object, model_path: Path) -> int:
-    """Index in ``classes`` of the model's positive decision, by the one rule of this module.
+def as_list(value: object) -> list[Any] | None:
+    """A configured class or label, or a list of them, as a list (None stays None)."""
+    if value is None:
+        return None
+    return list(value) if isinstance(value, list | tuple) else [value]
 
-    ``positive_class`` is ``model.positive_class`` (None when not set), ``positive_label``
-    is ``data.positive_label``; ``model_path`` names the file in the error.
+
+def positive_indices(classes: Sequence[Any], *, positive_class: object, positive_label: object,
+                     model_path: Path) -> list[int]:
+    """Indices in ``classes`` of the model's positive decision(s), by the one rule of this module.
+
+    ``positive_class`` is ``model.positive_class`` and ``positive_label`` is ``data.positive_label``
+    (None when not set; either may be one value or a list). Every value named must be a class; naming
+    every class is refused (no decision would be negative). ``model_path`` names the file in the error.
     """
     shown = [native(c) for c in classes]
     if positive_class is not None:
-        found = _find(classes, positive_class)
-        if found is None:
-            raise AuditInputError(POSITIVE_CLASS_NOT_A_CLASS, path=model_path, value=positive_class, classes=shown)
-        return found
-    found = _find(classes, positive_label) if positive_label is not None else None
-    if found is None:
-        raise AuditInputError(POSITIVE_CLASS_UNDECIDED, path=model_path, label=positive_label, classes=shown)
-    return found
+        wanted = as_list(positive_class) or []
+        found = [_find(classes, w) for w in wanted]
+        absent = [w for w, f in zip(wanted, found, strict=True) if f is None]
+        if absent or not wanted:
+            raise AuditInputError(POSITIVE_CLASS_NOT_A_CLASS, path=model_path,
+                                  value=absent[0] if absent else positive_class, classes=shown)
+    else:
+        wanted = as_list(positive_label) or []
+        found = [_find(classes, w) for w in wanted]
+        if not wanted or any(f is None for f in found):
+            raise AuditInputError(POSITIVE_CLASS_UNDECIDED, path=model_path, label=positive_label, classes=shown)
+    indices = sorted({int(f) for f in found if f is not None})
+    if len(indices) == len(classes):
+        raise AuditInputError(POSITIVE_CLASSES_ALL, path=model_path, classes=shown)
+    return indices
+
+
+def positive_index(classes: Sequence[Any], *, positive_class: object, positive_label: object, model_path: Path) -> int:
+    """Index in ``classes`` of a two-class model's positive decision (:func:`positive_indices`, exactly one)."""
+    indices = positive_indices(classes, positive_class=positive_class, positive_label=positive_label,
+                               model_path=model_path)
+    if len(indices) != 1:  # only reachable with more than two classes named in a list: positive_indices refuses all
+        raise AuditInputError(POSITIVE_CLASS_NOT_ONE, path=model_path, count=len(indices),
+                              classes=[native(c) for c in classes])
+    return indices[0]
 
 
 def decision_from_score(score: np.ndarray, positive_index: int) -> np.ndarray:

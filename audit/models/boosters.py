@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import MODEL_LOAD_FAILED, MODEL_NOT_A_MODEL, MODEL_NOT_BINARY, AuditInputError
-from audit.models._base import ModelKind
+from audit.models._base import ModelKind, ScoreKind
 from audit.models._classes import decision_from_score, positive_index
 
 __all__ = ["XGBoostAdapter", "LightGBMAdapter", "BINARY_CLASSES"]
@@ -112,6 +112,8 @@ class _BinaryBooster:
 
     format: str
     kind: ModelKind = "tree"
+    score_kind: ScoreKind = "probability"
+    threshold = 0.5
     estimator: Any
     feature_names: list[str]
     #: Features the model was trained on as numbers: the Subject reads them as numbers (a word there is refused).

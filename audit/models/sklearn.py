@@ -22,11 +22,11 @@ from audit.errors import (
     UNTRUSTED_SKOPS_TYPES,
     AuditInputError,
 )
-from audit.models._base import ModelKind
+from audit.models._base import ModelAdapter, ModelKind, ScoreKind
 from audit.models._classes import decision_from_score, native, positive_index
 
 __all__ = [
-    "SklearnAdapter", "code_folders", "decision_from_score", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind",
+    "SklearnAdapter", "sklearn_adapter", "feature_names", "code_folders", "decision_from_score", "load_skops", "load_pickle", "TRUSTED_TYPES", "is_trusted_type", "model_kind",
 ]
 
 # skops refuses these by default although they are plain model internals (STACK.md). We trust
@@ -39,8 +39,10 @@ TRUSTED_TYPES = frozenset({
     "numpy.dtype",
     "lightgbm.basic.Booster",
     "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
 })
 
 
@@ -61,7 +63,8 @@ def is_trusted_type(name: str) -> bool:
     return isinstance(found, type)  # a scikit-learn class, not a function
 
 _TREE_NAMES = ("Forest", "Trees", "GradientBoosting", "DecisionTree", "XGB", "LGBM", "Booster")
-_LINEAR_NAMES = ("LogisticRegression", "LinearSVC", "SGDClassifier", "RidgeClassifier", "Perceptron")
+_LINEAR_NAMES = ("LogisticRegression", "LinearSVC", "SGDClassifier", "RidgeClassifier", "Perceptron", "LinearRegression",
+                 "Ridge", "Lasso", "ElasticNet", "SGDRegressor", "HuberRegressor")
 
 
 def model_kind(final_estimator: Any) -> ModelKind:
@@ -85,12 +88,16 @@ def model_kind(final_estimator: Any) -> ModelKind:
 
 
 class SklearnAdapter:
-    """Any fitted scikit-learn-style classifier with ``predict_proba`` and ``classes_``.
+    """Any fitted scikit-learn-style binary classifier with ``predict_proba`` and ``classes_``.
 
     The positive decision is the class of ``estimator.classes_`` named by
     ``positive_class`` (``model.positive_class``), else by ``positive_label``
     (``data.positive_label``) when that is a class; see :mod:`audit.models._classes`.
+    Other outputs (more classes, a score, a cutoff) go through :func:`sklearn_adapter`.
     """
+
+    score_kind: ScoreKind = "probability"
+    threshold = 0.5
 
     def __init__(
         self,
@@ -110,8 +117,7 @@ class SklearnAdapter:
         final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
         self.final_estimator = final
         self.kind: ModelKind = model_kind(final)
-        names = getattr(estimator, "feature_names_in_", None)
-        self.feature_names = [str(n) for n in names] if names is not None else list(data_columns)
+        self.feature_names = feature_names(estimator, data_columns)
         classes = list(getattr(estimator, "classes_", []))
         if len(classes) != 2:
             raise AuditInputError(MODEL_LOAD_FAILED, path=path, fmt=fmt, problem=f"a binary classifier is needed, classes are {[native(c) for c in classes]}")
@@ -131,6 +137,38 @@ class SklearnAdapter:
     def predict_decision(self, X: pd.DataFrame) -> np.ndarray:
         """The decision the model makes for each row."""
         return self.decide(self.predict_score(X))
+
+
+def feature_names(estimator: Any, data_columns: list[str]) -> list[str]:
+    """The columns the estimator was fitted on (``feature_names_in_``), else the data's own columns."""
+    names = getattr(estimator, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else list(data_columns)
+
+
+def sklearn_adapter(estimator: Any, *, path: Path, fmt: str, positive_class: Any, positive_label: Any,
+                    data_columns: list[str], cutoff: float | None) -> ModelAdapter:
+    """The adapter for a scikit-learn-style model, chosen by what it has (duck typing, never class names).
+
+    ``predict_proba`` and ``classes_``: two classes -> :class:`SklearnAdapter` (with ``cutoff``, wrapped in a
+    :class:`~audit.models.outputs.CutoffAdapter`), more -> :class:`~audit.models.outputs.MultiClassAdapter`.
+    Only ``predict`` -> :class:`~audit.models.outputs.ScoreAdapter` (``cutoff`` required). Anything else is refused.
+    """
+    from audit.models import outputs
+
+    found = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    names = feature_names(estimator, data_columns)
+    if callable(getattr(estimator, "predict_proba", None)) and hasattr(estimator, "classes_"):
+        if len(estimator.classes_) > 2:
+            return outputs.MultiClassAdapter(estimator, path=path, fmt=fmt, kind=model_kind(final), feature_names=names,
+                                             positive_class=positive_class, positive_label=positive_label, cutoff=cutoff)
+        binary = SklearnAdapter(estimator, path=path, fmt=fmt, positive_class=positive_class, data_columns=data_columns,
+                                positive_label=positive_label)
+        return binary if cutoff is None else outputs.CutoffAdapter(binary, cutoff=cutoff, path=path)
+    if callable(getattr(estimator, "predict", None)) and not hasattr(estimator, "classes_"):
+        return outputs.score_adapter(estimator, path=path, fmt=fmt, kind=model_kind(final), feature_names=names,
+                                     cutoff=cutoff)
+    raise AuditInputError(MODEL_NOT_A_CLASSIFIER, path=path, fmt=fmt, found=found)
 
 
 @contextmanager

@@ -59,7 +59,7 @@ from audit.errors import (
     TENSOR_OUTPUT_UNREADABLE,
     AuditInputError,
 )
-from audit.models._base import ModelKind
+from audit.models._base import ModelKind, ScoreKind
 from audit.models._classes import decision_from_score, native, positive_index
 from audit.models.sniff import FORMATS_TEXT, sniff
 
@@ -104,6 +104,8 @@ class _TensorAdapter:
 
     format: str
     kind: ModelKind = "neural"
+    score_kind: ScoreKind = "probability"
+    threshold = 0.5
     #: No scikit-learn final step: explainers take their model-agnostic path on this adapter.
     final_estimator: Any = None
 

@@ -731,6 +731,16 @@ def _annex_iv(result: AuditResult, views: list[FindingView], cover: dict[str, An
     for label, key in (("Target", "target"), ("Favourable outcome", "positive_label"), ("Protected attributes", "protected")):
         if subject.get(key) not in (None, "", []):
             data.append((label, format_number(subject[key])))
+    drift = subject.get("model_drift")
+    if isinstance(drift, dict) and drift.get("rows"):
+        largest = drift.get("max_abs_score_difference")
+        model.append(("Drift from the reference model (ONNX copy vs its original, AI Act Art. 15(1) consistency)",
+                      f"{drift.get('decisions_differing', 0)} of {drift['rows']} decisions differ; largest probability "
+                      f"difference {largest:.2g}" if isinstance(largest, float) else "not measured"))
+    for label, key in (("Positive decision (model class)", "model_positive_class"), ("Score", "model_score"),
+                       ("Cutoff (score at or above which the decision is positive)", "model_cutoff")):
+        if subject.get(key) not in (None, "", []):
+            model.append((label, format_number(subject[key])))
     data += _facts(by_id, "data.profile", ["features", "missing_share", "duplicate_rows", "positive_label_rate"])
 
     validation = (_facts(by_id, "performance.overall", ["n", "accuracy", "balanced_accuracy", "roc_auc"])
