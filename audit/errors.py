@@ -296,6 +296,10 @@ MODULE_NOT_FOUND = (
 MODULE_IMPORT_FAILED = "{path}: field 'model.module': importing '{module}' failed: {problem}"
 TENSOR_OUTPUT_UNREADABLE = "the model's output {problem} (model.output: {output}); {hint}"
 TENSOR_MISSING_VALUES = "the {fmt} model cannot take missing values (column '{column}' is empty at {row})"
+TENSOR_CATEGORY_UNKNOWN = (
+    "column '{column}' holds {value!r} at {row}, which is none of the categories model.inputs lists for its one-hot "
+    "columns ({categories}); add it there if the model was trained on it, or drop those rows"
+)
 TENSOR_OUTPUT_NOT_A_TENSOR = "the model's forward returned a {found}, not a tensor; return one tensor of probabilities or logits"
 # Problems inside SPEC_INVALID for the fields of tensor models (raised by ModelSpec's validators).
 TENSOR_FIELD_NEEDED = "needed for model.format {fmt}: {what}"
@@ -306,7 +310,7 @@ CLASSES_NOT_TWO = "give the two classes the model's output stands for, in output
 MODULE_NOT_A_CLASS_PATH = "'{value}' is not of the form package.module:ClassName"
 __all__ += [
     "MODEL_FORMAT_MISMATCH", "MODULE_UNTRUSTED", "MODULE_NOT_FOUND", "MODULE_IMPORT_FAILED", "TENSOR_OUTPUT_UNREADABLE",
-    "TENSOR_MISSING_VALUES", "TENSOR_OUTPUT_NOT_A_TENSOR", "TENSOR_FIELD_NEEDED", "TENSOR_FIELD_NOT_FOR_FORMAT", "INPUTS_EMPTY", "INPUTS_REPEATED",
+    "TENSOR_MISSING_VALUES", "TENSOR_CATEGORY_UNKNOWN", "TENSOR_OUTPUT_NOT_A_TENSOR", "TENSOR_FIELD_NEEDED", "TENSOR_FIELD_NOT_FOR_FORMAT", "INPUTS_EMPTY", "INPUTS_REPEATED",
     "CLASSES_NOT_TWO", "MODULE_NOT_A_CLASS_PATH",
 ]
 

@@ -257,6 +257,16 @@ class SystemSpec(_Strict):
         return self.role if self.role in ("auditor", "regulator") else None
 
 
+class OneHotInput(_Strict):
+    """A categorical column a tensor model takes as one-hot columns, one per category, in this order."""
+
+    column: str = Field(description="The data column (text or numbers as labels).")
+    one_hot: list[str | int | bool] = Field(
+        min_length=1,
+        description="Its categories in the order of the model's one-hot input columns; a value of the column that is "
+                    "none of them is refused (the model was not trained on it).")
+
+
 class ModelSpec(_Strict):
     """Where the model is and how it is stored (and, for a tensor model, how to feed it and read it)."""
 
@@ -286,11 +296,12 @@ class ModelSpec(_Strict):
                     "probability of the positive class (or of the positive classes together) at or above which the "
                     "decision is positive, instead of the model's own rule (the most probable class).",
     )
-    inputs: list[str] | None = Field(
+    inputs: list[str | OneHotInput] | None = Field(
         default=None, validate_default=True,
         description="torchscript, torch, onnx (required): the data columns the model takes, in the order of its input "
-                    "tensor's columns (a tensor has no column names). They must hold numbers; they are fed as float32 (float64 to an "
-                    "ONNX model whose input is double).",
+                    "tensor's columns (a tensor has no column names). A name is a column of numbers, fed as float32 "
+                    "(float64 to an ONNX model whose input is double); {column, one_hot: [categories]} is a categorical "
+                    "column fed as one 0/1 column per category, whose contributions are added back to the column.",
     )
     output: Literal["probabilities", "logits"] | None = Field(
         default=None, validate_default=True,
@@ -352,13 +363,15 @@ class ModelSpec(_Strict):
 
     @field_validator("inputs")
     @classmethod
-    def _inputs_for_tensors(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+    def _inputs_for_tensors(cls, value: list[str | OneHotInput] | None,
+                            info: ValidationInfo) -> list[str | OneHotInput] | None:
         cls._only_for(info, value, cls.TENSOR,
                   needed="list the data columns in the order the model takes them (a tensor model has no column names)")
         if value is not None:
             if not value:
                 raise ValueError(INPUTS_EMPTY)
-            repeated = [c for i, c in enumerate(value) if c in value[:i]]
+            names = [c if isinstance(c, str) else c.column for c in value]
+            repeated = [c for i, c in enumerate(names) if c in names[:i]]
             if repeated:
                 raise ValueError(INPUTS_REPEATED.format(column=repeated[0]))
         return value

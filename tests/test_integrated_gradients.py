@@ -174,3 +174,81 @@ def test_state_dict_adapter_goes_to_ig(tmp_path: Path) -> None:
     from scipy.special import expit
 
     np.testing.assert_allclose(expit(result.margin), subject.model.predict_score(subject.X), rtol=0, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- (d) one-hot inputs folded back
+
+
+def test_one_hot_inputs_score_as_by_hand_and_ig_folds_them_back_to_their_column(tmp_path: Path) -> None:
+    """A linear net on German credit's numbers and one-hot `purpose` and `housing` (categories declared in the spec).
+
+    By hand: the tensor is pandas' one-hot of the declared categories; IG of a linear model is
+    w . (x - baseline) per tensor column, baseline = column means (a category's share); the column
+    `purpose` gets the sum over its one-hot columns. A category the spec does not list is refused.
+    """
+    from audit.errors import TENSOR_CATEGORY_UNKNOWN
+
+    data = pd.read_csv(GERMAN_CSV)
+    numeric = ["duration_months", "credit_amount", "age"]
+    purposes = sorted(data["purpose"].unique())
+    housing = ["own", "rent", "for free"]
+    inputs: list[Any] = [numeric[0], ("purpose", purposes), numeric[1], ("housing", housing), numeric[2]]
+    hand = pd.concat([data[[numeric[0]]],
+                      pd.DataFrame({f"purpose={c}": (data["purpose"] == c).astype(float) for c in purposes}),
+                      data[[numeric[1]]],
+                      pd.DataFrame({f"housing={c}": (data["housing"] == c).astype(float) for c in housing}),
+                      data[[numeric[2]]]], axis=1).to_numpy(np.float64)
+    scale = torch.tensor(hand.std(axis=0) + 1e-9, dtype=torch.float32)
+    torch.manual_seed(5)
+    net = torch.nn.Sequential(_Scale(scale), torch.nn.Linear(hand.shape[1], 1)).eval()
+    path = tmp_path / "onehot.pt"
+    torch.jit.save(torch.jit.script(net), str(path))
+    model = TorchScriptAdapter(path, inputs=inputs, output="logits", positive_class=1)
+    assert model.feature_names == [numeric[0], "purpose", numeric[1], "housing", numeric[2]]
+    assert model.numeric_features == frozenset(numeric)
+
+    with torch.no_grad():
+        logit = net(torch.tensor(hand, dtype=torch.float32)).numpy().astype(np.float64).reshape(-1)
+    np.testing.assert_allclose(model.predict_score(data), 1 / (1 + np.exp(-logit)), rtol=0, atol=1e-6)
+
+    result = explain(model=model, X=data, seed=0)
+    assert result.method.startswith("Integrated Gradients") and result.feature_names == model.feature_names
+    assert any("One-hot columns" in note for note in result.notes)
+    linear = net[1]
+    w = (linear.weight.detach().numpy().astype(np.float64).reshape(-1) / scale.numpy().astype(np.float64))
+    x32 = hand.astype(np.float32).astype(np.float64)
+    baseline = hand.mean(axis=0).astype(np.float32).astype(np.float64)
+    per_input = w * (x32 - baseline)
+    columns = np.array([0] + [1] * len(purposes) + [2] + [3] * len(housing) + [4])
+    expected = np.column_stack([per_input[:, columns == j].sum(axis=1) for j in range(5)])
+    np.testing.assert_allclose(result.values, expected, rtol=0, atol=1e-5)
+    assert result.additivity_error.max() < 1e-3
+
+    # The same model through the spec (model.inputs with {column, one_hot}) and the Subject: the same scores.
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec.pop("signing")
+    spec["model"].update({"path": str(path), "output": "logits", "classes": [0, 1], "positive_class": 1,
+                          "inputs": [numeric[0], {"column": "purpose", "one_hot": purposes}, numeric[1],
+                                     {"column": "housing", "one_hot": housing}, numeric[2]]})
+    spec["data"]["path"] = str(GERMAN_CSV)
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    subject = load_subject(load_spec(tmp_path / "audit.yaml"))
+    np.testing.assert_allclose(subject.predictions.score, 1 / (1 + np.exp(-logit)), rtol=0, atol=1e-6)
+
+    odd = data.copy()
+    odd.loc[odd.index[7], "housing"] = "boat"
+    with pytest.raises(ValueError, match="column 'housing' holds 'boat' at row 8") as caught:
+        model.predict_score(odd)
+    assert str(caught.value) == TENSOR_CATEGORY_UNKNOWN.format(column="housing", value="boat", row="row 8",
+                                                               categories=", ".join(housing))
+
+
+class _Scale(torch.nn.Module):
+    """Divide by a fixed scale (keeps the linear layer's weights of comparable size)."""
+
+    def __init__(self, scale: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("scale", scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / self.scale

@@ -64,6 +64,8 @@ __all__ = ["IGCrossCheck", "cross_check", "SALT", "KERNEL_SAMPLES", "KERNEL_FLOO
 SALT = 4107
 #: Most coalitions per row for KernelSHAP (all of them, 2**inputs + 2, when fewer: exact for up to 11 inputs).
 KERNEL_SAMPLES = 2048
+#: Rows of the seeded background when a categorical column has no mean to serve as IG's baseline.
+BACKGROUND_ROWS = 30
 #: Decimals at which IG's contributions round to zero and are no reason (as the report's reasons).
 REASON_DECIMALS = 2
 #: Decimals for KernelSHAP's reasons: a move under 0.5e-6 of probability (float32 resolution) is no reason.
@@ -176,8 +178,7 @@ def cross_check(*, model: Any, X: pd.DataFrame, ig_values: np.ndarray, adverse: 
     if missing:
         raise ValueError(f"X lacks the columns {missing}")
     data = X[names]
-    if not all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in data.dtypes):
-        raise ValueError("cross_check takes numeric inputs only (a tensor model's columns)")
+    numeric = all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in data.dtypes)
     values = np.asarray(ig_values, dtype=float)
     if values.shape != (len(X), len(names)):
         raise ValueError(f"ig_values must be {len(X)} rows x {len(names)} features, got {values.shape}")
@@ -208,10 +209,18 @@ def cross_check(*, model: Any, X: pd.DataFrame, ig_values: np.ndarray, adverse: 
     sample = data.iloc[positions]
     ig_reasons = principal_reasons(values=values[positions], X=sample, decision=positive, top_k=k,
                                    decimals=REASON_DECIMALS)
-    baseline = data.to_numpy(dtype=np.float64).mean(axis=0, keepdims=True)
-    floats = data.astype(np.float64)  # float columns: the codec keeps the mean baseline as it is (no rounding)
+    if numeric:  # IG's baseline is a row of the data's own columns: KernelSHAP takes it as its background
+        floats = data.astype(np.float64)  # float columns: the codec keeps the mean baseline as it is (no rounding)
+        codec = Codec.fit(floats)
+        background = floats.to_numpy().mean(axis=0, keepdims=True)
+    else:  # a one-hot column's mean (category shares) is no value of the column: a seeded sample of real rows
+        floats = data
+        codec = Codec.fit(data)
+        picked = np.sort(np.random.default_rng([seed, SALT, 3]).choice(len(data), size=min(BACKGROUND_ROWS, len(data)),
+                                                                       replace=False))
+        background = codec.encode(data.iloc[picked])
     plan = ExplainPlan(explainer="kernel", method="KernelSHAP (cross-check of IG)", output_space="probability",
-                       feature_names=names, estimator=model, background=baseline, codec=Codec.fit(floats),
+                       feature_names=names, estimator=model, background=background, codec=codec,
                        seed=seed, nsamples=nsamples)
     kernel, _ = _kernel_values(plan, floats.iloc[positions], [seed, SALT, 1])
     kernel_reasons = principal_reasons(values=kernel, X=sample, decision=positive, top_k=k, decimals=KERNEL_DECIMALS)
@@ -228,6 +237,10 @@ def cross_check(*, model: Any, X: pd.DataFrame, ig_values: np.ndarray, adverse: 
         if compared.any() else None
     note = _note(rows=len(positions), adverse_rows=n_adverse, compared=int(compared.sum()), k=k, agreement=agreement,
                  same_first=same_first, repeat=repeat, exact=exact, nsamples=nsamples, width=width, ig_space=ig_space)
+    if not numeric:
+        note = note.replace("background: IG's baseline, the mean of the audited inputs",
+                            f"background: a seeded sample of {len(background)} audited rows, since a categorical "
+                            "column has no mean to start from as IG's baseline does")
     return IGCrossCheck(compared=int(compared.sum()), agreement=agreement, same_first=same_first,
                         kernel_repeat_agreement=repeat, seconds=time.perf_counter() - started, note=note,
                         ig_reasons=_names(ig_reasons.features, names),
@@ -241,7 +254,7 @@ def _note(*, rows: int, adverse_rows: int, compared: int, k: int, agreement: flo
     which = (f"{adverse_rows:,} adverse" if not favourable else
              f"{adverse_rows:,} adverse and {favourable:,} favourable (too few adverse ones)" if adverse_rows else
              f"{favourable:,} favourable (no adverse decision to sample)")
-    kernel = (f"exact for that baseline: every coalition of the {width} inputs" if exact else
+    kernel = (f"exact for that background: every coalition of the {width} inputs" if exact else
               f"{nsamples:,} sampled coalitions of the {width} inputs per row")
     spaces = ("both in probability" if ig_space == "probability" else
               "IG in log-odds, KernelSHAP in probability: the map between them is monotone, so the rankings within a "

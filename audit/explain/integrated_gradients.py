@@ -51,7 +51,8 @@ def is_torch_adapter(model: Any) -> bool:
     torch = sys.modules.get("torch")
     if torch is None or getattr(model, "final_estimator", object()) is not None:
         return False
-    if not all(hasattr(model, a) for a in ("output", "positive_index", "feature_names")):
+    if not all(hasattr(model, a) for a in ("output", "positive_index", "feature_names", "encode", "input_source",
+                                           "input_names", "encoding")):
         return False
     return isinstance(model.estimator, torch.nn.Module)
 

@@ -303,18 +303,27 @@ def plan_explanation(*, model: Any, X: pd.DataFrame, seed: int, kernel_budget: f
 
 
 def _ig_plan(*, model: Any, X: pd.DataFrame, seed: int) -> ExplainPlan:
-    """Integrated Gradients for a torch adapter: baseline = mean of the audited inputs, tolerance from the output scale."""
+    """Integrated Gradients for a torch adapter: along its input tensor (one-hot columns folded back to their column),
+    baseline = mean of the audited inputs (a one-hot column's mean is each category's share), tolerance from the
+    output scale."""
+    from audit.models.tensor import InputEncoder
+
     names = [str(c) for c in model.feature_names]
-    baseline = X[names].to_numpy(dtype=np.float64).mean(axis=0, keepdims=True) if len(X) else np.zeros((1, len(names)))
+    encoded = model.encode(X) if len(X) else np.zeros((0, len(model.input_names)))
+    baseline = encoded.mean(axis=0, keepdims=True) if len(X) else np.zeros((1, len(model.input_names)))
     pos = int(model.positive_index)
     module = model.estimator
-    f_x = ig.model_output(module, X[names].to_numpy(dtype=np.float32), output=model.output, positive_index=pos)
+    f_x = ig.model_output(module, encoded.astype(np.float32), output=model.output, positive_index=pos)
     f_b = ig.model_output(module, baseline.astype(np.float32), output=model.output, positive_index=pos)[0]
     tolerance = ig.tolerance_for(model.output, float(np.abs(f_x - f_b).max()) if len(f_x) else 1.0)
+    one_hot = [c for c, categories in model.encoding if categories is not None]
+    notes = ([f"One-hot columns of the model's input ({', '.join(one_hot)}) are integrated as numbers from the "
+              "baseline (each category's share of the audited rows) to the person's 0 or 1; their contributions are "
+              "added back to the column they encode."] if one_hot else [])
     return ExplainPlan(explainer="ig", method=ig.method_text(model.output, tolerance),
                        output_space=ig.output_space(model.output), feature_names=names, estimator=model,
-                       mapping=np.arange(len(names)), sign=1.0, positive_index=pos, background=baseline, seed=seed,
-                       tolerance=tolerance)
+                       preprocessor=InputEncoder(model), mapping=np.asarray(model.input_source), sign=1.0,
+                       positive_index=pos, background=baseline, seed=seed, tolerance=tolerance, notes=notes)
 
 
 def _fold_texts(cmap: ColumnMap, groups: list[str], members: list[list[str]]) -> tuple[str, list[str]]:

@@ -86,7 +86,8 @@ def _tensor_model(spec: AuditSpec, path: Path, *, trusted: bool, positive: dict[
     m = spec.model
     if m.inputs is None or m.output is None:  # ModelSpec validation rejects this earlier
         raise ValueError("model.inputs and model.output are required for tensor models")
-    common: dict[str, Any] = {"inputs": list(m.inputs), "output": m.output, "classes": m.classes, **positive}
+    inputs = [c if isinstance(c, str) else (c.column, list(c.one_hot)) for c in m.inputs]
+    common: dict[str, Any] = {"inputs": inputs, "output": m.output, "classes": m.classes, **positive}
     if m.format is ModelFormat.TORCHSCRIPT:
         return tensor.TorchScriptAdapter(path, **common)
     if m.format is ModelFormat.TORCH:

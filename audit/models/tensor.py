@@ -39,7 +39,7 @@ import importlib
 import io
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,20 +54,23 @@ from audit.errors import (
     MODULE_IMPORT_FAILED,
     MODULE_NOT_FOUND,
     MODULE_UNTRUSTED,
+    TENSOR_CATEGORY_UNKNOWN,
     TENSOR_MISSING_VALUES,
     TENSOR_OUTPUT_NOT_A_TENSOR,
     TENSOR_OUTPUT_UNREADABLE,
     AuditInputError,
 )
 from audit.models._base import ModelKind, ScoreKind
-from audit.models._classes import decision_from_score, native, positive_index
+from audit.models._classes import decision_from_score, native, positive_index, value_text
 from audit.models.sniff import FORMATS_TEXT, sniff
 
 __all__ = [
     "TorchScriptAdapter", "TorchStateDictAdapter", "OnnxAdapter", "DEFAULT_CLASSES", "BATCH_ROWS", "import_class",
-    "onnxruntime_module",
+    "onnxruntime_module", "InputEncoder", "InputSpec",
 ]
 
+#: One entry of model.inputs: a column of numbers, or (column, its categories) for one-hot columns.
+InputSpec = str | tuple[str, Sequence[Any]]
 Output = Literal["probabilities", "logits"]
 
 #: The classes of a tensor model whose spec does not name them (one column: P(class 1)).
@@ -109,14 +112,21 @@ class _TensorAdapter:
     #: No scikit-learn final step: explainers take their model-agnostic path on this adapter.
     final_estimator: Any = None
 
-    def _setup(self, *, path: Path, blob: bytes, inputs: list[str], output: Output, classes: list[Any] | None,
+    def _setup(self, *, path: Path, blob: bytes, inputs: Sequence[InputSpec], output: Output, classes: list[Any] | None,
                positive_class: object, positive_label: object) -> None:
         self.path = path
         self._blob = blob
         self._live: Any = None
-        self.feature_names = list(inputs)
+        #: Per data column: None (a number, one input) or its categories (one 0/1 input each, in this order).
+        self.encoding: list[tuple[str, list[str] | None]] = [
+            (c, None) if isinstance(c, str) else (str(c[0]), [value_text(v) for v in c[1]]) for c in inputs]
+        self.feature_names = [c for c, _ in self.encoding]
+        #: The tensor's columns by name ("purpose=car" for a one-hot column) and the data column each comes from.
+        self.input_names = [c if cats is None else f"{c}={cat}" for c, cats in self.encoding for cat in (cats or [c])]
+        self.input_source = np.array([j for j, (_, cats) in enumerate(self.encoding) for _ in range(len(cats or [0]))],
+                                     dtype=np.intp)
         #: The Subject reads these columns as numbers (a word in one is refused, naming column, value and row).
-        self.numeric_features = frozenset(self.feature_names)
+        self.numeric_features = frozenset(c for c, cats in self.encoding if cats is None)
         self.output: Output = output
         given = list(DEFAULT_CLASSES if classes is None else classes)
         self.classes: list[Any] = [native(c) for c in given]
@@ -155,15 +165,33 @@ class _TensorAdapter:
     # ---------------------------------------------------------------- scoring
 
     def _matrix(self, X: pd.DataFrame, dtype: Any = np.float32) -> np.ndarray:
-        """``X[inputs]`` as a float matrix; a missing value is refused (ValueError naming the column and row)."""
-        frame = X[self.feature_names]
-        matrix = frame.to_numpy(dtype=dtype, na_value=np.nan)
-        missing = np.isnan(matrix)
-        if missing.any():
-            row, column = (int(i) for i in np.argwhere(missing)[0])
-            raise ValueError(TENSOR_MISSING_VALUES.format(fmt=self.format, column=self.feature_names[column],
-                                                          row=f"row {row + 1}"))
-        return matrix
+        """The model's input tensor for ``X``: numbers as they are, categories one-hot (rows x ``input_names``).
+
+        A missing value, or a category not listed in ``model.inputs``, is refused (ValueError naming the column
+        and row).
+        """
+        blocks = []
+        for column, categories in self.encoding:
+            values = X[column]
+            missing = values.isna().to_numpy()
+            if missing.any():
+                raise ValueError(TENSOR_MISSING_VALUES.format(fmt=self.format, column=column,
+                                                              row=f"row {int(np.argmax(missing)) + 1}"))
+            if categories is None:
+                blocks.append(values.to_numpy(dtype=dtype).reshape(-1, 1))
+                continue
+            text = values.map(value_text).to_numpy(dtype=object)
+            known = np.isin(text, categories)
+            if not known.all():
+                at = int(np.argmin(known))
+                raise ValueError(TENSOR_CATEGORY_UNKNOWN.format(column=column, value=values.iloc[at], row=f"row {at + 1}",
+                                                                categories=", ".join(categories)))
+            blocks.append((text[:, None] == np.array(categories, dtype=object)[None, :]).astype(dtype))
+        return np.hstack(blocks) if blocks else np.zeros((len(X), 0), dtype=dtype)
+
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """The input tensor for ``X`` in float64 (what explainers differentiate along; see :class:`InputEncoder`)."""
+        return self._matrix(X, np.float64)
 
     def _raw_output(self, X: pd.DataFrame) -> np.ndarray:
         matrix = self._matrix(X)
@@ -196,8 +224,8 @@ class _TensorAdapter:
     # ---------------------------------------------------------------- checked once, at load
 
     def _probe(self) -> None:
-        """Run the model on two rows of zeros: it must take len(inputs) columns and give one or two per row."""
-        width = len(self.feature_names)
+        """Run the model on two rows of zeros: it must take its input columns and give one or two per row."""
+        width = len(self.input_names)
         try:
             out = np.asarray(self._forward(np.zeros((2, width), dtype=np.float32)))
         except AuditInputError:
@@ -210,6 +238,20 @@ class _TensorAdapter:
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"its output for 2 rows has shape {tuple(out.shape)}; a binary classifier "
                                           "gives one column (for the second of model.classes) or two (one per class)")
+
+
+class InputEncoder:
+    """A tensor adapter's encoding as a fitted-transformer lookalike: ``transform(X)`` gives its float64 input tensor.
+
+    Explainers use it as the "preprocessing" of a tensor model (Integrated Gradients differentiates along the
+    tensor's columns; their contributions are folded back to the data columns by ``input_source``).
+    """
+
+    def __init__(self, adapter: _TensorAdapter) -> None:
+        self.adapter = adapter
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        return self.adapter.encode(X)
 
 
 def _output_shape_ok(shape: tuple[int, ...], *, rows: int) -> bool:
@@ -274,7 +316,7 @@ class TorchScriptAdapter(_TensorAdapter):
 
     format = "torchscript"
 
-    def __init__(self, path: Path, *, inputs: list[str], output: Output, classes: list[Any] | None = None,
+    def __init__(self, path: Path, *, inputs: Sequence[InputSpec], output: Output, classes: list[Any] | None = None,
                  positive_class: object = None, positive_label: object = None) -> None:
         if sniff(path) != "torchscript":
             raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt="torchscript",
@@ -334,7 +376,7 @@ class TorchStateDictAdapter(_TensorAdapter):
 
     format = "torch"
 
-    def __init__(self, path: Path, *, module: str, inputs: list[str], output: Output, trust: bool, spec_path: Path,
+    def __init__(self, path: Path, *, module: str, inputs: Sequence[InputSpec], output: Output, trust: bool, spec_path: Path,
                  folders: list[Path], module_kwargs: Mapping[str, Any] | None = None, classes: list[Any] | None = None,
                  positive_class: object = None, positive_label: object = None) -> None:
         if not trust:
@@ -425,7 +467,7 @@ class OnnxAdapter(_TensorAdapter):
 
     format = "onnx"
 
-    def __init__(self, path: Path, *, inputs: list[str], output: Output, classes: list[Any] | None = None,
+    def __init__(self, path: Path, *, inputs: Sequence[InputSpec], output: Output, classes: list[Any] | None = None,
                  positive_class: object = None, positive_label: object = None, reference: Path | None = None) -> None:
         if sniff(path) != "onnx":
             raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt="onnx",
@@ -481,10 +523,10 @@ class OnnxAdapter(_TensorAdapter):
                                   problem=f"its input '{tensor.name}' is {tensor.type} of shape {shape}; the audit "
                                           "feeds a float matrix (rows x model.inputs)")
         width = shape[1]
-        if isinstance(width, int) and width != len(self.feature_names):
+        if isinstance(width, int) and width != len(self.input_names):
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
-                                  problem=f"its input '{tensor.name}' takes {width} columns, model.inputs lists "
-                                          f"{len(self.feature_names)}")
+                                  problem=f"its input '{tensor.name}' takes {width} columns, model.inputs gives "
+                                          f"{len(self.input_names)}")
         return str(tensor.name), dtype
 
     def _probability_output(self, session: Any) -> str:
