@@ -115,14 +115,16 @@ class Table(BaseModel):
 class Chart(BaseModel):
     """A figure described as data. The renderer draws it (matplotlib -> SVG).
 
-    ``kind`` is "barh" (one bar per label, optional CI whiskers), "bar", or
-    "line" (``x`` against ``values``; several series via ``series``).
+    ``kind`` is "barh" (one bar per label, optional CI whiskers), "bar",
+    "line" (``x`` against ``values``; several series via ``series``), or
+    "tokens" (a text: ``labels`` its words in order, ``values`` each word's
+    contribution or None, drawn as words on a background coloured by it).
     ``reference`` draws a vertical/horizontal line (e.g. the 0.8 threshold).
     """
 
     id: str
     title: str
-    kind: Literal["barh", "bar", "line"] = "barh"
+    kind: Literal["barh", "bar", "line", "tokens"] = "barh"
     labels: list[str] = Field(default_factory=list)
     values: list[float | None] = Field(default_factory=list)
     ci_low: list[float | None] | None = None

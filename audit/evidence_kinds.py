@@ -186,6 +186,39 @@ class ImportanceSurrogate(EvidenceMetrics):
     n_test: int = count("held-out rows")
 
 
+class LocalTokens(EvidenceMetrics):
+    column: str = label("the free-text column attributed", missing="")
+    method: str = label("the token attribution method", missing="")
+    n_explained: int = count("decisions whose tokens were attributed")
+    n_tokens: int = count("tokens in the model's vocabulary for that column")
+    additivity_error_max: float | None = figure(
+        "largest gap between the tokens' attributions plus the other inputs and intercept and the model's output",
+        unit="log-odds", missing="no decision")
+    adverse_without_token_reason: int = count("adverse decisions with no word that moved the score towards them")
+    comprehensiveness: float | None = figure(
+        "mean drop of the probability of the decision taken when the decision's top words are deleted (ERASER)",
+        unit="probability", missing="the texts cannot be edited token by token, or no sampled decision has a reason")
+    sufficiency: float | None = figure(
+        "mean drop of that probability when only the top words are kept (ERASER; lower = they suffice)",
+        unit="probability", missing="as comprehensiveness")
+    random_comprehensiveness: float | None = figure(
+        "the same drop when as many of the text's own words, drawn at random, are deleted (the baseline)",
+        unit="probability", missing="as comprehensiveness")
+    random_sufficiency: float | None = figure("the same as sufficiency for random words", unit="probability",
+                                              missing="as comprehensiveness")
+    faithfulness_rows: int = count("decisions in the faithfulness sample with at least one token reason")
+    lime_agreement: float | None = figure(
+        "mean share of a decision's exact top words that LIME's text explainer also ranks among its top words "
+        "(a seeded sample of decisions)", unit="share", missing="no sampled decision has a token reason")
+    lime_same_first: float | None = figure("share of those decisions whose first word is LIME's first",
+                                           unit="share", missing="no sampled decision has a token reason")
+    lime_rows: int = count("decisions cross-checked with LIME")
+    top_token_raising: str | None = label("the word that raises the score most over all decisions",
+                                          missing="no word raises the score")
+    top_token_lowering: str | None = label("the word that lowers the score most over all decisions",
+                                           missing="no word lowers the score")
+
+
 class ImportancePdp(EvidenceMetrics):
     features: str | None = label("features shown", missing="no feature")
     n_rows: int = count("rows in the seeded sample")
@@ -337,7 +370,7 @@ class ErrorRates(EvidenceMetrics):
     theil_index: float | None = figure("Theil index of individual benefits (0 = equal)", unit="index",
                                        missing="no decisions")
     consistency: float | None = figure("share of decisions equal to those of the nearest neighbours", unit="share",
-                                       missing="no feature columns")
+                                       missing="no tabular feature columns (free text has no distance between people here)")
     primary_metric: str | None = label("the fairness metric that decides, from the declared direction or the spec",
                                        missing="the spec declares neither which decision favours the person nor a "
                                                "primary metric")
@@ -356,15 +389,20 @@ class ErrorRates(EvidenceMetrics):
 
 class Flip(EvidenceMetrics):
     max_flip_rate: float | None = figure(
-        "highest share of decisions that flip when a protected attribute (directly, or through its proxies) is "
-        "changed, over every variant that was measured", unit="share",
-        missing="neither the attribute nor any proxy of it is a model input that could be changed")
+        "highest share of decisions that flip when a protected attribute (directly, or through its proxies, or, in "
+        "free text, its gendered words) is changed, over every variant that was measured", unit="share",
+        missing="neither the attribute nor any proxy of it is a model input that could be changed, and no text holds "
+                "a gendered word")
     max_flip_rate_direct: float | None = figure("highest flip rate changing the attribute alone", unit="share",
                                                 missing="no protected attribute is a model input")
     max_flip_rate_with_proxies: float | None = figure("highest flip rate changing the attribute and its proxies",
                                                       unit="share", missing="no proxy of a protected attribute is known")
     attribute_max_flip: str | None = label("attribute, variant and pair of the highest rate",
                                            missing="no decision flipped")
+    max_flip_rate_text: float | None = figure(
+        "flip rate among the texts changed when every gendered word of a free-text input is swapped female ↔ male "
+        "(all swap families at once; single families are in the table)", unit="share",
+        missing="no free-text input, or no text holds a word of the swap lists")
     n_rows: int = count("decisions tested")
 
 
@@ -423,6 +461,7 @@ REGISTRY: dict[str, type[EvidenceMetrics]] = {
     "importance.pdp": ImportancePdp,
     "local.shap": LocalShap,
     "local.lime": LocalLime,
+    "local.tokens": LocalTokens,
     "fairness.selection_rate": SelectionRate,
     "fairness.eeo_impact": EeoImpact,
     "fairness.class_rates": ClassRates,

@@ -516,8 +516,11 @@ class DataSpec(_Strict):
     protected: list[ProtectedSpec | str] = Field(
         default_factory=list, description="Protected attributes: column names, or {column, bins, labels}."
     )
-    feature_types: dict[str, Literal["numeric", "categorical"]] = Field(
-        default_factory=dict, description="Declared types; undeclared features are inferred from the data."
+    feature_types: dict[str, Literal["numeric", "categorical", "text"]] = Field(
+        default_factory=dict,
+        description="Declared types; undeclared features are inferred from the data (numbers or categories). text: a "
+                    "column of free text the model reads (a CV, a complaint): explained by its tokens, tested by "
+                    "swapping gendered words, never shown in the report unless report.example_fields names it.",
     )
     immutable: list[str] = Field(default_factory=list, description="Features a person cannot change (protected attributes always are).")
     increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")

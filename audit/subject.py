@@ -48,7 +48,7 @@ from audit.spec import AuditSpec, ModelFormat, ProtectedSpec, favourable_is_posi
 
 __all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
 
-FeatureType = Literal["numeric", "categorical"]
+FeatureType = Literal["numeric", "categorical", "text"]
 MISSING_GROUP = "unknown"
 
 
@@ -92,6 +92,16 @@ class Subject:
     def favourable_is_positive(self) -> bool:
         """Whether the positive decision favours the person (False for a fraud or risk flag)."""
         return favourable_is_positive(self.spec)
+
+    @property
+    def text_columns(self) -> list[str]:
+        """Model inputs declared free text (data.feature_types: text), in the model's order."""
+        return [c for c in self.X.columns if self.feature_types.get(str(c)) == "text"]
+
+    @property
+    def tabular_columns(self) -> list[str]:
+        """Model inputs that are numbers or categories: what tabular methods (proxies, recourse, PDP) may change."""
+        return [c for c in self.X.columns if self.feature_types.get(str(c)) != "text"]
 
     @property
     def score_is_probability(self) -> bool:

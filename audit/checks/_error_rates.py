@@ -57,7 +57,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     gap_rows = [r for c, ref in zip(comparisons, references, strict=True) for r in _gap_rows(c, ref)]
     disparity_rows = [r for c in comparisons for r in disparities(c)]
     ece_gaps = [_ece_gap(c, group_rows) for c in comparisons]
-    matrix = design_matrix(subject.X, subject.feature_types)
+    matrix = design_matrix(subject.X[subject.tabular_columns], subject.feature_types)  # free text has no distance here
     consistent, used = consistency(matrix, decision, rng=ctx.rng(CONSISTENCY_SALT))
     choice = choose_primary(ctx.spec)
     metrics = _headline(disparity_rows)

@@ -13,6 +13,7 @@ import numpy as np
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
+from audit.checks._term_swap import ALL_FAMILIES, TermSwapResult, rates_table_records, term_swap
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.subject import Subject
@@ -31,6 +32,18 @@ METHOD = (
     "joint distribution is kept). Flip rates are shown per (from → to) pair with percentile bootstrap 95 % "
     "intervals (exact bootstrap law of a proportion); mean score changes with a paired row bootstrap."
 )
+SWAP_SALT = 4131
+SWAP_METHOD = (" Term swap (free text '{column}'): every gendered word of the versioned swap lists (pronouns resolved by "
+               "grammar, titles, gendered nouns, first names) is replaced by its counterpart of the other sex, whole "
+               "words only and case kept, family by family and all at once; the texts changed are re-predicted and a "
+               "flip is a changed decision (bootstrap 95 % intervals).")
+SWAP_LIMITS = [
+    "The term swap changes words, not a person: a swapped text can read oddly (a name with the other sex's "
+    "pronouns left unchanged, when only one family is swapped), and gender expressed otherwise (an activity, a "
+    "school) is not swapped.",
+    "The lists cover English only, and names are grouped by the sex they are mostly given to in the source "
+    "(US Social Security Administration data); they do not stand for anyone's gender identity.",
+]
 LIMITS = [
     "A binned attribute is moved to one representative value (the band's median); other values within the "
     "band can give other results.",
@@ -60,51 +73,67 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                        proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
     direct = result.max_rate(DIRECT)
     with_proxies = result.max_rate(WITH_PROXIES)
-    measured = [r for r in (direct, with_proxies) if r is not None]
+    swaps = (term_swap(subject, column=subject.text_columns[0], rng=ctx.rng(SWAP_SALT), n_boot=n_boot)
+             if subject.text_columns else None)
+    text_rate = swaps.max_rate if swaps is not None else None
+    measured = [r for r in (direct, with_proxies, text_rate) if r is not None]
     worst = _worst(result)
     wanted = ctx.spec.report.examples
     limits = ([] if wanted else [EXAMPLES_LEFT_OUT]) + list(LIMITS)
     if proxies is None:
         limits.insert(0, "No proxy information (no proxy screen ran, counterfactuals.proxies not set): the "
                          "with-proxies variant was not run.")
-    partial = _partial(result, subject, proxies is not None)
+    # The sex attribute is tested through the text's gendered words when the swap measured something.
+    covered = {p.column for p in subject.protected if p.kind == "sex"} if text_rate is not None else set()
+    partial = _partial(result, subject, proxies is not None, covered=covered)
     line, line_label = reference_line(ctx.spec, "flip_rate")
     return Evidence(
         id=FLIP_ID, check="counterfactual", title=FLIP_TITLE,
-        summary=_summary(result, direct, with_proxies, worst, partial),
+        summary=_summary(result, direct, with_proxies, worst, partial, text=text_rate is not None) + _swap_summary(swaps),
         metrics={
             "max_flip_rate": clean_number(max(measured)) if measured else None,
             "max_flip_rate_direct": clean_number(direct),
             "max_flip_rate_with_proxies": clean_number(with_proxies),
             "attribute_max_flip": worst,
+            "max_flip_rate_text": clean_number(text_rate),
             "n_rows": subject.n,
         },
-        missing=_missing(result, proxies is not None),
+        missing=_missing(result, proxies is not None, swaps),
         partial={"max_flip_rate": partial} if partial and measured else {},
-        tables=[_pairs_table(result), *([_examples_table(subject, result)] if wanted else [])],
+        tables=[_pairs_table(result), *([_examples_table(subject, result)] if wanted else []),
+                *(_swap_tables(subject, swaps, wanted) if swaps is not None else [])],
         charts=[_chart(result, line, line_label)],
-        method=METHOD,
-        limits=limits + result.notes,
+        method=METHOD + (SWAP_METHOD.format(column=swaps.column) if swaps is not None else ""),
+        limits=limits + result.notes + (SWAP_LIMITS if swaps is not None else []),
         params={"seed": ctx.seed, "rng_salt": SALT["flip"], "bootstrap": n_boot,
                 "proxies_source": proxy_source,
                 "proxies": [f"{a}: {', '.join(p)}" for a, p in result.proxies_used.items()],
-                "rows_predicted": result.n_predicted},
+                "rows_predicted": result.n_predicted + (swaps.n_predicted if swaps is not None else 0),
+                **({"swap_lists": ", ".join(f"{k} {v}" for k, v in swaps.versions.items()), "swap_salt": SWAP_SALT}
+                   if swaps is not None else {})},
         seconds=time.perf_counter() - started,
     )
 
 
-def _partial(result: FlipResult, subject: Subject, proxies_known: bool) -> str | None:
-    """Why the highest flip rate covers only part of what it should (attributes or variants not measured)."""
-    parts = [f"{attribute}: {why}" for attribute, why in result.not_tested.items()]
+def _partial(result: FlipResult, subject: Subject, proxies_known: bool, *, covered: set[str] | None = None) -> str | None:
+    """Why the highest flip rate covers only part of what it should (attributes or variants not measured).
+
+    ``covered``: attributes measured another way (sex, through the gendered words of a free-text input).
+    """
+    parts = [f"{attribute}: {why}" for attribute, why in result.not_tested.items() if attribute not in (covered or set())]
     inputs = [p.column for p in subject.protected if p.column in subject.X.columns]
     if not proxies_known and inputs:
         parts.append(f"the with-proxies variant was not run for {', '.join(inputs)} (no proxy information)")
     return "; ".join(parts) or None
 
 
-def _missing(result: FlipResult, proxies_known: bool) -> dict[str, str]:
+def _missing(result: FlipResult, proxies_known: bool, swaps: TermSwapResult | None = None) -> dict[str, str]:
     """Reasons for the rates that were not measured, in this audit's terms."""
     out = {}
+    if swaps is None:
+        out["max_flip_rate_text"] = "no free-text input (data.feature_types: text)"
+    elif swaps.max_rate is None:
+        out["max_flip_rate_text"] = "no text holds a word of the swap lists"
     untested = "; ".join(f"{a}: {why}" for a, why in result.not_tested.items())
     if result.max_rate(DIRECT) is None:
         out["max_flip_rate_direct"] = "no protected attribute is a model input" + (f" ({untested})" if untested else "")
@@ -112,9 +141,43 @@ def _missing(result: FlipResult, proxies_known: bool) -> dict[str, str]:
         out["max_flip_rate_with_proxies"] = ("no proxy information (no proxy screen ran and counterfactuals.proxies "
                                              "is not set)" if not proxies_known else
                                              "no proxy of a protected attribute is a model input")
-    if result.max_rate(DIRECT) is None and result.max_rate(WITH_PROXIES) is None:
+    if result.max_rate(DIRECT) is None and result.max_rate(WITH_PROXIES) is None and (
+            swaps is None or swaps.max_rate is None):
         out["max_flip_rate"] = f"nothing could be changed: {untested or 'no protected attribute to test'}"
     return out
+
+
+def _swap_summary(swaps: TermSwapResult | None) -> str:
+    if swaps is None:
+        return ""
+    overall = swaps.overall
+    if overall is None or overall.rate is None:
+        return f" No text in '{swaps.column}' holds a word of the gendered swap lists."
+    single = ", ".join(f"{r.family} {pct(r.rate)}" for r in swaps.rates
+                       if r.family != ALL_FAMILIES and r.rate is not None)
+    return (f" Swapping every gendered word of '{swaps.column}' (female ↔ male) flips {pct(overall.rate)} of the "
+            f"{overall.touched:,} decisions whose text it changed"
+            + (f"; family by family (texts that then mix the sexes): {single}." if single else "."))
+
+
+def _swap_tables(subject: Subject, swaps: TermSwapResult, wanted: bool) -> list[Table]:
+    rates = Table.from_records(
+        f"Term-swap flip test on '{swaps.column}': flip rate per swap family", rates_table_records(swaps),
+        note="Flip rate = share of the texts the family changed whose decision changed; 95 % bootstrap interval. "
+             f"'{ALL_FAMILIES}': every family at once. Lists and versions: "
+             + "; ".join(f"{k} {v}" for k, v in swaps.versions.items()) + ".")
+    if not wanted:
+        return [rates]
+    shown = swaps.column in example_fields(subject)
+    records = [{"id": str(subject.ids[int(str(e["position"]))]), "words swapped": e["words swapped"],
+                "score_before": e["score_before"], "score_after": e["score_after"],
+                **({swaps.column: str(subject.X[swaps.column].iloc[int(str(e["position"]))])} if shown else {})}
+               for e in swaps.examples]
+    return [rates, Table.from_records(
+        "Examples of decisions that flip when only gendered words are swapped", records,
+        note=("No decision flipped." if not records else
+              "The words swapped are counted; the text itself is shown only when report.example_fields names "
+              f"'{swaps.column}'."))]
 
 
 def _worst(result: FlipResult) -> str | None:
@@ -128,7 +191,9 @@ def _worst(result: FlipResult) -> str | None:
 
 
 def _summary(result: FlipResult, direct: float | None, with_proxies: float | None, worst: str | None,
-             partial: str | None) -> str:
+             partial: str | None, *, text: bool = False) -> str:
+    if direct is None and with_proxies is None and text:
+        return f"No protected attribute or proxy of one is a tabular model input ({partial or 'none to change'})."
     if direct is None and with_proxies is None:
         return f"No flip rate could be measured: {partial or 'no protected attribute had two known groups'}."
     parts = []

@@ -229,6 +229,9 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
             "policies/thresholds.yaml)."
         ),
         limits=[
+            *([f"Free-text inputs ({', '.join(subject.text_columns)}) are not screened here (every text is its own "
+               "value); the term-swap test (counterfactual.term_swap) checks whether gendered words move decisions."]
+              if subject.text_columns else []),
             "Association is not use: a strong proxy shows what the model could learn, not what it does; the "
             "counterfactual check tests whether decisions change with the proxies.",
             "Cramér's V measures one feature at a time; features that reveal an attribute only in combination show "
@@ -320,7 +323,7 @@ def _art9_summary(protected: list[ProtectedSpec], special: list[str], flags: Art
 
 def _screen(subject: Subject, *, rng: np.random.Generator, threshold: float) -> tuple[list[dict], list[dict]]:
     """Cramér's V and NMI of every (attribute, input) pair, and the all-inputs AUC per attribute."""
-    features = [str(c) for c in subject.X.columns]
+    features = [str(c) for c in subject.tabular_columns]  # free text: every row its own value, screened by term swaps
     codes = {f: feature_codes(subject.X[f], numeric=subject.feature_types[f] == "numeric") for f in features}
     pairs, models = [], []
     for attribute in (str(c) for c in subject.groups.columns):
@@ -343,7 +346,7 @@ def _screen(subject: Subject, *, rng: np.random.Generator, threshold: float) -> 
                 }
             )
         auc, used, classes = attribute_auc(
-            subject.X.loc[known, others],
+            subject.X.loc[known, others],  # tabular inputs only (features excludes free text)
             labels[known],
             feature_types=subject.feature_types,
             random_state=int(rng.integers(2**31 - 1)),

@@ -52,13 +52,21 @@ LIMITS = [
 ]
 
 
+TEXT_ONLY = ("every model input is free text: a recourse would tell a person which words to write, which is no "
+             "change of their circumstances this search can propose")
+
+
 def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     """Search recourse for every adverse decision, write the per-decision columns, describe the result."""
     if not subject.has_model:
         return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, NO_MODEL)
+    if not subject.tabular_columns:
+        return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, TEXT_ONLY)
     spec = ctx.spec
     max_changes = spec.counterfactuals.max_changes
-    action = build_actionability(X=subject.X, feature_types=subject.feature_types, immutable=subject.immutable,
+    # Free text is held fixed: which words a person should write is no action this search can propose.
+    action = build_actionability(X=subject.X, feature_types=subject.feature_types,
+                                 immutable=[*subject.immutable, *subject.text_columns],
                                  increase_only=spec.data.increase_only)
     score = subject.predictions.score
     if score is None:  # never with a model: load_subject scores every row with it

@@ -24,8 +24,14 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     for column in X.columns:
         values = X[column]
         kind = subject.feature_types[column]
-        observed = (f"{values.min():g} to {values.max():g}" if kind == "numeric"
-                    else ", ".join(map(str, values.dropna().value_counts().index[:4])) + (" ..." if values.nunique() > 4 else ""))
+        if kind == "text":  # a person's own words: never shown, only their size
+            lengths = values.dropna().astype(str).str.count(r"\S+")
+            observed = (f"free text, {lengths.median():.0f} words per row (median)" if len(lengths)
+                        else "free text, every row empty")
+        else:
+            observed = (f"{values.min():g} to {values.max():g}" if kind == "numeric"
+                        else ", ".join(map(str, values.dropna().value_counts().index[:4]))
+                        + (" ..." if values.nunique() > 4 else ""))
         schema_rows.append({
             "feature": column, "type": kind, "distinct values": int(values.nunique()),
             "missing": float(missing[column]), "observed": observed,

@@ -54,6 +54,9 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     return [shap_ev, _permutation_evidence(subject, ctx), _surrogate_evidence(subject, ctx), _pdp_evidence(subject, ctx)]
 
 
+TEXT_ONLY = "every model input is free text (data.feature_types: text): see local.tokens for its words"
+
+
 def shap_result(subject: Subject, ctx: CheckContext) -> ShapResult:
     """The per-decision SHAP matrix, computed once per run and kept in ``ctx.shap``."""
     cached = ctx.shap
@@ -91,6 +94,8 @@ def contribution_unit(result: ShapResult) -> str:
 
 def _direction(x: pd.Series, contribution: np.ndarray, kind: str) -> str:
     """How a feature pushes the score: correlation sign for numbers, extreme categories for labels."""
+    if kind == "text":  # each text is its own value: the words that push are in local.tokens
+        return "by its words (local.tokens)"
     if kind == "numeric":
         values = x.to_numpy(dtype=float)
         ok = np.isfinite(values)
@@ -244,9 +249,13 @@ def _permutation_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
 def _surrogate_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     from audit.explain.surrogate import fit_surrogate
 
+    tabular = subject.tabular_columns
+    if not tabular:
+        return Evidence.not_assessed("importance.surrogate", CHECK, _TITLES["importance.surrogate"], TEXT_ONLY)
     started = time.perf_counter()
     seed = int(ctx.rng(201).integers(0, 2**31 - 1))
-    fitted = fit_surrogate(X=subject.X, decision=subject.predictions.decision, max_depth=SURROGATE_DEPTH, seed=seed)
+    fitted = fit_surrogate(X=subject.X[tabular], decision=subject.predictions.decision, max_depth=SURROGATE_DEPTH,
+                           seed=seed)
     columns = ["rule", "rows", "support", "model_positive_rate", "share_of_model_positives"]
     return Evidence(
         id="importance.surrogate", check=CHECK, title=_TITLES["importance.surrogate"],
@@ -262,7 +271,9 @@ def _surrogate_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         method=(f"A decision tree of depth at most {SURROGATE_DEPTH} (scikit-learn, one-hot encoding inside, "
                 f"leaves of at least 0.5 % of training rows) trained on {fitted.n_train:,} rows to predict the model's "
                 f"own decisions; fidelity = agreement with the model on {fitted.n_test:,} held-out rows (seeded split)."),
-        limits=["The rules approximate the model; where they disagree with it, the model decides.",
+        limits=[*([f"Free-text columns ({', '.join(subject.text_columns)}) are left out: a rule on a whole text "
+                   "says nothing; their tokens are in local.tokens."] if subject.text_columns else []),
+                "The rules approximate the model; where they disagree with it, the model decides.",
                 "A tree this small cannot show interactions deeper than four conditions.",
                 "Fidelity is measured on the audited data only."],
         params={"seed": seed, "max_depth": SURROGATE_DEPTH, "test_size": 0.3},
@@ -278,10 +289,12 @@ def _pdp_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
 
     started = time.perf_counter()
     result = ctx.shap
-    names = list(subject.X.columns)
+    names = subject.tabular_columns  # a text column has no values to step through
+    if not names:
+        return Evidence.not_assessed("importance.pdp", CHECK, _TITLES["importance.pdp"], TEXT_ONLY)
     if result is not None and len(result.values):
         ranking = np.argsort(-np.abs(result.values[explained_rows(result)]).mean(axis=0), kind="stable")
-        features = [result.feature_names[j] for j in ranking[:PDP_FEATURES]]
+        features = [result.feature_names[j] for j in ranking if result.feature_names[j] in names][:PDP_FEATURES]
     else:
         features = names[:PDP_FEATURES]
     rows = np.sort(ctx.rng(301).choice(subject.n, size=min(PDP_ROWS, subject.n), replace=False))

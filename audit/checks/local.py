@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from audit.checks._base import CheckContext, Need
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
@@ -57,6 +58,7 @@ SHAP_TITLE = "Explanations of individual decisions"
 LIME_TITLE = "Quality of LIME explanations (fidelity, stability, agreement with SHAP)"
 STABILITY_ROWS = 500  # adverse decisions whose reasons are recomputed after a small move of their inputs
 STABILITY_SALT = 403
+TEXT_VALUE = "(its words: see the token reasons, local.tokens)"
 IG_CROSSCHECK_ROWS = 50  # decisions whose Integrated Gradients reasons are compared with KernelSHAP's
 IG_ONLY = "the explanations are not Integrated Gradients (the cross-check with KernelSHAP is for IG only)"
 STABILITY_THRESHOLD = "explanation_stability"  # policies/thresholds.yaml: a reference value, no law sets it
@@ -64,11 +66,15 @@ STABILITY_THRESHOLD = "explanation_stability"  # policies/thresholds.yaml: a ref
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """Reasons for every decision, and LIME's measured quality on a sample; not assessed without a model."""
+    from audit.checks._tokens import TOKENS_ID, TOKENS_TITLE, token_evidence
+
     if not subject.has_model:
         return [Evidence.not_assessed("local.shap", CHECK, SHAP_TITLE, NO_MODEL),
-                Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, NO_MODEL)]
+                Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, NO_MODEL),
+                Evidence.not_assessed(TOKENS_ID, CHECK, TOKENS_TITLE, NO_MODEL)]
+    tokens = token_evidence(subject, ctx)  # before local.shap: a text input's reasons are its words
     shap_ev = _shap_evidence(subject, ctx)
-    return [shap_ev, _lime_evidence(subject, ctx)]
+    return [shap_ev, _lime_evidence(subject, ctx), tokens]
 
 
 def _decision_word(favourable: bool, favourable_is_positive: bool) -> str:
@@ -86,7 +92,8 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     decision = np.asarray(subject.predictions.decision, dtype=bool)
     favourable = subject.favourable
     # Reasons point towards the decision taken: for a positive decision the details that raised the score.
-    reasons = principal_reasons(values=values, X=subject.X[result.feature_names], decision=decision, top_k=top_k)
+    reasons = principal_reasons(values=values, X=_shown_values(subject, result.feature_names), decision=decision,
+                                top_k=top_k)
     for r, texts in enumerate(reasons.texts, start=1):
         ctx.decision_columns[f"reason_{r}"] = texts
     for j, name in enumerate(result.feature_names):
@@ -97,6 +104,9 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     error, missing = additivity_error(result)
     adverse = ~favourable
     without_reason = adverse & explained & (reasons.counts == 0)
+    words = ctx.decision_columns.get(next((k for k in ctx.decision_columns if k.startswith("token_reasons:")), ""))
+    if words is not None:  # a free-text input: a decision whose words give a reason has one
+        without_reason &= np.asarray([not w for w in words], dtype=bool)
     n_without = int(without_reason.sum())
     # A person is served when their decision is explained and, if it went against them, names a reason.
     usable = explained & ~without_reason
@@ -160,7 +170,9 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                    if subject.spec.report.decisions_file else
                    "Not kept per decision: the spec leaves decisions.parquet out of the bundle (report.decisions_file).")
                 + (" Computed once and shared with the global importance check." if reused else "")
-                + stability_method + (f" {crosscheck.note}" if crosscheck is not None else "")),
+                + stability_method + (f" {crosscheck.note}" if crosscheck is not None else "")
+                + (" A decision on a free-text input also counts as having a reason when its words give one "
+                   "(local.tokens)." if words is not None else "")),
         limits=[
             *([] if wanted else [EXAMPLES_LEFT_OUT]),
             "A reason says how the model weighed a detail for this person, not that changing it would change the decision.",
@@ -180,6 +192,13 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 "stability_salt": STABILITY_SALT},
         seconds=time.perf_counter() - started,
     )
+
+
+def _shown_values(subject: Subject, names: list[str]) -> pd.DataFrame:
+    """The values a reason names: the person's own, except a free-text column, named by its words' reasons instead."""
+    X = subject.X[names]
+    text = [c for c in names if subject.feature_types.get(c) == "text"]
+    return X.assign(**{c: TEXT_VALUE for c in text}) if text else X
 
 
 def _ig_crosscheck(subject: Subject, ctx: CheckContext, result: ShapResult, top_k: int) -> IGCrossCheck | None:
@@ -330,6 +349,10 @@ def _lime_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     settings = subject.spec.explanations
     if settings.lime_sample == 0:
         return Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, "LIME sample size set to 0 in the spec")
+    if subject.text_columns:
+        return Evidence.not_assessed("local.lime", CHECK, LIME_TITLE,
+                                     "a free-text input: LIME's tabular explainer would swap whole texts between "
+                                     "people; the words are cross-checked in local.tokens")
     score = subject.predictions.score
     if score is None:  # never with a model: load_subject scores every row with it
         raise ValueError("LIME needs the model's scores, and this subject has none")

@@ -98,6 +98,23 @@ def model_output(module: Any, x: np.ndarray, *, output: str, positive_index: int
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def summed_gradients(forward_fn: Callable[..., Any], inputs: Any, target_ind: Any = None,
+                     additional_forward_args: Any = None) -> tuple[Any, ...]:
+    """Gradients of every row's output with respect to its own inputs, from one backward pass of their sum.
+
+    Captum's default (``compute_gradients``) takes ``torch.autograd.grad`` of ``torch.unbind(outputs)``: one
+    gradient tensor per row and step, built in Python (most of IG's time on 48,842 rows). Rows of an audited
+    model in eval mode do not interact, so d(sum of outputs)/d(row i) = d(output i)/d(row i): the same
+    numbers (bit-identical on the benchmark MLP) from a single backward pass.
+    """
+    import torch
+    from captum._utils.common import _run_forward
+
+    with torch.autograd.set_grad_enabled(True):
+        outputs = _run_forward(forward_fn, inputs, target_ind, additional_forward_args)
+        return tuple(torch.autograd.grad(outputs.sum(), inputs))
+
+
 def tolerance_for(output: str, spread: float) -> float:
     """The completeness tolerance: RELATIVE_TOLERANCE of the output scale.
 
@@ -137,6 +154,7 @@ def integrated_gradients(module: Any, x: np.ndarray, baseline: np.ndarray, *, ou
     steps = np.zeros(rows, dtype=int)
     gap = np.full(rows, np.inf)
     ig = IntegratedGradients(forward_fn(module, output=output, positive_index=positive_index))
+    ig.gradient_func = summed_gradients  # one backward pass per batch instead of one per row and step
     todo = np.arange(rows)
     n_steps = start_steps
     with torch.enable_grad():

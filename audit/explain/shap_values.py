@@ -557,7 +557,7 @@ def _joint_notes(plan: ExplainPlan, values: np.ndarray, joint: np.ndarray) -> li
 _CHUNK_ROWS = {"lightgbm": 50_000, "xgboost": 10_000, "tree": 10_000, "linear": 50_000, "deep": 5_000, "kernel": 100,
                "ig": 5_000}
 _MIN_ROWS_FOR_PROCESSES = {"lightgbm": 100_000, "xgboost": 20_000, "tree": 20_000, "linear": 500_000, "deep": 20_000,
-                           "kernel": 200, "ig": 20_000}
+                           "kernel": 200, "ig": 100_000}
 
 
 def explain_chunk(plan: ExplainPlan, item: tuple[int, pd.DataFrame]) -> tuple[np.ndarray, float, np.ndarray]:

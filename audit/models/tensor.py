@@ -180,13 +180,16 @@ class _TensorAdapter:
             if categories is None:
                 blocks.append(values.to_numpy(dtype=dtype).reshape(-1, 1))
                 continue
-            text = values.map(value_text).to_numpy(dtype=object)
-            known = np.isin(text, categories)
-            if not known.all():
-                at = int(np.argmin(known))
+            codes, distinct = pd.factorize(values)  # each distinct value read once, not every cell
+            position = {c: k for k, c in enumerate(categories)}
+            where = np.array([position.get(value_text(v), -1) for v in distinct], dtype=np.intp)[codes]
+            if (where < 0).any():
+                at = int(np.argmax(where < 0))
                 raise ValueError(TENSOR_CATEGORY_UNKNOWN.format(column=column, value=values.iloc[at], row=f"row {at + 1}",
                                                                 categories=", ".join(categories)))
-            blocks.append((text[:, None] == np.array(categories, dtype=object)[None, :]).astype(dtype))
+            block = np.zeros((len(values), len(categories)), dtype=dtype)
+            block[np.arange(len(values)), where] = 1
+            blocks.append(block)
         return np.hstack(blocks) if blocks else np.zeros((len(X), 0), dtype=dtype)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:

@@ -59,7 +59,26 @@ def _nan(values: list[float | None] | None) -> list[float]:
     return [math.nan if v is None else float(v) for v in (values or [])]
 
 
+#: Words per line of a "tokens" chart (a line is about 6.5 inches of 9 pt text).
+_TOKEN_CHARS_PER_LINE = 100
+
+
+def _token_lines(words: list[str]) -> list[list[int]]:
+    """Word positions per line, wrapping at about _TOKEN_CHARS_PER_LINE characters."""
+    lines: list[list[int]] = [[]]
+    used = 0
+    for i, word in enumerate(words):
+        if lines[-1] and used + len(word) + 1 > _TOKEN_CHARS_PER_LINE:
+            lines.append([])
+            used = 0
+        lines[-1].append(i)
+        used += len(word) + 1
+    return lines
+
+
 def _height(chart: Chart) -> float:
+    if chart.kind == "tokens":
+        return 0.3 + 0.24 * len(_token_lines(chart.labels))
     if chart.kind == "barh":
         return min(6.0, max(1.6, 0.2 * len(chart.labels) + 0.85))
     return 2.5
@@ -120,7 +139,33 @@ def _draw_line(ax, chart: Chart) -> None:
                    label=chart.reference_label or f"reference {chart.reference:g}")
 
 
-_DRAW = {"barh": _draw_barh, "bar": _draw_bar, "line": _draw_line}
+def _draw_tokens(ax, chart: Chart) -> None:
+    """The words in reading order, each on a background from blue (lowers the score) to orange (raises it)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["PuOr_r"]
+    values = _nan(chart.values)
+    scale = max((abs(v) for v in values if not math.isnan(v)), default=1.0) or 1.0
+    lines = _token_lines(chart.labels)
+    ax.set_position((0.01, 0.02, 0.98, 0.96))  # the whole width: a text, not a plot
+    ax.set_xlim(0, _TOKEN_CHARS_PER_LINE)
+    ax.set_ylim(len(lines), 0)
+    ax.axis("off")
+    renderer = ax.figure.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    space = _TOKEN_CHARS_PER_LINE * 0.006  # a word space, in data units
+    for row, line in enumerate(lines):
+        x = 0.0
+        for i in line:
+            word, value = chart.labels[i], values[i]
+            box = None if math.isnan(value) else {"boxstyle": "square,pad=0.15", "linewidth": 0,
+                                                   "facecolor": cmap(0.5 + 0.35 * max(-1.0, min(1.0, value / scale)))}
+            text = ax.text(x, row + 0.5, word, va="center", ha="left", fontsize=8.5, bbox=box)
+            extent = text.get_window_extent(renderer=renderer)  # the word's real width: words never overlap
+            x = float(to_data.transform((extent.x1, 0))[0]) + space
+
+
+_DRAW = {"barh": _draw_barh, "bar": _draw_bar, "line": _draw_line, "tokens": _draw_tokens}
 
 
 def _scope_ids(svg: str, prefix: str) -> str:
@@ -215,7 +260,8 @@ def chart_svg(chart: Chart) -> str:
         if handles:
             ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.3,
                       ncol=min(len(handles), 4), frameon=False)
-        fig.tight_layout()
+        if chart.kind != "tokens":  # a text keeps the whole width its drawing gave it
+            fig.tight_layout()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
     svg = _style_to_attributes(_flatten_groups(_scope_ids(buffer.getvalue(), prefix)))
