@@ -19,7 +19,14 @@ from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL
 from audit.checks._examples import example_fields
 from audit.evidence import Chart, Evidence, Table, clean_number
-from audit.explain.tokens import TokenAttributions, faithfulness, lime_agreement, token_attributions, top_tokens
+from audit.explain.tokens import (
+    DEFAULT_PATTERN,
+    TokenAttributions,
+    faithfulness,
+    lime_agreement,
+    token_attributions,
+    top_tokens,
+)
 from audit.subject import Subject
 
 __all__ = ["token_evidence", "TOKENS_ID", "TOKENS_TITLE", "NO_TEXT", "FAITH_ROWS", "FAITH_SALT", "GLOBAL_TOKENS"]
@@ -147,10 +154,9 @@ def _highlights(subject: Subject, ctx: CheckContext, found: TokenAttributions, c
         amounts = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
         words = str(subject.X[column].iloc[i]).split()
         values: list[float | None] = []
-        for word in words:
-            token = re.sub(r"^\W+|\W+$", "", word).lower()
-            j = lookup.get(token)
-            values.append(amounts.get(j) if j is not None else None)
+        for word in words:  # a word's tokens as the vectoriser's pattern finds them ("bachelor's" -> bachelor)
+            known = [lookup[t] for t in re.findall(DEFAULT_PATTERN, word.lower()) if t in lookup]
+            values.append(sum(amounts.get(j, 0.0) for j in known) if known else None)
         kind = "favourable" if subject.favourable[i] else "adverse"
         reasons_text = ", ".join(t for t, _ in reasons[i]) or "none"
         charts.append(Chart(id=f"tokens-{subject.ids[i]}", kind="tokens", labels=words, values=values,
