@@ -582,7 +582,9 @@ class ExplanationSpec(_Strict):
         default=None, gt=0,
         description="Seconds KernelSHAP may take (only for models no exact explainer fits). A timed pilot sizes a seeded "
                     "sample of the decisions that fits; the others are left unexplained and every rule that needs each "
-                    "decision explained says REVIEW. Default: no budget (every decision is explained, with progress shown).",
+                    "decision explained says REVIEW. How many fit depends on the machine's speed, so two runs can "
+                    "explain samples of different sizes (the audit is then not reproducible to the row). Default: no "
+                    "budget (every decision is explained, with progress shown).",
     )
 
 
