@@ -26,7 +26,14 @@ import dataclasses
 from audit.checks._base import CheckContext
 from audit.checks._common import bootstrap_params
 from audit.checks._longform import long_table
-from audit.checks._selection import group_rows, impact_chart, impact_long_rows, selection_indicator
+from audit.checks._selection import (
+    chance_text,
+    group_rows,
+    impact_chart,
+    impact_long_rows,
+    rate_verb,
+    selection_indicator,
+)
 from audit.evidence import Evidence, Table, clean_number
 from audit.fairness.compare import Comparison, compare
 from audit.fairness.groups import LL144_SHARE, build_breakdowns
@@ -223,27 +230,16 @@ def _ll144_table(c: Comparison, rows: list[dict], kind: str, favourable_is_posit
 
 def _summary(worst: dict | None, kind: str, metrics: dict, partial: dict[str, str],
              favourable_is_positive: bool) -> str:
-    if favourable_is_positive:
-        verb = "scored above the median" if kind == "scoring" else "were selected"
-    else:
-        verb = "scored on the favourable side of the median" if kind == "scoring" else "were left unflagged"
+    verb = rate_verb(kind, favourable_is_positive)
     unknown = (f" {metrics['unknown_count']:,} people whose sex or race/ethnicity is unknown are counted and left "
                "out of the rates.")
     if worst is None:
         return (f"No EEO impact ratio could be computed ({metrics['breakdowns']}): "
                 f"{partial.get('min_impact_ratio') or 'no two categories to compare'}." + unknown)
-    p = worst["p_value"]
-    chance = (
-        "a gap this large would be very unlikely if the rates were really equal"
-        if p is not None and p < 0.001
-        else f"the chance of a gap this large if the rates were really equal is p = {p:.3g}"
-        if p is not None
-        else "no test was possible"
-    )
     text = (
         f"Of the EEO categories ({metrics['breakdowns']}), people in {worst['key']} {verb} at "
         f"{worst['impact_ratio']:.2f} times the rate of the category with the highest rate in the same breakdown "
-        f"({chance})." + unknown
+        f"({chance_text(worst['p_value'])})." + unknown
     )
     if partial:
         text += f" The lowest ratio covers only part of the categories: {partial['min_impact_ratio']}."

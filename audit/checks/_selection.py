@@ -35,7 +35,8 @@ from audit.fairness.significance import holm
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line
 
-__all__ = ["selection_evidence", "selection_indicator", "group_rows", "impact_long_rows", "impact_chart", "SALT",
+__all__ = ["selection_evidence", "selection_indicator", "group_rows", "impact_long_rows", "impact_chart", "rate_verb",
+           "chance_text", "SALT",
            "EVIDENCE_ID", "TITLE"]
 
 SALT = 4101
@@ -223,29 +224,33 @@ def impact_chart(rows: list[dict], line: float, line_label: str, *, chart_id: st
     )
 
 
-def _summary(worst: dict | None, kind: str, metrics: dict, partial: dict[str, str], favourable_is_positive: bool) -> str:
+def rate_verb(kind: str, favourable_is_positive: bool) -> str:
+    """What the people counted in a rate did, for a sentence: were selected, scored above the median, ..."""
     if favourable_is_positive:
-        verb = "scored above the median" if kind == "scoring" else "were selected"
-        most = "the most selected group"
-    else:
-        verb = "scored on the favourable side of the median" if kind == "scoring" else "were left unflagged"
-        most = "the least flagged group"
+        return "scored above the median" if kind == "scoring" else "were selected"
+    return "scored on the favourable side of the median" if kind == "scoring" else "were left unflagged"
+
+
+def chance_text(p: float | None) -> str:
+    """The test of the lowest ratio in words: how likely a gap this large would be if the rates were equal."""
+    if p is None:
+        return "no test was possible"
+    if p < 0.001:
+        return "a gap this large would be very unlikely if the rates were really equal"
+    return f"the chance of a gap this large if the rates were really equal is p = {p:.3g}"
+
+
+def _summary(worst: dict | None, kind: str, metrics: dict, partial: dict[str, str], favourable_is_positive: bool) -> str:
+    verb = rate_verb(kind, favourable_is_positive)
+    most = "the most selected group" if favourable_is_positive else "the least flagged group"
     if worst is None:
         return (
             f"No impact ratio could be computed: {partial.get('min_impact_ratio') or 'no two groups to compare'}; "
             f"{metrics['n_groups_excluded']} small groups are shown with their counts and rates."
         )
-    p = worst["p_value"]
-    chance = (
-        "a gap this large would be very unlikely if the rates were really equal"
-        if p is not None and p < 0.001
-        else f"the chance of a gap this large if the rates were really equal is p = {p:.3g}"
-        if p is not None
-        else "no test was possible"
-    )
     text = (
         f"People in {worst['key']} {verb} at {worst['impact_ratio']:.2f} times the rate of {most} "
-        f"of the same breakdown ({chance})."
+        f"of the same breakdown ({chance_text(worst['p_value'])})."
     )
     if partial:
         text += f" The lowest ratio covers only part of the groups: {partial['min_impact_ratio']}."

@@ -102,16 +102,15 @@ def term_swap(subject: Subject, *, column: str, rng: np.random.Generator, n_boot
         predicted += len(touched)
         new = np.asarray(model.decide(after), dtype=bool)
         flipped = new != decision[touched]
-        now_favourable = new if subject.favourable_is_positive else ~new
+        to_adverse = int((flipped & favourable[touched]).sum())  # a binary decision: every other flip is favourable
         rates.append(SwapRate(
             family=name, version=version, touched=len(touched), flips=int(flipped.sum()),
             ci=proportion_ci(int(flipped.sum()), len(touched), rng=rng, n_boot=n_boot),
-            to_adverse=int((flipped & favourable[touched]).sum()),
-            to_favourable=int((flipped & ~favourable[touched] & now_favourable).sum()),
+            to_adverse=to_adverse, to_favourable=int(flipped.sum()) - to_adverse,
             mean_score_change=float(np.mean(after - score[touched])) if score is not None else None))
         if name == ALL_FAMILIES:
             examples = _examples(texts, touched, flipped, after, score, every)
-    return TermSwapResult(column=column, rows=len(texts), rates=rates, versions=family_versions(),
+    return TermSwapResult(column=column, rows=len(texts), rates=rates, versions=family_versions(families),
                           examples=examples, n_predicted=predicted)
 
 

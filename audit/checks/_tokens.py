@@ -29,7 +29,7 @@ from audit.explain.tokens import (
 )
 from audit.subject import Subject
 
-__all__ = ["token_evidence", "TOKENS_ID", "TOKENS_TITLE", "NO_TEXT", "FAITH_ROWS", "FAITH_SALT", "GLOBAL_TOKENS"]
+__all__ = ["token_evidence", "token_column", "TOKENS_ID", "TOKENS_TITLE", "NO_TEXT", "FAITH_ROWS", "FAITH_SALT", "GLOBAL_TOKENS"]
 
 TOKENS_ID = "local.tokens"
 TOKENS_TITLE = "Words that moved each decision (token attributions) and their faithfulness"
@@ -58,7 +58,7 @@ def token_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     k = subject.spec.explanations.top_k
     decision = np.asarray(subject.predictions.decision, dtype=bool)
     reasons = top_tokens(found, decision, k=k)
-    ctx.decision_columns[f"token_reasons:{column}"] = np.array(
+    ctx.decision_columns[token_column(column)] = np.array(
         ["; ".join(f"{t} ({a:+.2f})" for t, a in r) for r in reasons], dtype=object)
     adverse = ~subject.favourable
     without = int(sum(1 for i in np.flatnonzero(adverse) if not reasons[i]))
@@ -137,6 +137,11 @@ def token_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         params={"top_k": k, "faithfulness_rows": len(rows), "faithfulness_salt": FAITH_SALT, "seed": ctx.seed},
         seconds=time.perf_counter() - started,
     )
+
+
+def token_column(column: str) -> str:
+    """The decisions.parquet column of a text column's token reasons (``token_reasons:<column>``)."""
+    return f"token_reasons:{column}"
 
 
 def _highlights(subject: Subject, ctx: CheckContext, found: TokenAttributions, column: str,

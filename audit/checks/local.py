@@ -33,6 +33,7 @@ import pandas as pd
 
 from audit.checks._base import CheckContext, Need
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
+from audit.checks._tokens import TOKENS_ID, TOKENS_TITLE, token_column, token_evidence
 from audit.checks.importance import additivity_error, contribution_unit, explained_rows, shap_result
 from audit.counterfactual._frames import Predictor
 from audit.evidence import Evidence, Table, clean_number
@@ -66,14 +67,13 @@ STABILITY_THRESHOLD = "explanation_stability"  # policies/thresholds.yaml: a ref
 
 def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """Reasons for every decision, and LIME's measured quality on a sample; not assessed without a model."""
-    from audit.checks._tokens import TOKENS_ID, TOKENS_TITLE, token_evidence
-
     if not subject.has_model:
         return [Evidence.not_assessed("local.shap", CHECK, SHAP_TITLE, NO_MODEL),
                 Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, NO_MODEL),
                 Evidence.not_assessed(TOKENS_ID, CHECK, TOKENS_TITLE, NO_MODEL)]
     tokens = token_evidence(subject, ctx)  # before local.shap: a text input's reasons are its words
-    shap_ev = _shap_evidence(subject, ctx)
+    words = ctx.decision_columns.get(token_column(subject.text_columns[0])) if subject.text_columns else None
+    shap_ev = _shap_evidence(subject, ctx, words)
     return [shap_ev, _lime_evidence(subject, ctx), tokens]
 
 
@@ -83,7 +83,8 @@ def _decision_word(favourable: bool, favourable_is_positive: bool) -> str:
     return "favourable (not flagged)" if favourable else "adverse (flagged)"
 
 
-def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
+def _shap_evidence(subject: Subject, ctx: CheckContext, words: np.ndarray | list[object] | None = None) -> Evidence:
+    """``words``: each decision's token reasons (text, empty when none) for a free-text input, else None."""
     started = time.perf_counter()
     top_k = subject.spec.explanations.top_k
     reused = ctx.shap is not None
@@ -104,7 +105,6 @@ def _shap_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     error, missing = additivity_error(result)
     adverse = ~favourable
     without_reason = adverse & explained & (reasons.counts == 0)
-    words = ctx.decision_columns.get(next((k for k in ctx.decision_columns if k.startswith("token_reasons:")), ""))
     if words is not None:  # a free-text input: a decision whose words give a reason has one
         without_reason &= np.asarray([not w for w in words], dtype=bool)
     n_without = int(without_reason.sum())

@@ -80,9 +80,9 @@ def token_attributions(model: Any, X: pd.DataFrame, column: str) -> TokenAttribu
     w = np.asarray(coef, dtype=float).reshape(-1)
     data = X[list(model.feature_names)]
     Z = encoder.transform(data)
-    dense_rest = Z[:, np.setdiff1d(np.arange(Z.shape[1]), np.arange(block.start, block.stop))]
+    others = np.setdiff1d(np.arange(len(w)), np.arange(block.start, block.stop))  # the encoder's other columns
+    dense_rest = Z[:, others]
     dense_rest = dense_rest.toarray() if hasattr(dense_rest, "toarray") else np.asarray(dense_rest, dtype=float)
-    others = np.setdiff1d(np.arange(len(w)), np.arange(block.start, block.stop))
     rest = np.asarray(final.intercept_, dtype=float).reshape(-1)[0] + dense_rest @ w[others]
     from scipy import sparse
 
@@ -248,7 +248,7 @@ def _text_scorer(model: Any, row: pd.DataFrame, column: str) -> Any:
     """LIME's classifier_fn for one row: its other columns kept, ``column`` replaced by each text given."""
 
     def probabilities(texts: list[str]) -> np.ndarray:
-        frame = pd.concat([row] * len(texts), ignore_index=True)
+        frame = row.iloc[np.zeros(len(texts), dtype=np.intp)].reset_index(drop=True)  # the row, once per text
         frame[column] = texts
         p = np.asarray(model.predict_score(frame), dtype=float)
         return np.column_stack([1.0 - p, p])

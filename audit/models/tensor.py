@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import pickle
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -358,7 +359,8 @@ def import_class(class_path: str, *, folders: list[Path], spec_path: Path) -> An
         if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise AuditInputError(MODULE_NOT_FOUND, path=spec_path, module=module_name) from None
         raise AuditInputError(MODULE_IMPORT_FAILED, path=spec_path, module=module_name, problem=_brief(exc)) from None
-    except Exception as exc:  # the user's module failed while it was imported (SyntaxError, its own errors)
+    except Exception as exc:  # noqa: BLE001 - importing runs the user's own code, which may raise anything
+        # (SyntaxError, its own exceptions): always the module's fault, so always an input error naming it.
         raise AuditInputError(MODULE_IMPORT_FAILED, path=spec_path, module=module_name, problem=_brief(exc)) from None
     finally:
         sys.path[:] = saved
@@ -402,7 +404,9 @@ class TorchStateDictAdapter(_TensorAdapter):
 
         try:
             state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, ... on a refused file; an input error
+        except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError) as exc:
+            # What torch.load(weights_only=True) raises on a refused or damaged file (forbidden global, not a zip,
+            # truncated, empty, text): the file is wrong, an input error. Anything else is a bug and says so.
             problem = (f"torch.load(weights_only=True) refused it ({_brief(exc)[:120]}); save model.state_dict() "
                        "with torch.save, or the whole model with torch.jit.save (format torchscript)")
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format, problem=problem) from None
@@ -428,7 +432,7 @@ class TorchStateDictAdapter(_TensorAdapter):
                                   problem=f"{self.module_path}(**model.module_kwargs) failed: {_brief(exc)}") from None
         try:
             module.load_state_dict(state, strict=True)
-        except Exception as exc:  # noqa: BLE001 - RuntimeError on missing/unexpected keys or shapes; an input error
+        except RuntimeError as exc:  # torch's one error for missing or unexpected keys and shape mismatches
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"the state_dict does not fit {self.module_path}: {_brief(exc)}") from None
         return module.eval()
