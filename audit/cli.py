@@ -115,6 +115,13 @@ def run(
         help="What exits 1. fail: a requirement in force FAILs (default). review: also any REVIEW in force "
              "(a gate that wants everything answered). readiness: also a FAIL of a requirement not yet in force.",
     )] = FailOn.FAIL,
+    history: Annotated[Path | None, typer.Option(
+        help="Audit-history database this run is appended to (default: audit-history.sqlite in the output folder).",
+    )] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Do not record this run in the audit history.")] = False,
+    mlflow: Annotated[bool, typer.Option(
+        "--mlflow", help="Also log the audit to MLflow (tracking URI from MLFLOW_TRACKING_URI, else a SQLite store "
+                         "beside the bundles). Needs the extra: pip install 'audit[mlflow]'.")] = False,
 ) -> None:
     """Run an audit and write a signed bundle. Exit 0: passes the gate; 1: it does not (see --fail-on); 2: could not run.
 
@@ -126,7 +133,15 @@ def run(
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from audit.pipeline import run_audit
+        from audit.spec import load_spec
 
+        if mlflow:  # refused before any work, not after the audit
+            _need_mlflow()
+        db = None
+        if not no_history:
+            from audit.history import DB_FILE_NAME
+
+            db = history if history is not None else (output or load_spec(spec).output) / DB_FILE_NAME
         console = Console(stderr=True, highlight=False, emoji=False)
         with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                       console=console, transient=True, disable=not console.is_terminal) as bar:
@@ -135,13 +150,134 @@ def run(
             def progress(name: str, done: int, total: int) -> None:
                 bar.update(task, description=f"{name} ({done}/{total})" if total > 1 else name)
 
-            outcome = run_audit(spec, trust_model=trust_model, scheduler=scheduler, output=output, progress=progress)
+            outcome = run_audit(spec, trust_model=trust_model, scheduler=scheduler, output=output, progress=progress,
+                                history=db)
+        if mlflow:
+            from audit.integrations.mlflow_log import log_audit
+
+            run_id = log_audit(bundle_dir=outcome.bundle_dir, result=outcome.result, spec_path=spec)
+            outcome.notes.append(f"logged to MLflow as run {run_id}")
         if junit is not None:
             from audit.junit import write_junit
 
             write_junit(outcome.result.findings, junit, suite_name=outcome.result.system["name"], fail_on=fail_on.value)
         _print_summary(outcome, fail_on)
         return EXIT_FAIL if gate_fails(outcome.result, fail_on) else EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+@app.command("diff")
+def diff_command(
+    baseline: Annotated[Path, typer.Argument(help="The approved audit's bundle folder.")],
+    new: Annotated[Path, typer.Argument(help="The new audit's bundle folder.")],
+    diff_spec: Annotated[Path | None, typer.Option("--spec", help="diff.yaml: margins with set_by, group size, "
+                                                                   "bootstrap, signing, output.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Folder for the diff bundle (default: the diff spec's, reports/).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write one JUnit test case per judged figure.")] = None,
+    history: Annotated[Path | None, typer.Option(
+        help="Audit-history database the diff is appended to (default: audit-history.sqlite in the output folder).",
+    )] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Do not record this diff in the audit history.")] = False,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", case_sensitive=False,
+                                            help="fail (default): exit 1 when the diff FAILs; review: also on REVIEW.")
+                       ] = FailOn.FAIL,
+) -> None:
+    """Is the new audit no worse than the approved baseline, for every group? Exit 0: yes (or REVIEW); 1: FAIL; 2: could not run.
+
+    Both bundles are verified first (an altered bundle is refused, naming the file). FAIL needs a margin the user
+    set in the diff spec (with set_by), or a requirement in force that went from PASS to FAIL.
+    """
+
+    def body() -> int:
+        import datetime as dt
+
+        from rich.markup import escape
+
+        from audit.compare.bundles import diff_bundles
+        from audit.compare.report import write_diff_bundle, write_diff_junit
+        from audit.compare.spec import load_diff_spec
+
+        spec = load_diff_spec(diff_spec)
+        now = dt.datetime.now(dt.UTC)
+        if spec.signing is not None:
+            from audit.signing import check_signing_material
+
+            check_signing_material(spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate),
+                                   on=now.date())
+        out = output if output is not None else spec.output
+        db = None
+        if not no_history:
+            from audit.history import DB_FILE_NAME, check_before_append
+
+            db = history if history is not None else out / DB_FILE_NAME
+            check_before_append(db_path=db)
+        result = diff_bundles(baseline=baseline, new=new, spec=spec)
+        folder = write_diff_bundle(result, spec=spec, output=out, now=now)
+        if junit is not None:
+            write_diff_junit(result, junit)
+        console = _console()
+        colour = {"PASS": "green", "FAIL": "red", "REVIEW": "yellow"}[result.verdict.value]
+        console.print(f"[bold {colour}]{result.verdict.value}[/] {escape(result.new.system)}: version "
+                      f"{escape(result.new.version)} against {escape(result.baseline.version)}", soft_wrap=True)
+        for reason in result.reasons:
+            console.print(f"  {escape(reason)}", soft_wrap=True)
+        if db is not None:
+            from audit.history import record
+
+            entry = record(db_path=db, kind="diff", bundle_dir=folder, system=result.new.system,
+                           version=result.new.version, audit_date=result.new.audit_date,
+                           verdict=result.verdict.value, counts={"worse": sum(c.judgement == "worse" for c in result.comparisons),
+                                                                 "inconclusive": sum(c.judgement == "inconclusive" for c in result.comparisons),
+                                                                 "status_changes": len(result.status_changes)},
+                           headline={})
+            console.print(f"  note: recorded in the audit history {escape(str(db))} as record {entry.seq}",
+                          soft_wrap=True)
+        console.print(f"diff bundle: {escape(str(folder))}", soft_wrap=True)
+        if result.verdict.value == "FAIL" or (fail_on is FailOn.REVIEW and result.verdict.value == "REVIEW"):
+            return EXIT_FAIL
+        return EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
+def _need_mlflow() -> None:
+    """--mlflow without the extra installed: refused in one line before the audit starts."""
+    import importlib.util
+
+    from audit.errors import AuditInputError
+    from audit.integrations.mlflow_log import MLFLOW_NOT_INSTALLED
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise AuditInputError(MLFLOW_NOT_INSTALLED)
+
+
+@app.command("history")
+def history_command(
+    db: Annotated[Path, typer.Option("--db", help="The audit-history database.")] = Path("reports") / "audit-history.sqlite",
+    verify_records: Annotated[bool, typer.Option(
+        "--verify", help="Check the hash chain, its head, each bundle's sealed anchor and that each bundle still "
+                         "verifies; exit 1 on any problem.")] = False,
+) -> None:
+    """List the audits recorded in the history (oldest first); with --verify, check that nobody rewrote it."""
+
+    def body() -> int:
+        from rich.markup import escape
+
+        from audit.history import records, verify_history
+
+        console = _console()
+        for r in records(db_path=db):
+            console.print(f"{r.seq:>4}  {r.recorded_at}  {r.kind:<4}  {r.verdict:<6}  {escape(r.system)} {escape(r.version)}"
+                          f"  (audit date {r.audit_date})  {escape(str(r.bundle_path))}", soft_wrap=True)
+        if not verify_records:
+            return EXIT_OK
+        check = verify_history(db_path=db)
+        for problem in check.problems:
+            console.print(f"  [red]problem[/] {escape(problem)}", soft_wrap=True)
+        console.print(f"{'history verified' if check.ok else 'history NOT verified'}: {check.n_records} records, "
+                      f"{len(check.problems)} problems", soft_wrap=True)
+        return EXIT_OK if check.ok else EXIT_FAIL
 
     raise typer.Exit(_guarded(body))
 

@@ -53,6 +53,11 @@ __all__ = [
     "DECISION_VALUES_NOT_FOUND",
     "DECISION_SCORE_NOT_NUMERIC",
     "DECISION_SCORE_NOT_FINITE",
+    "IMAGES_WITHOUT_COLUMN",
+    "IMAGE_COLUMNS_MANY",
+    "IMAGE_MODEL_FORMAT",
+    "IMAGE_INPUTS",
+    "IMAGE_UNREADABLE",
 ]
 
 FILE_NOT_FOUND = "{what} not found: {path} ({hint})"
@@ -321,3 +326,33 @@ MODEL_MODULE_NOT_IMPORTABLE = (
     "folder in model.python_path"
 )
 __all__ += ["MODEL_MODULE_NOT_IMPORTABLE"]
+
+# Image inputs (spec validation; the spec's path and field are added by load_spec).
+IMAGES_WITHOUT_COLUMN = ("an images section needs an image column: declare it in data.feature_types "
+                         "(e.g. {file: image}), or remove the images section")
+IMAGE_COLUMNS_MANY = ("more than one column is declared image ({columns}): the audit reads one image per decision; "
+                      "declare one")
+IMAGE_MODEL_FORMAT = ("an image column needs a tensor model (model.format: torchscript, torch or onnx), not {fmt}")
+IMAGE_INPUTS = ("with an image column the model's only input is that column: set model.inputs: [{column}] "
+                "(found {inputs})")
+IMAGE_UNREADABLE = "{path}: {problem} (fix the file column or the image file)"
+
+# Text inputs of a tensor model (issue 13): a TorchScript model of token ids, its tokenizer inside the file.
+TEXT_TOKENIZER_FILE = "audit_tokenizer.json"
+TEXT_TOKENIZER_FIELDS = ("vocabulary (word -> id), pattern (regex of a token), lowercase, max_length, pad_id, unknown_id, "
+                         "embedding (module path of the embedding layer)")
+# Problems inside MODEL_LOAD_FAILED (the model's path and format come first).
+TEXT_TOKENIZER_MISSING = (
+    "its text input '{column}' needs the model's tokenizer inside the file, and there is none (no extra file "
+    "audit_tokenizer.json); save the model with torch.jit.save(module, path, _extra_files={{'audit_tokenizer.json': "
+    "json.dumps(tokenizer)}}) giving " + TEXT_TOKENIZER_FIELDS + " (see examples/adult-cv-screening/train_torch.py)"
+)
+TEXT_TOKENIZER_INVALID = ("its tokenizer (extra file audit_tokenizer.json) {problem}; write it as JSON with "
+                          + TEXT_TOKENIZER_FIELDS)
+# Spec validation (the spec's path and field are added by load_spec).
+TEXT_MODEL_FORMAT = ("a text column read by a tensor model needs model.format: torchscript (its tokenizer travels "
+                     "inside the TorchScript file as audit_tokenizer.json), not {fmt}")
+TEXT_INPUTS = ("a tensor model that reads the text column '{column}' takes only that column: set model.inputs: "
+               "[{column}] (found {inputs})")
+__all__ += ["TEXT_TOKENIZER_FILE", "TEXT_TOKENIZER_FIELDS", "TEXT_TOKENIZER_MISSING", "TEXT_TOKENIZER_INVALID",
+            "TEXT_MODEL_FORMAT", "TEXT_INPUTS"]

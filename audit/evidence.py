@@ -56,10 +56,11 @@ __all__ = [
     "result_json_schema",
 ]
 
-SCHEMA_VERSION = "2.2"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings;
+SCHEMA_VERSION = "2.3"  # 2.0: typed metrics with reasons, binding thresholds, in-force counts, no timings;
 # 2.1: withdrawn and repealed texts as history (no status), interpretations, duties of the audited party;
 # 2.2: fairness.class_rates (multi-class), subject.model_score / model_cutoff, local.shap n_unexplained,
-# coverage_explained and the IG cross-check, importance.shap n_explained
+# coverage_explained and the IG cross-check, importance.shap n_explained;
+# 2.3: local.image_maps, Chart kind "images" (grids)
 
 Scalar = float | int | str | bool | None
 
@@ -118,13 +119,16 @@ class Chart(BaseModel):
     ``kind`` is "barh" (one bar per label, optional CI whiskers), "bar",
     "line" (``x`` against ``values``; several series via ``series``), or
     "tokens" (a text: ``labels`` its words in order, ``values`` each word's
-    contribution or None, drawn as words on a background coloured by it).
+    contribution or None, drawn as words on a background coloured by it), or
+    "images" (``grids``: an image and maps of it, each rows x columns of values
+    in [0, 1], drawn side by side; ``labels`` their titles; the first is the image,
+    the others are drawn over it).
     ``reference`` draws a vertical/horizontal line (e.g. the 0.8 threshold).
     """
 
     id: str
     title: str
-    kind: Literal["barh", "bar", "line", "tokens"] = "barh"
+    kind: Literal["barh", "bar", "line", "tokens", "images"] = "barh"
     labels: list[str] = Field(default_factory=list)
     values: list[float | None] = Field(default_factory=list)
     ci_low: list[float | None] | None = None
@@ -135,6 +139,7 @@ class Chart(BaseModel):
     ylabel: str = ""
     reference: float | None = None
     reference_label: str | None = None
+    grids: list[list[list[float]]] | None = None
 
 
 class EvidenceStatus(StrEnum):

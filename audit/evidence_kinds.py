@@ -96,6 +96,25 @@ class DataBias(EvidenceMetrics):
     smallest_group: str | None = label("the smallest known group", missing="no group is known")
 
 
+class DataDrift(EvidenceMetrics):
+    n_features_tested: int = count("input features whose two-sample test could be run")
+    n_drifted: int = count("features whose distribution differs from the reference (Benjamini-Hochberg adjusted "
+                           "p below alpha)")
+    drifted_features: str | None = label("the features that drifted", missing="no feature drifted")
+    max_psi: float | None = figure("largest population stability index of a feature (information only: the "
+                                   "0.1 / 0.25 conventions are rules of thumb)", unit="PSI",
+                                   missing="no feature could be binned")
+    max_psi_feature: str | None = label("that feature", missing="no feature could be binned")
+    max_group_share_change: float | None = figure(
+        "largest change in a protected group's share of the data (current minus reference)", unit="share",
+        missing="no protected attribute declared")
+    max_group_share_change_group: str | None = label("that group", missing="no protected attribute declared")
+    min_group_share_p_adjusted: float | None = figure(
+        "smallest Benjamini-Hochberg adjusted p-value of the chi-squared tests of group shares, over the protected "
+        "attributes", unit="p-value", missing="no protected attribute could be tested")
+    n_reference: int = count("rows of the reference data")
+
+
 class DataProxies(EvidenceMetrics):
     max_cramers_v: float | None = figure("strongest association (Cramér's V) of a feature with a protected attribute",
                                          unit="0-1", missing="no feature column to screen")
@@ -217,6 +236,25 @@ class LocalTokens(EvidenceMetrics):
                                           missing="no word raises the score")
     top_token_lowering: str | None = label("the word that lowers the score most over all decisions",
                                            missing="no word lowers the score")
+
+
+class LocalImageMaps(EvidenceMetrics):
+    n_images: int = count("decisions in the seeded sample whose maps were computed and checked")
+    methods_checked: int = count("attribution methods run (the constant control not counted)")
+    methods_kept: int = count("methods that passed both checks (only their maps are drawn)")
+    kept_methods: str | None = label("the methods that passed both checks", missing="no method passed both checks")
+    control_rejected: bool = Field(
+        description="whether the randomisation test rejected the constant control map (it must: otherwise the test "
+                    "does not discriminate on this model)", json_schema_extra=_extra("flag", "yes/no", None))
+    gradcam_spearman: float | None = figure(
+        "Grad-CAM: mean Spearman correlation of |map| with every listed layer re-drawn (lower: the map depends on "
+        "the weights)", unit="-1 to 1", missing="no layer named for Grad-CAM (images.layer)")
+    ig_spearman: float | None = figure("the same for Integrated Gradients", unit="-1 to 1", missing="not run")
+    saliency_spearman: float | None = figure("the same for saliency", unit="-1 to 1", missing="not run")
+    ig_completeness_gap: float | None = figure(
+        "largest |sum of an Integrated Gradients map - (f(x) - f(baseline))| over the sample (integration error)",
+        unit="model score (log-odds for logits)", missing="not run")
+    maps_model: str = label("which model the maps were computed on", missing="")
 
 
 class ImportancePdp(EvidenceMetrics):
@@ -454,6 +492,7 @@ REGISTRY: dict[str, type[EvidenceMetrics]] = {
     "data.profile": DataProfile,
     "data.bias": DataBias,
     "data.proxies": DataProxies,
+    "data.drift": DataDrift,
     "performance.overall": PerformanceOverall,
     "importance.shap": ImportanceShap,
     "importance.permutation": ImportancePermutation,
@@ -462,6 +501,7 @@ REGISTRY: dict[str, type[EvidenceMetrics]] = {
     "local.shap": LocalShap,
     "local.lime": LocalLime,
     "local.tokens": LocalTokens,
+    "local.image_maps": LocalImageMaps,
     "fairness.selection_rate": SelectionRate,
     "fairness.eeo_impact": EeoImpact,
     "fairness.class_rates": ClassRates,

@@ -106,10 +106,15 @@ def _alerts(evidence: list[Evidence]) -> list[str]:
 
 
 def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
-    """decisions.parquet: one row per decision, personal data (the id, the score, reasons with the person's values)."""
+    """decisions.parquet: one row per decision, personal data (the id, the score, the actual outcome (True: the
+    positive label), the person's protected groups as ``group:<attribute>``, reasons with the person's values)."""
     columns: dict[str, Any] = {"id": subject.ids, "decision": subject.predictions.decision,
                                "favourable": subject.favourable}
     columns["score"] = subject.predictions.score if subject.predictions.score is not None else [None] * subject.n
+    # The actual outcome and each protected group: what `audit diff` needs to compare two audits row by row.
+    columns["outcome"] = subject.y if subject.y is not None else [None] * subject.n
+    for attribute in subject.groups.columns:
+        columns[f"group:{attribute}"] = subject.groups[attribute].to_numpy(dtype=object)
     columns.update(ctx.decision_columns)
     return pd.DataFrame(columns)
 
@@ -201,8 +206,13 @@ def run_audit(
     output: Path | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    history: Path | None = None,
 ) -> RunOutcome:
-    """Run one audit end to end and return the sealed bundle's folder and result."""
+    """Run one audit end to end and return the sealed bundle's folder and result.
+
+    ``history``: the audit-history database to append this run to (None: not recorded). Its head is sealed into
+    the bundle's manifest (``history_previous``), so a later rewrite of the records before it is detected.
+    """
     from audit import policies
     from audit.report import render_report
     from audit.signing import check_signing_material, seal_bundle, sign_pdf, write_manifest
@@ -211,6 +221,10 @@ def run_audit(
     start = time.perf_counter()
     spec = load_spec(spec_path)
     check_inputs_before_work(spec, spec_path, output=output)
+    if history is not None:
+        from audit.history import check_before_append
+
+        check_before_append(db_path=history)
     now = now or dt.datetime.now(dt.UTC)
     audit_date = spec.audit_date or now.date()
     subject = load_subject(spec, trust_model=trust_model)
@@ -289,6 +303,10 @@ def run_audit(
             "tool": result.tool, "libraries": versions, "seed": spec.seed, "audit_date": result.audit_date,
             "generated_at": now.isoformat(timespec="seconds"), "data_sha256": result.subject["data_sha256"],
             "model_sha256": result.subject["model_sha256"], "verdict": verdict.value, "timings": timings}
+        if history is not None:
+            from audit.history import ANCHOR_KEY, anchor
+
+            manifest_info[ANCHOR_KEY] = anchor(db_path=history)
         marker.unlink()  # every file left is sealed by the manifest
         if spec.signing is None:  # hashes still recorded; nothing vouches for them
             timings["total"] = round(time.perf_counter() - start, 3)
@@ -311,4 +329,11 @@ def run_audit(
         shutil.rmtree(work, ignore_errors=True)
         raise
     timings.setdefault("total", round(time.perf_counter() - start, 3))
+    if history is not None:
+        from audit.history import headline_figures, record
+
+        entry = record(db_path=history, kind="run", bundle_dir=final, system=spec.system.name,
+                       version=spec.system.version, audit_date=result.audit_date, verdict=verdict.value,
+                       counts=dict(counts), headline=headline_figures(result))
+        notes.append(f"recorded in the audit history {history} as record {entry.seq}")
     return RunOutcome(bundle_dir=final, result=result, timings=timings, notes=notes)

@@ -36,6 +36,10 @@ from audit.errors import (
     BINS_TOO_FEW,
     CLASSES_NOT_TWO,
     FILE_NOT_FOUND,
+    IMAGE_COLUMNS_MANY,
+    IMAGE_INPUTS,
+    IMAGE_MODEL_FORMAT,
+    IMAGES_WITHOUT_COLUMN,
     INPUTS_EMPTY,
     INPUTS_REPEATED,
     LABELS_NOT_UNIQUE,
@@ -44,6 +48,8 @@ from audit.errors import (
     SPEC_INVALID,
     TENSOR_FIELD_NEEDED,
     TENSOR_FIELD_NOT_FOR_FORMAT,
+    TEXT_INPUTS,
+    TEXT_MODEL_FORMAT,
     YAML_MALFORMED,
     AuditInputError,
 )
@@ -62,6 +68,8 @@ __all__ = [
     "ExplanationSpec",
     "CounterfactualSpec",
     "RobustnessSpec",
+    "ImageSpec",
+    "PerturbationSpec",
     "ThresholdOverride",
     "AttestationAnswer",
     "SigningSpec",
@@ -73,6 +81,8 @@ __all__ = [
     "favourable_is_positive",
     "direction_declared",
     "load_spec",
+    "read_yaml_mapping",
+    "validation_error",
     "spec_json_schema",
 ]
 
@@ -516,15 +526,22 @@ class DataSpec(_Strict):
     protected: list[ProtectedSpec | str] = Field(
         default_factory=list, description="Protected attributes: column names, or {column, bins, labels}."
     )
-    feature_types: dict[str, Literal["numeric", "categorical", "text"]] = Field(
+    feature_types: dict[str, Literal["numeric", "categorical", "text", "image"]] = Field(
         default_factory=dict,
         description="Declared types; undeclared features are inferred from the data (numbers or categories). text: a "
                     "column of free text the model reads (a CV, a complaint): explained by its tokens, tested by "
-                    "swapping gendered words, never shown in the report unless report.example_fields names it.",
+                    "swapping gendered words, never shown in the report unless report.example_fields names it. "
+                    "image: a column of image file names (relative to the data file's folder) that a tensor model "
+                    "reads as its only input (see the images section).",
     )
     immutable: list[str] = Field(default_factory=list, description="Features a person cannot change (protected attributes always are).")
     increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")
     decision: DecisionSpec | None = Field(default=None, description="For predictions-only audits: where the decisions are.")
+    reference: Path | None = Field(
+        default=None,
+        description="A reference dataset (CSV or Parquet, relative to this spec) with the same columns: the training "
+                    "data or the previous period's. The audit measures drift from it per feature and per protected "
+                    "group (data.drift; AI Act Art. 10(3)-(4), Art. 72).")
     favourable_decision: Literal["positive", "negative"] | None = Field(
         default=None,
         description="Which decision favours the person: positive (a loan granted, a candidate selected) or negative "
@@ -602,6 +619,41 @@ class RobustnessSpec(_Strict):
     missing_rate: float = Field(default=0.1, ge=0, le=1, description="Share of values set missing in the missing-value test.")
 
 
+class PerturbationSpec(_Strict):
+    """One declared image perturbation (audit.image.perturb)."""
+
+    kind: Literal["noise", "blur", "brightness", "contrast", "jpeg"] = Field(
+        description="noise: Gaussian noise of σ = strength on intensities in [0, 1]; blur: Gaussian blur of σ = "
+                    "strength pixels; brightness / contrast: intensities (or their spread around the image mean) "
+                    "multiplied by strength; jpeg: re-encoded at quality = strength (1-95).")
+    strength: float
+
+
+class ImageSpec(_Strict):
+    """Image inputs (data.feature_types: {column: image}): how images are read, explained and perturbed."""
+
+    channels: Literal[1, 3] = Field(default=1, description="1: every image read as grayscale; 3: as RGB.")
+    layer: str | None = Field(
+        default=None,
+        description="The model layer Grad-CAM explains (a module path such as features.3, usually the last "
+                    "convolution). Omit it and Grad-CAM is not run.")
+    randomise: list[str] | None = Field(
+        default=None, min_length=1,
+        description="The layers the randomisation test re-draws, in cascade order from the output back (default: "
+                    "every layer with parameters, from the output back).")
+    sample: int = Field(default=200, ge=1, description="Decisions (a seeded sample) whose attribution maps are "
+                                                        "computed and checked.")
+    ig_baseline: Literal["mean", "zeros", "blur"] = Field(
+        default="mean", description="Integrated Gradients' baseline: the sample's mean image, a black image, or each "
+                                    "image blurred. The baseline decides whether IG passes its checks (see the "
+                                    "digits example's README).")
+    perturbations: list[PerturbationSpec] | None = Field(
+        default=None, description="Perturbations whose flip rates are measured (default: noise 0.05 and 0.1, blur 0.5 "
+                                  "and 1 px, brightness 0.7 and 1.3, contrast 0.5, JPEG 50 and 20).")
+    examples: int = Field(default=4, ge=0, le=12, description="With report.examples and the image column in "
+                                                              "report.example_fields: decisions drawn with their maps.")
+
+
 class ThresholdOverride(_Strict):
     """The organisation's own threshold for a rule, with who set it."""
 
@@ -661,6 +713,8 @@ class AuditSpec(_Strict):
     explanations: ExplanationSpec = Field(default_factory=ExplanationSpec)
     counterfactuals: CounterfactualSpec = Field(default_factory=CounterfactualSpec)
     robustness: RobustnessSpec = Field(default_factory=RobustnessSpec)
+    images: ImageSpec | None = Field(default=None, description="Image inputs: reading, attribution maps, perturbations "
+                                                                "(needs a column declared image in data.feature_types).")
     seed: Seed = Field(default=0, description="Seed of every random step; the same inputs give the same audit.json.")
     audit_date: dt.date | None = Field(default=None, description="Date the audit is as of (default: today); decides which law is in force.")
     signing: SigningSpec | None = None
@@ -670,6 +724,48 @@ class AuditSpec(_Strict):
     # Set by load_spec: the folder paths are relative to, and the spec's own file.
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _image_inputs(self) -> AuditSpec:
+        """An image column is a tensor model's only input; the images section needs one (refused before any work)."""
+        columns = self.image_columns
+        if not columns:
+            if self.images is not None:
+                raise ValueError(IMAGES_WITHOUT_COLUMN)
+            return self
+        if len(columns) > 1:
+            raise ValueError(IMAGE_COLUMNS_MANY.format(columns=", ".join(columns)))
+        if not self.model.format.takes_tensor:
+            raise ValueError(IMAGE_MODEL_FORMAT.format(fmt=self.model.format.value))
+        inputs = [c if isinstance(c, str) else c.column for c in self.model.inputs or []]
+        if inputs != columns:
+            raise ValueError(IMAGE_INPUTS.format(column=columns[0], inputs=inputs))
+        return self
+
+    @model_validator(mode="after")
+    def _text_inputs(self) -> AuditSpec:
+        """A tensor model that reads a text column: TorchScript (its tokenizer is in the file), that column alone."""
+        if not self.model.format.takes_tensor:
+            return self
+        inputs = [c if isinstance(c, str) else c.column for c in self.model.inputs or []]
+        text = [c for c in inputs if self.data.feature_types.get(c) == "text"]
+        if not text:
+            return self
+        if self.model.format is not ModelFormat.TORCHSCRIPT:
+            raise ValueError(TEXT_MODEL_FORMAT.format(fmt=self.model.format.value))
+        if len(inputs) != 1 or not all(isinstance(c, str) for c in self.model.inputs or []):
+            raise ValueError(TEXT_INPUTS.format(column=text[0], inputs=inputs))
+        return self
+
+    @property
+    def image_columns(self) -> list[str]:
+        """Columns declared image in data.feature_types."""
+        return [c for c, kind in self.data.feature_types.items() if kind == "image"]
+
+    @property
+    def image_settings(self) -> ImageSpec:
+        """The images section, or its defaults."""
+        return self.images if self.images is not None else ImageSpec()
 
     def resolve(self, path: Path) -> Path:
         """A path from the spec, relative to the spec file's folder."""
@@ -723,9 +819,29 @@ def load_spec(path: Path) -> AuditSpec:
     try:
         return AuditSpec.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        problem = str(first["msg"]).removeprefix("Value error, ")  # our validators' own words, without pydantic's tag
-        raise AuditInputError(SPEC_INVALID, path=path, field=_field_path(first["loc"]), problem=problem) from None
+        raise validation_error(path, exc) from None
+
+
+def read_yaml_mapping(path: Path, *, what: str, hint: str) -> dict[str, Any]:
+    """A YAML file holding a mapping (an empty file: {}); one-line errors for a missing file, bad YAML or a non-mapping."""
+    if not path.is_file():
+        raise AuditInputError(FILE_NOT_FOUND, what=what, path=path, hint=hint)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise AuditInputError(YAML_MALFORMED, path=path, line=mark.line + 1 if mark else "?",
+                              problem=str(exc).splitlines()[0]) from None
+    if not isinstance(raw, dict):
+        raise AuditInputError(SPEC_INVALID, path=path, field="(top level)", problem="expected a mapping of fields")
+    return raw
+
+
+def validation_error(path: Path, exc: ValidationError) -> AuditInputError:
+    """pydantic's first error as our one line: the file, the field's dotted path, our validator's words."""
+    first = exc.errors()[0]
+    problem = str(first["msg"]).removeprefix("Value error, ")  # our validators' own words, without pydantic's tag
+    return AuditInputError(SPEC_INVALID, path=path, field=_field_path(first["loc"]), problem=problem)
 
 
 def _read_attestations(spec_path: Path, raw: dict[str, Any]) -> dict[str, Any]:

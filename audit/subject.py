@@ -31,6 +31,7 @@ from audit.errors import (
     FILE_NOT_FOUND,
     ID_DUPLICATED,
     ID_MISSING,
+    IMAGE_UNREADABLE,
     MODEL_FEATURES_MISSING,
     MODEL_PREDICT_FAILED,
     POSITIVE_LABEL_NOT_FOUND,
@@ -48,7 +49,7 @@ from audit.spec import AuditSpec, ModelFormat, ProtectedSpec, favourable_is_posi
 
 __all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
 
-FeatureType = Literal["numeric", "categorical", "text"]
+FeatureType = Literal["numeric", "categorical", "text", "image"]
 MISSING_GROUP = "unknown"
 
 
@@ -77,6 +78,11 @@ class Subject:
     predictions: Predictions
     model_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    #: An image audit: every decision's image (N, C, H, W) float32 in [0, 1], in row order; else None.
+    images: np.ndarray | None = None
+    #: data.reference as read (the training or the previous period's data), with its protected groups; else None.
+    reference: pd.DataFrame | None = None
+    reference_groups: pd.DataFrame | None = None
 
     @property
     def n(self) -> int:
@@ -99,9 +105,14 @@ class Subject:
         return [c for c in self.X.columns if self.feature_types.get(str(c)) == "text"]
 
     @property
+    def image_columns(self) -> list[str]:
+        """The model input holding image file names (data.feature_types: image): its only input, or none."""
+        return [c for c in self.X.columns if self.feature_types.get(str(c)) == "image"]
+
+    @property
     def tabular_columns(self) -> list[str]:
         """Model inputs that are numbers or categories: what tabular methods (proxies, recourse, PDP) may change."""
-        return [c for c in self.X.columns if self.feature_types.get(str(c)) != "text"]
+        return [c for c in self.X.columns if self.feature_types.get(str(c)) not in ("text", "image")]
 
     @property
     def score_is_probability(self) -> bool:
@@ -219,6 +230,8 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         _check_finite(frame, X, spec, path)
     else:
         X = frame[default_features]
+    images = _read_images(frame, spec, path, ids, model) if spec.image_columns else None
+    reference, reference_groups = _read_reference(spec, [str(c) for c in X.columns], protected)
     predictions = _predictions(frame, X, model, spec, path)
     return Subject(
         spec=spec,
@@ -233,7 +246,87 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         model=model,
         predictions=predictions,
         model_path=spec.resolve(spec.model.path) if spec.model.path else None,
+        images=images,
+        reference=reference,
+        reference_groups=reference_groups,
     )
+
+
+def _read_reference(spec: AuditSpec, features: list[str],
+                    protected: list[ProtectedSpec]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """data.reference with the audited inputs and protected attributes (each must be there), or (None, None)."""
+    if spec.data.reference is None:
+        return None, None
+    path = spec.resolve(spec.data.reference)
+    frame = read_table(path)
+    if frame.empty:
+        raise AuditInputError(DATA_EMPTY, path=path)
+    wanted = [c for c in features if c not in spec.image_columns] + [p.column for p in protected]
+    for column in wanted:
+        if column not in frame.columns:
+            shown = ", ".join(map(str, list(frame.columns)[:12]))
+            raise AuditInputError(COLUMN_NOT_FOUND, path=path, column=column, field="data.reference", available=shown)
+    return frame, _groups(frame, protected, path)
+
+
+def _read_images(frame: pd.DataFrame, spec: AuditSpec, path: Path, ids: np.ndarray, model: ModelAdapter | None) -> np.ndarray:
+    """Every row's image (relative to the data file's folder), read once and handed to the model.
+
+    A missing, unreadable, non-8-bit or differently sized image is refused in one line naming its row's id and file.
+    """
+    from audit.image.data import read_image_files
+    from audit.models.tensor import ImageTable
+
+    column = spec.image_columns[0]
+    values = frame[column]
+    empty = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
+    if empty.any():
+        raise AuditInputError(IMAGE_UNREADABLE, path=path,
+                              problem=f"column '{column}' has no file name at {_row_name(frame, int(np.argmax(empty)), spec)}")
+    files = values.astype(str).str.strip().tolist()
+    try:
+        images = read_image_files(files=files, ids=[str(i) for i in ids], root=path.parent,
+                                  channels=spec.image_settings.channels)
+    except ValueError as exc:  # read_image_files's refusals are one line naming the image and its file
+        raise AuditInputError(IMAGE_UNREADABLE, path=path, problem=str(exc)) from None
+    if model is not None:
+        attach = getattr(model, "attach_images", None)
+        if attach is None:  # the spec admits only tensor models with an image column; kept so this stands alone
+            raise ValueError("an image column needs a tensor model")
+        attach(ImageTable(files=files, images=images))
+        _check_layers(model, spec, images[:1])
+    return images
+
+
+def _check_layers(model: ModelAdapter, spec: AuditSpec, first: np.ndarray) -> None:
+    """images.layer and images.randomise name layers of the network the maps are taken on (refused before any work).
+
+    Grad-CAM's layer is also tried on the first image: a layer whose output is not a feature map is refused here.
+    """
+    from audit.models.tensor import gradient_module
+
+    settings = spec.image_settings
+    named = [("images.layer", settings.layer)] if settings.layer else []
+    named += [("images.randomise", name) for name in settings.randomise or []]
+    found = gradient_module(model)
+    if not named or isinstance(found, str):  # no gradients: local.image_maps says why, the layers are never used
+        return
+    module = found[0]
+    layers = [name for name, _ in module.named_modules() if name]
+    for field_name, name in named:
+        if name not in layers:
+            shown = ", ".join(layers[:30]) + (" ..." if len(layers) > 30 else "")
+            raise AuditInputError(SPEC_INVALID, path=spec.source or "audit.yaml", field=field_name,
+                                  problem=f"the model has no layer '{name}'; its layers: {shown}")
+    if settings.layer:
+        from audit.image.maps import attribution_maps
+
+        try:
+            attribution_maps(module, first, method="gradcam", target=0, layer=settings.layer,
+                             output=getattr(model, "output", "logits"))
+        except ValueError as exc:  # a layer whose output is not (N, C, h, w): named in Captum's and our words
+            raise AuditInputError(SPEC_INVALID, path=spec.source or "audit.yaml", field="images.layer",
+                                  problem=str(exc)) from None
 
 
 def _default_features(frame: pd.DataFrame, spec: AuditSpec) -> list[str]:

@@ -8,6 +8,9 @@ from audit.spec import AuditSpec
 __all__ = ["NO_MODEL", "resolve_proxies", "pct", "SALT", "bootstrap_params"]
 
 NO_MODEL = "no model access (predictions-only audit): changed inputs cannot be re-predicted"
+#: Why a method for columns of values is not run on an image model (its only input is the image).
+IMAGE_ONLY = ("the model's only input is an image (data.feature_types: image): this method works on columns of values; "
+              "the image's attribution maps, with their sanity checks, are in local.image_maps")
 
 # Salts of ctx.rng: each stochastic step draws from its own stream.
 SALT = {"flip": 5101, "recourse": 5102, "gap": 5103, "plausibility": 5104, "robustness": 5201, "sample": 5202}

@@ -195,6 +195,10 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
         special_used = None
         missing["special_category_used_as_feature"] = NO_SPECIAL_CATEGORY
     missing.update(art9.missing)
+    if not subject.tabular_columns:  # free text or an image only: nothing of values to screen (not "too few rows")
+        kinds = " and ".join(sorted({subject.feature_types[str(c)] for c in subject.X.columns}))
+        why = f"no input column of values to screen (the model's inputs are {kinds})"
+        missing |= dict.fromkeys(("max_cramers_v", "strongest_proxy", "proxy_auc_max", "proxy_auc_max_attribute"), why)
     strongest = by_strength[0] if by_strength else None
     best_model = max((m for m in models if m["auc"] is not None), key=lambda m: m["auc"], default=None)
     metrics = {

@@ -52,6 +52,8 @@ LIMITS = [
 ]
 
 
+IMAGE_ONLY = ("the model's only input is an image: a recourse would tell a person how to change the picture, which "
+              "is no change of their circumstances this search can propose")
 TEXT_ONLY = ("every model input is free text: a recourse would tell a person which words to write, which is no "
              "change of their circumstances this search can propose")
 
@@ -60,6 +62,8 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     """Search recourse for every adverse decision, write the per-decision columns, describe the result."""
     if not subject.has_model:
         return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, NO_MODEL)
+    if subject.image_columns:
+        return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, IMAGE_ONLY)
     if not subject.tabular_columns:
         return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, TEXT_ONLY)
     spec = ctx.spec

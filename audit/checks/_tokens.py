@@ -91,7 +91,9 @@ def token_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                                              "random_sufficiency")})
     raising = [str(r["token"]) for r in records if r["direction"] == "raises"][:3]
     lowering = [str(r["token"]) for r in records if r["direction"] == "lowers"][:3]
-    summary = (f"Each of the {subject.n:,} decisions is split exactly into the words of '{column}' that moved it. "
+    linear = found.vectorizer is not None  # a vectoriser + linear model: exact; a torch text model: IG
+    split = "split exactly" if linear else "attributed (Integrated Gradients on the embedding layer)"
+    summary = (f"Each of the {subject.n:,} decisions is {split} into the words of '{column}' that moved it. "
                f"Words that raise the score most: {', '.join(raising) or 'none'}; that lower it most: "
                f"{', '.join(lowering) or 'none'}.")
     if faith is not None and faith.comprehensiveness is not None and faith.random_comprehensiveness is not None:
@@ -113,8 +115,10 @@ def token_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         tables=[Table.from_records(
             f"Words of '{column}' that move the score most (mean contribution where present, log-odds)", records,
             columns=["token", "direction", "decisions containing it", "mean contribution", "largest |contribution|"],
-            note="A word's contribution is its coefficient times its weight in the text (tf-idf value or count); "
-                 "the table lists the words with the largest total |contribution| over all decisions, by direction. "
+            note=("A word's contribution is its coefficient times its weight in the text (tf-idf value or count); "
+                  if linear else "A word's contribution is its Integrated Gradients attribution, summed over the "
+                                 "embedding and over its occurrences in the text; ")
+                 + "the table lists the words with the largest total |contribution| over all decisions, by direction. "
                  "No person's text is shown.")],
         method=(f"Token attributions {found.method}. Reasons of a decision: its at most {k} words with the largest "
                 "contribution towards the decision taken (at least 0.005 in log-odds), written to decisions.parquet "
@@ -127,8 +131,8 @@ def token_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 f"exact top words that LIME also ranks among its top {k} towards the decision taken."),
         limits=[*([] if shown else [f"No text is shown (a person's own words): highlighted examples appear only "
                                     f"when report.example_fields names '{column}'."]),
-                "A word's contribution depends on the words beside it only through the text's length normalisation; "
-                "the model sees no word order.",
+                *(["A word's contribution depends on the words beside it only through the text's length "
+                   "normalisation; the model sees no word order."] if linear else found.notes),
                 "Deleting words makes texts no real person wrote; comprehensiveness shows what the model relies on, "
                 "not what a person would write instead.",
                 *([] if found.editable else [faith_missing or ""]),

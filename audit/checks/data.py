@@ -1,4 +1,4 @@
-"""Profile of the audit data: size, schema, missing values, duplicates, label balance.
+"""Profile of the audit data (size, schema, missing values, duplicates, label balance) and its drift from a reference.
 
 Evidence for AI Act Art. 10(2)(a)-(e) (data suitability) and 13(3)(b)(vi)
 (input-data specification). Group-level bias examination is the fairness
@@ -8,6 +8,7 @@ check's `data.bias` evidence.
 from __future__ import annotations
 
 from audit.checks._base import CheckContext, Need
+from audit.checks._drift import drift_evidence
 from audit.evidence import Evidence, Table, clean_number
 from audit.subject import Subject
 
@@ -28,6 +29,9 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
             lengths = values.dropna().astype(str).str.count(r"\S+")
             observed = (f"free text, {lengths.median():.0f} words per row (median)" if len(lengths)
                         else "free text, every row empty")
+        elif kind == "image" and subject.images is not None:  # file names may name people: only the format
+            channels, height, width = subject.images.shape[1:]
+            observed = f"image files, {width} x {height} pixels, {'grayscale' if channels == 1 else 'RGB'}"
         else:
             observed = (f"{values.min():g} to {values.max():g}" if kind == "numeric"
                         else ", ".join(map(str, values.dropna().value_counts().index[:4]))
@@ -59,7 +63,7 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
         limits=["Describes the audit data only; the training data is not examined unless it is the audit data.",
                 "Duplicates are counted over all columns except the id."],
         params={"data_file": subject.data_path.name, "format": _format(subject.data_path.suffix)},
-    )]
+    ), drift_evidence(subject, ctx)]
 
 
 def _format(suffix: str) -> str:

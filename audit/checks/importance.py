@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from audit.checks._base import CheckContext, Need
+from audit.checks._common import IMAGE_ONLY
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.explain.shap_values import ShapResult, explain
 from audit.models import ModelAdapter
@@ -50,6 +51,8 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """Evidence of global importance; not assessed without a model (and, for permutation, without labels)."""
     if not subject.has_model:
         return [Evidence.not_assessed(key, CHECK, title, NO_MODEL) for key, title in _TITLES.items()]
+    if subject.image_columns:
+        return [Evidence.not_assessed(key, CHECK, title, IMAGE_ONLY) for key, title in _TITLES.items()]
     shap_ev = _shap_evidence(subject, ctx)
     return [shap_ev, _permutation_evidence(subject, ctx), _surrogate_evidence(subject, ctx), _pdp_evidence(subject, ctx)]
 

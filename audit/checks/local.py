@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from audit.checks._base import CheckContext, Need
+from audit.checks._common import IMAGE_ONLY
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
+from audit.checks._image_maps import IMAGE_MAPS_ID, IMAGE_MAPS_TITLE, NO_IMAGE
 from audit.checks._tokens import TOKENS_ID, TOKENS_TITLE, token_column, token_evidence
 from audit.checks.importance import additivity_error, contribution_unit, explained_rows, shap_result
 from audit.counterfactual._frames import Predictor
@@ -70,11 +72,20 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     if not subject.has_model:
         return [Evidence.not_assessed("local.shap", CHECK, SHAP_TITLE, NO_MODEL),
                 Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, NO_MODEL),
-                Evidence.not_assessed(TOKENS_ID, CHECK, TOKENS_TITLE, NO_MODEL)]
+                Evidence.not_assessed(TOKENS_ID, CHECK, TOKENS_TITLE, NO_MODEL),
+                Evidence.not_assessed(IMAGE_MAPS_ID, CHECK, IMAGE_MAPS_TITLE, NO_MODEL)]
+    if subject.image_columns:
+        from audit.checks._image_maps import image_maps_evidence
+
+        return [Evidence.not_assessed("local.shap", CHECK, SHAP_TITLE, IMAGE_ONLY),
+                Evidence.not_assessed("local.lime", CHECK, LIME_TITLE, IMAGE_ONLY),
+                Evidence.not_assessed(TOKENS_ID, CHECK, TOKENS_TITLE, IMAGE_ONLY),
+                image_maps_evidence(subject, ctx)]
     tokens = token_evidence(subject, ctx)  # before local.shap: a text input's reasons are its words
     words = ctx.decision_columns.get(token_column(subject.text_columns[0])) if subject.text_columns else None
     shap_ev = _shap_evidence(subject, ctx, words)
-    return [shap_ev, _lime_evidence(subject, ctx), tokens]
+    return [shap_ev, _lime_evidence(subject, ctx), tokens,
+            Evidence.not_assessed(IMAGE_MAPS_ID, CHECK, IMAGE_MAPS_TITLE, NO_IMAGE)]
 
 
 def _decision_word(favourable: bool, favourable_is_positive: bool) -> str:

@@ -19,4 +19,8 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     """The perturbation tests as one Evidence."""
     from audit.checks._robustness import robustness_evidence
 
+    if subject.image_columns and subject.has_model:
+        from audit.checks._image_robustness import image_robustness_evidence
+
+        return [image_robustness_evidence(subject, ctx)]
     return [robustness_evidence(subject, ctx)]

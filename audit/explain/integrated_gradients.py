@@ -42,7 +42,8 @@ BATCH_POINTS = 65_536
 
 
 def is_torch_adapter(model: Any) -> bool:
-    """A tensor adapter holding a torch module (duck typing: no scikit-learn final step, a torch.nn.Module estimator).
+    """A tensor adapter holding a torch module, fed a float tensor (duck typing: no scikit-learn final step, a
+    torch.nn.Module estimator, no text column).
 
     torch is not imported for this: an adapter that has loaded a torch module has imported it already.
     """
@@ -50,6 +51,8 @@ def is_torch_adapter(model: Any) -> bool:
 
     torch = sys.modules.get("torch")
     if torch is None or getattr(model, "final_estimator", object()) is not None:
+        return False
+    if getattr(model, "text_column", None) is not None:  # token ids: attributed on the embedding layer (text_ig)
         return False
     if not all(hasattr(model, a) for a in ("output", "positive_index", "feature_names", "encode", "input_source",
                                            "input_names", "encoding")):

@@ -7,8 +7,13 @@ ColumnTransformer turns the text column into token weights with a vectoriser (``
 ``intercept + coef · z``; a token's attribution for a row is ``coef[token] × z[row, token]`` (its
 tf-idf value or count), the baseline being the empty text. The tokens' attributions plus the other
 columns' ``coef · z`` plus the intercept equal ``decision_function`` (checked per row: the
-additivity error). Other models are not attributed here (the reason is stated); a model-agnostic
-token method is future work.
+additivity error).
+
+A TorchScript text model (token ids in, its tokenizer inside the file: :mod:`audit.models.tensor`) is
+attributed by Integrated Gradients on its embedding layer (:mod:`audit.explain.text_ig`): same result,
+in the positive decision's log-odds, the baseline being the text of padding only, exact up to the
+completeness gap it reports as the additivity error. Other models are not attributed here (the reason is
+stated); a model-agnostic token method is future work.
 
 Faithfulness of the top tokens (ERASER, DeYoung et al. 2020), measured by re-predicting edited texts:
 
@@ -47,9 +52,9 @@ class TokenAttributions:
     """Per-row token attributions of one text column (rows x vocabulary, sparse), in the positive decision's log-odds."""
 
     column: str
-    tokens: np.ndarray  # vocabulary, in the vectoriser's column order (object)
+    tokens: np.ndarray  # vocabulary, in the vectoriser's column order (object); IG: id order, then unknown words
     values: Any  # scipy.sparse.csr_matrix, rows x tokens: coef x z, signed towards the positive decision
-    rest: np.ndarray  # per row: intercept + the other columns' coef . z (same sign convention)
+    rest: np.ndarray  # per row: intercept + the other columns' coef . z (same sign convention); IG: f(padding only)
     margin: np.ndarray  # the model's decision_function per row (same sign convention), computed separately
     method: str
     vectorizer: Any = None
@@ -63,7 +68,14 @@ class TokenAttributions:
 
 
 def token_attributions(model: Any, X: pd.DataFrame, column: str) -> TokenAttributions | str:
-    """Exact token attributions of ``column`` for every row of ``X``, or the reason they cannot be computed."""
+    """Exact token attributions of ``column`` for every row of ``X``, or the reason they cannot be computed.
+
+    A TorchScript text model's are Integrated Gradients on its embedding layer (:mod:`audit.explain.text_ig`).
+    """
+    from audit.explain.text_ig import text_attributions, text_model
+
+    if text_model(model) is not None:
+        return text_attributions(model, X, column)
     estimator = getattr(model, "estimator", None)
     steps = getattr(estimator, "steps", None)
     if not steps or len(steps) != 2:

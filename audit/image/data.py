@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ImageSet", "read_images", "CHANNEL_MODES"]
+__all__ = ["ImageSet", "read_images", "read_image_files", "CHANNEL_MODES"]
 
 #: Channels requested -> the Pillow mode every image is converted to (palette, grey+alpha and RGB(A) images convert).
 CHANNEL_MODES = {1: "L", 3: "RGB"}
@@ -76,12 +76,25 @@ def read_images(metadata_csv: str | Path, *, image_dir: str | Path | None = None
         raise ValueError(f"{csv}: {id_column} '{duplicated.iloc[0]}' appears more than once")
     ids = ids_column.tolist()
     root = Path(image_dir) if image_dir is not None else csv.parent
+    files = table[file_column].astype(str).str.strip().tolist()
+    images = read_image_files(files=files, ids=ids, root=root, channels=channels)
+    return ImageSet(images=images, metadata=table, ids=ids, source=csv)
+
+
+def read_image_files(*, files: list[str], ids: list[str], root: Path, channels: int = 1) -> np.ndarray:
+    """The images ``files`` (relative to ``root``, inside it) as float32 (N, C, H, W) in [0, 1], in that order.
+
+    ``ids`` name the rows in messages. The same refusals as :func:`read_images` (ValueError of one line).
+    """
+    if channels not in CHANNEL_MODES:
+        raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), not {channels!r}")
+    if not files:
+        raise ValueError("no image files to read")
     base = root.resolve()
     mode = CHANNEL_MODES[channels]
-    files = table[file_column].astype(str).str.strip().tolist()
     first = _read_one(_inside(base, root / files[0], image_id=ids[0], root=root), image_id=ids[0], mode=mode)
     height, width = first.shape[:2]
-    images = np.empty((len(ids), channels, height, width), dtype=np.float32)
+    images = np.empty((len(files), channels, height, width), dtype=np.float32)
     for i, (image_id, name) in enumerate(zip(ids, files, strict=True)):
         path = _inside(base, root / name, image_id=image_id, root=root)
         array = first if i == 0 else _read_one(path, image_id=image_id, mode=mode)
@@ -89,7 +102,7 @@ def read_images(metadata_csv: str | Path, *, image_dir: str | Path | None = None
             raise ValueError(f"image '{image_id}' ({path}) is {array.shape[1]}x{array.shape[0]} pixels, but "
                              f"'{ids[0]}' is {width}x{height}: all images must have one size (none is resized)")
         images[i] = np.moveaxis(array.reshape(height, width, -1), -1, 0) / np.float32(255.0)
-    return ImageSet(images=images, metadata=table, ids=ids, source=csv)
+    return images
 
 
 def _inside(base: Path, path: Path, *, image_id: str, root: Path) -> Path:

@@ -87,9 +87,12 @@ def _tensor_model(spec: AuditSpec, path: Path, *, trusted: bool, positive: dict[
     if m.inputs is None or m.output is None:  # ModelSpec validation rejects this earlier
         raise ValueError("model.inputs and model.output are required for tensor models")
     inputs = [c if isinstance(c, str) else (c.column, list(c.one_hot)) for c in m.inputs]
-    common: dict[str, Any] = {"inputs": inputs, "output": m.output, "classes": m.classes, **positive}
-    if m.format is ModelFormat.TORCHSCRIPT:
-        return tensor.TorchScriptAdapter(path, **common)
+    image = spec.image_columns
+    common: dict[str, Any] = {"inputs": inputs, "output": m.output, "classes": m.classes, **positive,
+                              "image_column": image[0] if image else None}
+    if m.format is ModelFormat.TORCHSCRIPT:  # the only format a text column may feed (AuditSpec validates it)
+        text = [c for c in inputs if isinstance(c, str) and spec.data.feature_types.get(c) == "text"]
+        return tensor.TorchScriptAdapter(path, **common, text_column=text[0] if text else None)
     if m.format is ModelFormat.TORCH:
         if m.module is None:  # ModelSpec validation rejects this earlier
             raise ValueError("model.module is required for format torch")

@@ -13,6 +13,13 @@ the rule every binary adapter shares (:func:`decision_from_score`: ``classes[1]`
 above 0.5). Inputs are fed as float32 (as these models are trained); the output, float32 too, is read as
 float64 without being changed. Missing values are refused, naming the column.
 
+A TorchScript model may read one column of free text (``data.feature_types: {column: text}``, its only
+input): it takes the texts' token ids, a LongTensor (N, max_length) padded with ``pad_id``, and its
+tokenizer travels inside the file as the extra file ``audit_tokenizer.json`` (written by
+``torch.jit.save(module, path, _extra_files={"audit_tokenizer.json": ...})``; see :class:`TextTokenizer`).
+A file without it, or with a malformed one, is refused at load. Its words are attributed on its embedding
+layer (:mod:`audit.explain.text_ig`); it has no float input tensor to integrate along (no ``encode``).
+
 Loading runs no code the user has not trusted: TorchScript is read by ``torch.jit.load`` (its code is
 TorchScript, run by torch's interpreter, not Python), a state_dict by ``torch.load(weights_only=True)``,
 and the class of ``model.module`` is imported only when the user trusts it. ONNX runs in onnxruntime on
@@ -37,10 +44,13 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import os
 import pickle
+import re
 import sys
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +69,9 @@ from audit.errors import (
     TENSOR_MISSING_VALUES,
     TENSOR_OUTPUT_NOT_A_TENSOR,
     TENSOR_OUTPUT_UNREADABLE,
+    TEXT_TOKENIZER_FILE,
+    TEXT_TOKENIZER_INVALID,
+    TEXT_TOKENIZER_MISSING,
     AuditInputError,
 )
 from audit.models._base import ModelKind, ScoreKind
@@ -67,7 +80,8 @@ from audit.models.sniff import FORMATS_TEXT, sniff
 
 __all__ = [
     "TorchScriptAdapter", "TorchStateDictAdapter", "OnnxAdapter", "DEFAULT_CLASSES", "BATCH_ROWS", "import_class",
-    "onnxruntime_module", "InputEncoder", "InputSpec",
+    "onnxruntime_module", "InputEncoder", "InputSpec", "ImageTable", "gradient_module", "ONNX_NO_GRADIENTS",
+    "TextTokenizer", "BATCH_TEXTS",
 ]
 
 #: One entry of model.inputs: a column of numbers, or (column, its categories) for one-hot columns.
@@ -78,6 +92,10 @@ Output = Literal["probabilities", "logits"]
 DEFAULT_CLASSES: list[Any] = [0, 1]
 #: Rows per forward pass (memory stays bounded on large data; rows are scored independently).
 BATCH_ROWS = 65_536
+#: Images per forward pass.
+BATCH_IMAGES = 256
+#: Texts per forward pass (each is max_length token ids, then max_length embeddings inside the model).
+BATCH_TEXTS = 4096
 # Probabilities may stray this far outside [0, 1] (float32 rounding) and two of them from summing to 1.
 _RANGE_SLACK = 1e-5
 _SUM_SLACK = 1e-3
@@ -114,10 +132,18 @@ class _TensorAdapter:
     final_estimator: Any = None
 
     def _setup(self, *, path: Path, blob: bytes, inputs: Sequence[InputSpec], output: Output, classes: list[Any] | None,
-               positive_class: object, positive_label: object) -> None:
+               positive_class: object, positive_label: object, image_column: str | None = None,
+               text_column: str | None = None) -> None:
         self.path = path
         self._blob = blob
         self._live: Any = None
+        #: The column of image file names this model reads (its only input), or None for a model of columns.
+        self.image_column = image_column
+        self.images: ImageTable | None = None
+        #: The column of free text this model reads as token ids (its only input; TorchScript only), or None.
+        self.text_column = text_column
+        #: The tokenizer read from the model file (audit_tokenizer.json) when the model reads a text column.
+        self.tokenizer: TextTokenizer | None = None
         #: Per data column: None (a number, one input) or its categories (one 0/1 input each, in this order).
         self.encoding: list[tuple[str, list[str] | None]] = [
             (c, None) if isinstance(c, str) else (str(c[0]), [value_text(v) for v in c[1]]) for c in inputs]
@@ -127,7 +153,8 @@ class _TensorAdapter:
         self.input_source = np.array([j for j, (_, cats) in enumerate(self.encoding) for _ in range(len(cats or [0]))],
                                      dtype=np.intp)
         #: The Subject reads these columns as numbers (a word in one is refused, naming column, value and row).
-        self.numeric_features = frozenset(c for c, cats in self.encoding if cats is None)
+        self.numeric_features = frozenset(c for c, cats in self.encoding if cats is None
+                                         and c not in (image_column, text_column))
         self.output: Output = output
         given = list(DEFAULT_CLASSES if classes is None else classes)
         self.classes: list[Any] = [native(c) for c in given]
@@ -165,12 +192,31 @@ class _TensorAdapter:
 
     # ---------------------------------------------------------------- scoring
 
+    def attach_images(self, table: ImageTable) -> None:
+        """The images of the audit's data (read once by the Subject), then a probe on two black images of their shape."""
+        self.images = table
+        self._probe()
+
     def _matrix(self, X: pd.DataFrame, dtype: Any = np.float32) -> np.ndarray:
         """The model's input tensor for ``X``: numbers as they are, categories one-hot (rows x ``input_names``).
 
-        A missing value, or a category not listed in ``model.inputs``, is refused (ValueError naming the column
-        and row).
+        For an image model, the images of ``X``'s file names (N, C, H, W); for a text model, the token ids of its
+        texts (N, max_length, int64 whatever ``dtype``; see :class:`TextTokenizer`). A missing value, or a category
+        not listed in ``model.inputs``, is refused (ValueError naming the column and row).
         """
+        if self.text_column is not None:
+            if self.tokenizer is None:
+                raise ValueError("a text model scores texts once its tokenizer is read from the model file")
+            texts = X[self.text_column]
+            missing = texts.isna().to_numpy()
+            if missing.any():
+                raise ValueError(TENSOR_MISSING_VALUES.format(fmt=self.format, column=self.text_column,
+                                                              row=f"row {int(np.argmax(missing)) + 1}"))
+            return self.tokenizer.ids(texts)
+        if self.image_column is not None:
+            if self.images is None:
+                raise ValueError("an image model scores images once the Subject has read them (attach_images)")
+            return self.images.tensor(X[self.image_column]).astype(dtype, copy=False)
         blocks = []
         for column, categories in self.encoding:
             values = X[column]
@@ -194,19 +240,40 @@ class _TensorAdapter:
         return np.hstack(blocks) if blocks else np.zeros((len(X), 0), dtype=dtype)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
-        """The input tensor for ``X`` in float64 (what explainers differentiate along; see :class:`InputEncoder`)."""
+        """The input tensor for ``X`` in float64 (what explainers differentiate along; see :class:`InputEncoder`).
+
+        A text model's tensor holds token ids, along which nothing can be integrated: its words are attributed on
+        its embedding layer (:mod:`audit.explain.text_ig`), and
+        :func:`audit.explain.integrated_gradients.is_torch_adapter` leaves text models out.
+        """
         return self._matrix(X, np.float64)
+
+    @property
+    def _batch_rows(self) -> int:
+        """Rows per forward pass: BATCH_ROWS for columns, BATCH_IMAGES for images, BATCH_TEXTS for texts."""
+        if self.text_column is not None:
+            return BATCH_TEXTS
+        return BATCH_ROWS if self.image_column is None else BATCH_IMAGES
 
     def _raw_output(self, X: pd.DataFrame) -> np.ndarray:
         matrix = self._matrix(X)
-        if len(matrix) <= BATCH_ROWS:
+        batch = self._batch_rows
+        if len(matrix) <= batch:
             return self._forward(matrix)
-        parts = [self._forward(matrix[start:start + BATCH_ROWS]) for start in range(0, len(matrix), BATCH_ROWS)]
+        parts = [self._forward(matrix[start:start + batch]) for start in range(0, len(matrix), batch)]
         return np.concatenate(parts)
 
     def class_probabilities(self, X: pd.DataFrame) -> np.ndarray:
         """P(classes[1]) per row for a one-column model, or one column per class for a two-column model (float64)."""
         return read_output(self._raw_output(X), output=self.output, rows=len(X))
+
+    def score_tensor(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the positive decision for inputs given as the model's own tensor (perturbed images)."""
+        x = np.ascontiguousarray(x, dtype=np.int64 if self.text_column is not None else np.float32)
+        batch = self._batch_rows
+        parts = [self._forward(x[start:start + batch]) for start in range(0, len(x), batch)]
+        raw = np.concatenate(parts) if parts else np.zeros((0, 1))
+        return self._score(read_output(raw, output=self.output, rows=len(x)))
 
     def predict_score(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of the positive decision."""
@@ -228,20 +295,180 @@ class _TensorAdapter:
     # ---------------------------------------------------------------- checked once, at load
 
     def _probe(self) -> None:
-        """Run the model on two rows of zeros: it must take its input columns and give one or two per row."""
+        """Run the model on two rows of zeros: it must take its input columns and give one or two per row.
+
+        An image model is probed once its images are known (:meth:`attach_images`): two black images of their shape.
+        A text model is probed on the token ids of two texts: the empty one (all padding) and its first word.
+        """
         width = len(self.input_names)
+        if self.image_column is not None and self.images is None:
+            return
+        if self.tokenizer is not None:
+            first = min(self.tokenizer.vocabulary, key=self.tokenizer.vocabulary.__getitem__, default="")
+            probe = self.tokenizer.ids(pd.Series(["", first], dtype=object))
+            what = (f"token ids (2 texts x {self.tokenizer.max_length}, int64, padded with {self.tokenizer.pad_id}; "
+                    f"its tokenizer in {TEXT_TOKENIZER_FILE})")
+        else:
+            shape = (2, width) if self.images is None else (2, *self.images.shape)
+            probe = np.zeros(shape, dtype=np.float32)
+            what = (f"{width} input column(s), as model.inputs lists" if self.images is None
+                    else f"images of shape {self.images.shape} (channels, height, width; images.channels)")
         try:
-            out = np.asarray(self._forward(np.zeros((2, width), dtype=np.float32)))
+            out = np.asarray(self._forward(probe))
         except AuditInputError:
             raise
         except Exception as exc:  # noqa: BLE001 - the user's network may raise anything; re-raised as an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
-                                  problem=f"it does not run on {width} input column(s), as model.inputs lists: "
-                                          f"{_brief(exc)}") from None
+                                  problem=f"it does not run on {what}: {_brief(exc)}") from None
         if not _output_shape_ok(out.shape, rows=2):
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"its output for 2 rows has shape {tuple(out.shape)}; a binary classifier "
                                           "gives one column (for the second of model.classes) or two (one per class)")
+
+
+class ImageTable:
+    """The images of an image column, read once: each file name's row in one float32 array (N, C, H, W) in [0, 1]."""
+
+    def __init__(self, *, files: Sequence[str], images: np.ndarray) -> None:
+        self.position = {name: i for i, name in enumerate(files)}
+        self.array = images
+        #: (channels, height, width) of every image.
+        self.shape: tuple[int, ...] = tuple(int(v) for v in images.shape[1:])
+
+    def tensor(self, files: pd.Series) -> np.ndarray:
+        """The images of ``files`` in that order; a name that was not read with the data is a ValueError."""
+        names = files.astype(str).str.strip()
+        codes, distinct = pd.factorize(names)
+        where = np.array([self.position.get(str(name), -1) for name in distinct], dtype=np.intp)
+        if (where < 0).any():
+            raise ValueError(f"image file {distinct[int(np.argmax(where < 0))]!r} was not read with the audit's data")
+        return self.array[where[codes]]
+
+
+class TextTokenizer:
+    """A text model's tokenizer, as its TorchScript file carries it (extra file ``audit_tokenizer.json``).
+
+    JSON with ``vocabulary`` (token -> id), ``pattern`` (the regex of one token, e.g. scikit-learn's
+    ``(?u)\\b\\w\\w+\\b``; with one group, the group is the token, as in scikit-learn), ``lowercase``,
+    ``max_length``, ``pad_id``, ``unknown_id`` and ``embedding`` (the module path of the embedding layer).
+    A text's tokens are ``re.findall(pattern, text.lower() if lowercase else text)``, its first ``max_length``
+    kept (the model never sees the rest); each is its vocabulary id, or ``unknown_id``; every text is padded
+    with ``pad_id`` to ``max_length`` (always that length, so a text's ids do not depend on the batch).
+    """
+
+    FIELDS = ("vocabulary", "pattern", "lowercase", "max_length", "pad_id", "unknown_id", "embedding")
+
+    def __init__(self, *, vocabulary: Mapping[str, int], pattern: str, lowercase: bool, max_length: int, pad_id: int,
+                 unknown_id: int, embedding: str) -> None:
+        self.vocabulary = dict(vocabulary)
+        self.pattern = pattern
+        self.lowercase = lowercase
+        self.max_length = max_length
+        self.pad_id = pad_id
+        self.unknown_id = unknown_id
+        self.embedding = embedding
+        self.regex = re.compile(pattern)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> TextTokenizer:
+        """The tokenizer from its JSON; anything malformed is a ValueError saying what, in a few words."""
+        try:
+            found = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"is not JSON ({exc})") from None
+        if not isinstance(found, dict):
+            raise ValueError(f"holds a JSON {type(found).__name__}, not an object")
+        absent = [k for k in cls.FIELDS if k not in found]
+        if absent:
+            raise ValueError(f"lacks {', '.join(absent)}")
+
+        def whole(key: str, least: int) -> int:
+            value = found[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"has {key} {value!r}, not a whole number of at least {least}")
+            return value
+
+        vocabulary = found["vocabulary"]
+        if not isinstance(vocabulary, dict) or not vocabulary:
+            raise ValueError("has a vocabulary that is not a non-empty object of token -> id")
+        bad = [(t, i) for t, i in vocabulary.items() if isinstance(i, bool) or not isinstance(i, int) or i < 0]
+        if bad:
+            raise ValueError(f"maps {bad[0][0]!r} to {bad[0][1]!r}, not an id (a whole number of at least 0)")
+        pad_id, unknown_id = whole("pad_id", 0), whole("unknown_id", 0)
+        padding = [t for t, i in vocabulary.items() if i == pad_id]
+        if padding:
+            raise ValueError(f"maps {padding[0]!r} to pad_id {pad_id}: a token would read as padding")
+        if not isinstance(found["pattern"], str) or not found["pattern"]:
+            raise ValueError(f"has pattern {found['pattern']!r}, not a regular expression")
+        try:
+            regex = re.compile(found["pattern"])
+        except re.error as exc:
+            raise ValueError(f"has a pattern that does not compile ({exc})") from None
+        if regex.groups > 1:
+            raise ValueError(f"has a pattern with {regex.groups} groups; a token is the whole match or its one group")
+        if not isinstance(found["lowercase"], bool):
+            raise ValueError(f"has lowercase {found['lowercase']!r}, not true or false")
+        if not isinstance(found["embedding"], str) or not found["embedding"]:
+            raise ValueError(f"has embedding {found['embedding']!r}, not a module path such as 'embedding'")
+        return cls(vocabulary=vocabulary, pattern=found["pattern"], lowercase=found["lowercase"],
+                   max_length=whole("max_length", 1), pad_id=pad_id, unknown_id=unknown_id,
+                   embedding=found["embedding"])
+
+    def tokens(self, texts: pd.Series | Sequence[str]) -> tuple[list[list[str]], np.ndarray]:
+        """(the tokens the model reads of each distinct text, at most max_length, in order; each text's distinct one)."""
+        codes, distinct = pd.factorize(pd.Series(texts, dtype=object).astype(str))
+        regex, lower = self.regex, self.lowercase
+        found = [regex.findall(text.lower() if lower else text)[:self.max_length] for text in distinct]
+        return found, np.asarray(codes, dtype=np.intp)
+
+    def ids(self, texts: pd.Series | Sequence[str]) -> np.ndarray:
+        """The padded token ids of ``texts`` (N, max_length), int64; each distinct text tokenised once."""
+        found, codes = self.tokens(texts)
+        lengths = np.fromiter(map(len, found), dtype=np.intp, count=len(found))
+        flat = list(chain.from_iterable(found))
+        lookup, unknown = self.vocabulary.get, self.unknown_id
+        values = np.fromiter((lookup(t, unknown) for t in flat), dtype=np.int64, count=len(flat))
+        out = np.full((len(found), self.max_length), self.pad_id, dtype=np.int64)
+        starts = np.cumsum(lengths) - lengths
+        out[np.repeat(np.arange(len(found)), lengths), np.arange(len(flat)) - np.repeat(starts, lengths)] = values
+        return out[codes]
+
+    def check(self, module: Any) -> None:
+        """The embedding layer exists in ``module`` and has a row for every id (ValueError saying which does not)."""
+        layers = dict(module.named_modules())
+        if self.embedding not in layers or not self.embedding:
+            shown = ", ".join(name for name in layers if name)[:300]
+            raise ValueError(f"names embedding '{self.embedding}', which is no layer of the model (its layers: {shown})")
+        weight = getattr(layers[self.embedding], "weight", None)
+        rows = int(weight.shape[0]) if weight is not None and getattr(weight, "ndim", 0) == 2 else None
+        largest = max([*self.vocabulary.values(), self.pad_id, self.unknown_id])
+        if rows is not None and largest >= rows:
+            raise ValueError(f"uses id {largest}, and the embedding layer '{self.embedding}' has {rows} rows "
+                             f"(ids 0 to {rows - 1})")
+
+
+def gradient_module(model: Any) -> tuple[Any, str] | str:
+    """(torch module, which model it is) that gradients can be taken through, or why there is none.
+
+    A TorchScript or torch model is its own; an ONNX model's is the TorchScript file it was exported from
+    (``model.reference``); a model wrapped by a cutoff is read through the wrapper.
+    """
+    inner = getattr(model, "inner", None)
+    adapter = inner if inner is not None else model
+    fmt = getattr(adapter, "format", "")
+    if fmt in ("torchscript", "torch"):
+        return adapter.estimator, f"the {fmt} model audited"
+    if fmt == "onnx":
+        reference = getattr(adapter, "reference", None)
+        if reference is None:
+            return ONNX_NO_GRADIENTS
+        return reference.estimator, "the TorchScript file the ONNX model was exported from (model.reference)"
+    return f"gradients need a torch model (TorchScript or torch), not {fmt or 'this model'}"
+
+
+#: Why an ONNX model alone has no gradients to explain with.
+ONNX_NO_GRADIENTS = ("an ONNX graph gives no gradients, and maps need them: name the TorchScript file the ONNX model "
+                     "was exported from in model.reference")
 
 
 class InputEncoder:
@@ -321,22 +548,38 @@ class TorchScriptAdapter(_TensorAdapter):
     format = "torchscript"
 
     def __init__(self, path: Path, *, inputs: Sequence[InputSpec], output: Output, classes: list[Any] | None = None,
-                 positive_class: object = None, positive_label: object = None) -> None:
+                 positive_class: object = None, positive_label: object = None, image_column: str | None = None,
+                 text_column: str | None = None) -> None:
         if sniff(path) != "torchscript":
             raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt="torchscript",
                                   problem="a TorchScript file is the zip archive that torch.jit.save writes")
         self._setup(path=path, blob=path.read_bytes(), inputs=inputs, output=output, classes=classes,
-                    positive_class=positive_class, positive_label=positive_label)
+                    positive_class=positive_class, positive_label=positive_label, image_column=image_column,
+                    text_column=text_column)
         self.estimator = self._load(self._blob)
         self._probe()
 
     def _load(self, blob: bytes) -> Any:
+        """The module in eval mode; for a text model also its tokenizer (:class:`TextTokenizer`), checked against it."""
         import torch
 
+        extra = {TEXT_TOKENIZER_FILE: ""}
         try:
-            module = torch.jit.load(io.BytesIO(blob), map_location="cpu")
+            module = torch.jit.load(io.BytesIO(blob), map_location="cpu", _extra_files=extra)
         except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError and others on a bad file; an input error
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format, problem=_brief(exc)) from None
+        if self.text_column is not None:
+            raw = extra[TEXT_TOKENIZER_FILE]
+            if not raw:
+                raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
+                                      problem=TEXT_TOKENIZER_MISSING.format(column=self.text_column))
+            try:
+                tokenizer = TextTokenizer.from_json(raw)
+                tokenizer.check(module)
+            except ValueError as exc:
+                raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
+                                      problem=TEXT_TOKENIZER_INVALID.format(problem=exc)) from None
+            self.tokenizer = tokenizer
         return module.eval()
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -383,7 +626,7 @@ class TorchStateDictAdapter(_TensorAdapter):
 
     def __init__(self, path: Path, *, module: str, inputs: Sequence[InputSpec], output: Output, trust: bool, spec_path: Path,
                  folders: list[Path], module_kwargs: Mapping[str, Any] | None = None, classes: list[Any] | None = None,
-                 positive_class: object = None, positive_label: object = None) -> None:
+                 positive_class: object = None, positive_label: object = None, image_column: str | None = None) -> None:
         if not trust:
             raise AuditInputError(MODULE_UNTRUSTED, path=spec_path, module=module)
         if sniff(path) not in ("torch", "pickle"):
@@ -395,7 +638,7 @@ class TorchStateDictAdapter(_TensorAdapter):
         self.folders = list(folders)
         self.spec_path = spec_path
         self._setup(path=path, blob=path.read_bytes(), inputs=inputs, output=output, classes=classes,
-                    positive_class=positive_class, positive_label=positive_label)
+                    positive_class=positive_class, positive_label=positive_label, image_column=image_column)
         self.estimator = self._load(self._blob)
         self._probe()
 
@@ -475,13 +718,14 @@ class OnnxAdapter(_TensorAdapter):
     format = "onnx"
 
     def __init__(self, path: Path, *, inputs: Sequence[InputSpec], output: Output, classes: list[Any] | None = None,
-                 positive_class: object = None, positive_label: object = None, reference: Path | None = None) -> None:
+                 positive_class: object = None, positive_label: object = None, reference: Path | None = None,
+                 image_column: str | None = None) -> None:
         if sniff(path) != "onnx":
             raise AuditInputError(MODEL_NOT_A_MODEL, path=path, fmt="onnx",
                                   problem="an ONNX file is the protobuf ModelProto that torch.onnx.export or skl2onnx "
                                           "writes")
         self._setup(path=path, blob=path.read_bytes(), inputs=inputs, output=output, classes=classes,
-                    positive_class=positive_class, positive_label=positive_label)
+                    positive_class=positive_class, positive_label=positive_label, image_column=image_column)
         self.estimator = self._load(self._blob)
         self.kind = _onnx_kind(self._blob)
         self._probe()
@@ -499,7 +743,13 @@ class OnnxAdapter(_TensorAdapter):
                                       fix="give the TorchScript file the ONNX model was exported from",
                                       formats=FORMATS_TEXT)
             self.reference = TorchScriptAdapter(reference, inputs=inputs, output=output, classes=self.classes,
-                                                positive_class=self.positive_class)
+                                                positive_class=self.positive_class, image_column=image_column)
+
+    def attach_images(self, table: ImageTable) -> None:
+        """The images of the audit's data, for this model and its reference."""
+        super().attach_images(table)
+        if self.reference is not None:
+            self.reference.attach_images(table)
 
     def _load(self, blob: bytes) -> Any:
         ort = onnxruntime_module()
@@ -525,6 +775,12 @@ class OnnxAdapter(_TensorAdapter):
         tensor = found[0]
         dtype = _ONNX_INPUT_TYPES.get(tensor.type)
         shape = list(tensor.shape or [])
+        if self.image_column is not None:
+            if dtype is None or len(shape) != 4:
+                raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
+                                      problem=f"its input '{tensor.name}' is {tensor.type} of shape {shape}; an image "
+                                              "model takes a float tensor (images, channels, height, width)")
+            return str(tensor.name), dtype
         if dtype is None or len(shape) != 2:
             raise AuditInputError(MODEL_LOAD_FAILED, path=self.path, fmt=self.format,
                                   problem=f"its input '{tensor.name}' is {tensor.type} of shape {shape}; the audit "

@@ -76,7 +76,13 @@ def _token_lines(words: list[str]) -> list[list[int]]:
     return lines
 
 
+#: Side of one panel of an "images" chart, in inches (a 32-pixel image at about 2.5 printed pixels per image pixel).
+_PANEL_IN = 1.25
+
+
 def _height(chart: Chart) -> float:
+    if chart.kind == "images":
+        return _PANEL_IN + 0.3
     if chart.kind == "tokens":
         return 0.3 + 0.24 * len(_token_lines(chart.labels))
     if chart.kind == "barh":
@@ -165,6 +171,23 @@ def _draw_tokens(ax, chart: Chart) -> None:
             x = float(to_data.transform((extent.x1, 0))[0]) + space
 
 
+def _draw_images(fig, chart: Chart) -> None:
+    """The image in grey, then each map (0..1) over a faded copy of it, side by side with their titles."""
+    import numpy as np
+
+    grids = chart.grids or []
+    image = np.asarray(grids[0], dtype=float) if grids else np.zeros((1, 1))
+    for i, grid in enumerate(grids):
+        ax = fig.add_subplot(1, len(grids), i + 1)
+        ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest", alpha=1.0 if i == 0 else 0.45)
+        if i > 0:
+            ax.imshow(np.asarray(grid, dtype=float), cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest",
+                      alpha=0.65)
+        ax.set_title(chart.labels[i] if i < len(chart.labels) else "", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
 _DRAW = {"barh": _draw_barh, "bar": _draw_bar, "line": _draw_line, "tokens": _draw_tokens}
 
 
@@ -241,6 +264,13 @@ def chart_svg(chart: Chart) -> str:
 
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", chart.id) + "-"
     with matplotlib.rc_context({**_RC, "svg.hashsalt": chart.id}):
+        if chart.kind == "images":
+            panels = max(1, len(chart.grids or []))
+            fig = Figure(figsize=(min(FIGURE_WIDTH_IN, panels * (_PANEL_IN + 0.15)), _height(chart)))
+            FigureCanvasAgg(fig)
+            _draw_images(fig, chart)
+            fig.tight_layout()
+            return _finish(fig, chart, prefix)
         fig = Figure(figsize=(FIGURE_WIDTH_IN, _height(chart)))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
@@ -262,7 +292,12 @@ def chart_svg(chart: Chart) -> str:
                       ncol=min(len(handles), 4), frameon=False)
         if chart.kind != "tokens":  # a text keeps the whole width its drawing gave it
             fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
+        return _finish(fig, chart, prefix)
+
+
+def _finish(fig, chart: Chart, prefix: str) -> str:
+    """The drawn figure as SVG text: ids scoped to the chart, styles as attributes, the chart's title inside."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
     svg = _style_to_attributes(_flatten_groups(_scope_ids(buffer.getvalue(), prefix)))
     return re.sub(r"(<svg\b[^>]*>)", lambda m: f"{m.group(1)}\n <title>{escape(chart.title)}</title>", svg, count=1)

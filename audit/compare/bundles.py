@@ -1,0 +1,270 @@
+"""`audit diff BASELINE NEW`: is the new audit no worse than the approved baseline, for every group?
+
+Both bundles are verified first (every file's hash and the manifest's signature): an altered bundle is
+refused, naming the file. Then, in this order:
+
+1. requirement statuses that changed between the two audits (in force on each audit's date);
+2. per-row figures, judged: for the whole population and each group of each protected attribute both audits
+   share, the favourable-decision rate, the wrongly-adverse rate and accuracy (:data:`audit.compare.spec.FIGURES`),
+   new minus baseline with a bootstrap interval (paired when both audits decided on the same ids), Bonferroni
+   over the groups of one attribute, and a non-inferiority judgement against the figure's margin
+   (:mod:`audit.compare._noninferiority`). The rows come from each bundle's decisions.parquet (its ``favourable``,
+   ``outcome`` and ``group:<attribute>`` columns); a bundle written without it leaves these figures not judged;
+3. every other figure both audit.json files hold (impact ratios, flip rates, recourse, explanation quality):
+   baseline, new and the difference, reported and not judged (no rows to resample them from).
+
+The verdict: FAIL when a figure is significantly worse than a margin the user set (``set_by``), or a requirement
+in force that passed now fails; REVIEW when a figure is significantly worse than a reference margin, or
+inconclusive; PASS otherwise. The direction (which decision favours the person) must be the same in both audits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from audit.compare._noninferiority import RateData, compare_groups
+from audit.compare.spec import FIGURES, REFERENCE_MARGIN, DiffSpec
+from audit.errors import AuditInputError
+from audit.evidence import AuditResult, Status, read_audit_json
+from audit.evidence_kinds import metric_info
+
+__all__ = ["DiffResult", "BundleInfo", "StatusChange", "FigureComparison", "SharedFigure", "diff_bundles",
+           "DIFF_SCHEMA", "DIFF_BUNDLE_ALTERED", "DIFF_DIRECTION_DIFFERS", "DIFF_NOT_A_BUNDLE", "ALL"]
+
+DIFF_SCHEMA = "diff-1"
+ALL = "all"
+DIFF_BUNDLE_ALTERED = "{path}: the {role} bundle does not verify ({problem}); a diff compares only unaltered, signed bundles"
+DIFF_NOT_A_BUNDLE = "{path}: not an audit bundle (no audit.json); give the folder `audit run` wrote"
+DIFF_DIRECTION_DIFFERS = ("the two audits disagree on which decision favours the person (baseline: {baseline}, new: "
+                          "{new}): their rates cannot be compared; audit both with the same data.favourable_decision")
+NO_DECISIONS = "the {role} bundle has no decisions.parquet (report.decisions_file: false): no rows to compare"
+
+
+class BundleInfo(BaseModel):
+    path: str
+    system: str
+    version: str
+    audit_date: str
+    verdict: str
+    manifest_sha256: str
+    rows: int | None
+
+
+class StatusChange(BaseModel):
+    id: str
+    title: str
+    baseline: str
+    new: str
+    in_force: bool
+
+
+class FigureComparison(BaseModel):
+    figure: str
+    attribute: str
+    group: str
+    worse: Literal["lower", "higher"]
+    margin: float
+    margin_set_by: str | None  # None: the reference margin, which never fails the diff
+    baseline_rate: float | None
+    new_rate: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    confidence: float
+    paired: bool
+    baseline_members: int
+    new_members: int
+    discordant_rows: int | None
+    judgement: Literal["no worse", "inconclusive", "worse", "not judged"]
+    reason: str
+
+
+class SharedFigure(BaseModel):
+    evidence: str
+    metric: str
+    unit: str
+    baseline: float
+    new: float
+    difference: float
+
+
+class DiffResult(BaseModel):
+    """diff.json: what `audit diff` found; the diff report reads only this."""
+
+    schema_version: str = DIFF_SCHEMA
+    baseline: BundleInfo
+    new: BundleInfo
+    favourable_decision: str
+    verdict: Status
+    reasons: list[str]
+    status_changes: list[StatusChange]
+    comparisons: list[FigureComparison]
+    not_judged: list[str] = Field(default_factory=list)
+    other_figures: list[SharedFigure]
+    settings: dict[str, Any]
+
+
+def _verified(bundle: Path, role: str) -> tuple[AuditResult, BundleInfo]:
+    from audit.verify import verify_bundle
+
+    if not (bundle / "audit.json").is_file():
+        raise AuditInputError(DIFF_NOT_A_BUNDLE, path=bundle)
+    report = verify_bundle(bundle_dir=bundle)
+    if not report.ok:
+        raise AuditInputError(DIFF_BUNDLE_ALTERED, path=bundle, role=role, problem=report.problems[0])
+    result = read_audit_json(bundle / "audit.json")
+    info = BundleInfo(path=str(bundle.resolve()), system=str(result.system.get("name")),
+                      version=str(result.system.get("version")), audit_date=result.audit_date,
+                      verdict=result.verdict.value,
+                      manifest_sha256=hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest(),
+                      rows=result.subject.get("rows"))
+    return result, info
+
+
+def _status_changes(baseline: AuditResult, new: AuditResult) -> list[StatusChange]:
+    before = {f.id: f for f in baseline.findings}
+    out = []
+    for f in new.findings:
+        old = before.get(f.id)
+        if old is not None and old.status != f.status:
+            out.append(StatusChange(id=f.id, title=f.title, baseline=old.status.value, new=f.status.value,
+                                    in_force=f.in_force))
+    return out
+
+
+def _rows(bundle: Path) -> pd.DataFrame | None:
+    path = bundle / "decisions.parquet"
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def _rate_data(frame: pd.DataFrame, figure: str, inside: np.ndarray, favourable_outcome: bool) -> RateData:
+    favourable = frame["favourable"].to_numpy(dtype=bool)
+    outcome = frame["outcome"]
+    known = outcome.notna().to_numpy()
+    truth = outcome.fillna(False).to_numpy(dtype=bool)
+    ids = frame["id"].astype(str).to_numpy()
+    if figure == "favourable_rate":
+        return RateData(ids=ids, value=favourable.astype(float), member=inside)
+    if figure == "wrongly_adverse_rate":
+        return RateData(ids=ids, value=(~favourable).astype(float),
+                        member=inside & known & (truth == favourable_outcome))
+    decision_positive = frame["decision"].to_numpy(dtype=bool)
+    return RateData(ids=ids, value=(decision_positive == truth).astype(float), member=inside & known)
+
+
+def _comparisons(base: pd.DataFrame, new: pd.DataFrame, spec: DiffSpec, favourable_outcome: bool) -> list[FigureComparison]:
+    attributes = [c.removeprefix("group:") for c in base.columns
+                  if c.startswith("group:") and c in new.columns]
+    families: list[tuple[str, dict[str, np.ndarray], dict[str, np.ndarray]]] = [
+        (ALL, {ALL: np.ones(len(base), dtype=bool)}, {ALL: np.ones(len(new), dtype=bool)})]
+    for attribute in attributes:
+        b, n = base[f"group:{attribute}"].astype(str), new[f"group:{attribute}"].astype(str)
+        labels = sorted(set(b) | set(n))
+        families.append((attribute, {g: (b == g).to_numpy() for g in labels}, {g: (n == g).to_numpy() for g in labels}))
+    out: list[FigureComparison] = []
+    for figure, (_, worse) in FIGURES.items():
+        if figure != "favourable_rate" and (base["outcome"].isna().all() or new["outcome"].isna().all()):
+            continue  # no actual outcomes in one audit: the figure does not exist (said in not_judged)
+        margin = spec.margins.get(figure)  # type: ignore[call-overload]
+        value = margin.value if margin is not None else REFERENCE_MARGIN
+        for k, (attribute, base_masks, new_masks) in enumerate(families):
+            family = compare_groups(
+                baseline={g: _rate_data(base, figure, m, favourable_outcome) for g, m in base_masks.items()},
+                new={g: _rate_data(new, figure, m, favourable_outcome) for g, m in new_masks.items()},
+                worse=worse, margin=value, n_boot=spec.bootstrap, confidence=spec.confidence,
+                random_state=spec.seed + 7919 * k + 104729 * list(FIGURES).index(figure),
+                min_group_size=spec.min_group_size)
+            for group, c in family.groups.items():
+                out.append(FigureComparison(
+                    figure=figure, attribute=attribute, group=group, worse=worse, margin=value,
+                    margin_set_by=margin.set_by if margin is not None else None, baseline_rate=c.baseline_rate,
+                    new_rate=c.new_rate, difference=c.difference, ci_low=c.ci_low, ci_high=c.ci_high,
+                    confidence=c.confidence, paired=c.paired, baseline_members=c.baseline_members,
+                    new_members=c.new_members, discordant_rows=c.discordant_rows, judgement=c.judgement,
+                    reason=c.reason))
+    return out
+
+
+def _shared_figures(baseline: AuditResult, new: AuditResult) -> list[SharedFigure]:
+    old = baseline.evidence_by_id()
+    out = []
+    for ev in new.evidence:
+        before = old.get(ev.id)
+        if before is None:
+            continue
+        for metric, value in ev.metrics.items():
+            info = metric_info(ev.id, metric)
+            was = before.metrics.get(metric)
+            if info is None or info.role != "figure":
+                continue
+            if isinstance(value, bool) or isinstance(was, bool) or not isinstance(value, int | float) \
+                    or not isinstance(was, int | float):
+                continue  # measured in one audit only (None in the other): nothing to compare
+            out.append(SharedFigure(evidence=ev.id, metric=metric, unit=info.unit, baseline=float(was),
+                                    new=float(value), difference=float(value) - float(was)))
+    return out
+
+
+def _label(c: FigureComparison) -> str:
+    where = "everyone" if c.attribute == ALL else f"{c.attribute}={c.group}"
+    return f"{c.figure} for {where}"
+
+
+def _verdict(changes: list[StatusChange], comparisons: list[FigureComparison]) -> tuple[Status, list[str]]:
+    fail, review = [], []
+    for change in changes:
+        if change.in_force and change.baseline == "PASS" and change.new == "FAIL":
+            fail.append(f"requirement {change.id} passed in the baseline and fails in the new audit")
+    for c in comparisons:
+        shown = (f"{_label(c)}: {c.baseline_rate:.3f} -> {c.new_rate:.3f}, difference {c.difference:+.3f} "
+                 f"(interval {c.ci_low:+.3f} to {c.ci_high:+.3f})" if c.difference is not None and c.ci_low is not None
+                 and c.ci_high is not None and c.baseline_rate is not None and c.new_rate is not None else _label(c))
+        if c.judgement == "worse" and c.margin_set_by is not None:
+            fail.append(f"{shown} is significantly worse than the margin {c.margin:g} set by {c.margin_set_by}")
+        elif c.judgement == "worse":
+            review.append(f"{shown} is significantly worse than the reference margin {c.margin:g} (no margin set in "
+                          "the diff spec: a reference value informs, never fails)")
+        elif c.judgement == "inconclusive":
+            review.append(f"{shown}: the interval does not exclude a worsening beyond the margin {c.margin:g}")
+    if fail:
+        return Status.FAIL, fail + review
+    if review:
+        return Status.REVIEW, review
+    return Status.PASS, ["no judged figure is worse than its margin allows, and no requirement in force went from "
+                         "PASS to FAIL"]
+
+
+def diff_bundles(*, baseline: Path, new: Path, spec: DiffSpec) -> DiffResult:
+    """Verify both bundles and compare them (see the module docstring)."""
+    base_result, base_info = _verified(baseline, "baseline")
+    new_result, new_info = _verified(new, "new")
+    base_dir = base_result.subject.get("favourable_decision")
+    new_dir = new_result.subject.get("favourable_decision")
+    if base_dir != new_dir:
+        raise AuditInputError(DIFF_DIRECTION_DIFFERS, baseline=base_dir, new=new_dir)
+    favourable_outcome = base_dir != "negative"  # the positive label is the favourable outcome unless a flag
+    changes = _status_changes(base_result, new_result)
+    base_rows, new_rows = _rows(baseline), _rows(new)
+    not_judged = [NO_DECISIONS.format(role=role) for role, rows in (("baseline", base_rows), ("new", new_rows))
+                  if rows is None]
+    comparisons = [] if base_rows is None or new_rows is None else _comparisons(base_rows, new_rows, spec,
+                                                                                favourable_outcome)
+    if base_rows is not None and new_rows is not None and (base_rows["outcome"].isna().all()
+                                                           or new_rows["outcome"].isna().all()):
+        not_judged.append("one audit has no actual outcomes: wrongly_adverse_rate and accuracy are not compared")
+    verdict, reasons = _verdict(changes, comparisons)
+    if not_judged and verdict is Status.PASS:
+        verdict, reasons = Status.REVIEW, [*not_judged, *reasons]
+    settings = {**spec.model_dump(mode="json", exclude={"signing", "base_dir", "output"}),
+                "reference_margin": REFERENCE_MARGIN,
+                "figures": {k: {"meaning": v[0], "worse": v[1]} for k, v in FIGURES.items()}}
+    return DiffResult(baseline=base_info, new=new_info, favourable_decision=str(base_dir), verdict=verdict,
+                      reasons=reasons, status_changes=changes, comparisons=comparisons, not_judged=not_judged,
+                      other_figures=_shared_figures(base_result, new_result), settings=json.loads(json.dumps(settings)))
