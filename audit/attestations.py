@@ -26,11 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from audit.evidence import Finding, Status
 
-__all__ = ["ACTION_KINDS", "open_actions", "attestation_template"]
+__all__ = ["ACTION_KINDS", "open_actions"]
 
 ACTION_KINDS = ("remediate", "attest", "decide", "evidence", "review")
 
@@ -88,24 +86,3 @@ def open_actions(findings: list[Finding], *, kinds: tuple[str, ...] = ACTION_KIN
     actions = [item for f in findings for item in _for_finding(f) if item["kind"] in kinds]
     order = {kind: i for i, kind in enumerate(ACTION_KINDS)}
     return sorted(actions, key=lambda item: (order[item["kind"]], not item["in_force"]))
-
-
-def attestation_template(findings: list[Finding]) -> str:
-    """A YAML skeleton of the unanswered attestations, to fill in and name as the spec's attestations_file.
-
-    Each entry carries the question and the expected document as comments; answers stay empty (an empty
-    answer does not validate, so nothing is attested by accident).
-    """
-    lines = ["# Answers only a person can give. Fill in answer (yes/no), by, date (YYYY-MM-DD) and document,",
-             "# then name this file as attestations_file in audit.yaml. Unanswered entries must be removed.",
-             "attestations:"]
-    for f in findings:
-        a = f.attestation
-        if f.status is Status.NA or a is None or a.answer is not None:
-            continue
-        lines.append(f"  # {f.id} - {f.title} ({f.citation})")
-        lines.append(f"  # Q: {a.question}")
-        if a.document:
-            lines.append(f"  # Expected document: {a.document}")
-        lines.append(f"  {yaml.safe_dump(f.id).splitlines()[0]}: {{answer: , by: , date: , document: }}")
-    return "\n".join(lines) + "\n"

@@ -241,6 +241,27 @@ def diff_command(
     raise typer.Exit(_guarded(body))
 
 
+@app.command("attestations")
+def attestations_command(
+    bundle: Annotated[Path, typer.Argument(help="A bundle folder written by `audit run`.")],
+    out: Annotated[Path | None, typer.Option(help="Where to write the form (default: beside the bundle, "
+                                                   "attestations-<bundle>.yaml; never inside it).")] = None,
+) -> None:
+    """Write a YAML form of every open attestation question, to fill in and pass back as attestations_file."""
+
+    def body() -> int:
+        from rich.markup import escape
+
+        from audit.attestation_template import write_attestation_template
+
+        path = write_attestation_template(bundle, out)
+        _console().print(f"attestation form: {escape(str(path))} (uncomment and fill the entries you can answer, "
+                         "then set attestations_file in audit.yaml)", soft_wrap=True)
+        return EXIT_OK
+
+    raise typer.Exit(_guarded(body))
+
+
 def _need_mlflow() -> None:
     """--mlflow without the extra installed: refused in one line before the audit starts."""
     import importlib.util

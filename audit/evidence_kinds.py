@@ -468,6 +468,29 @@ class Recourse(EvidenceMetrics):
     recourse_gap_attribute: str | None = label("the attribute of that gap", missing="no gap measured")
 
 
+# ----------------------------------------------------------------------------------------- oversight
+
+class DecisionLog(EvidenceMetrics):
+    n_decisions: int = count("decisions with a recorded final decision")
+    override_rate: float | None = figure("share of decisions people changed (final decision differs from the "
+                                         "system's)", unit="share", missing="no final decision recorded")
+    override_to_favourable_rate: float | None = figure(
+        "share of the system's adverse decisions that people turned favourable", unit="share",
+        missing="no adverse decision by the system")
+    override_to_adverse_rate: float | None = figure(
+        "share of the system's favourable decisions that people turned adverse", unit="share",
+        missing="no favourable decision by the system")
+    max_override_rate_gap: float | None = figure("largest gap in override rate between groups of one attribute",
+                                                 unit="share", missing="fewer than two groups large enough")
+    max_override_rate_gap_between: str | None = label("those groups", missing="fewer than two groups large enough")
+    appeal_rate: float | None = figure("share of decisions contested", unit="share",
+                                       missing="the data has no appeal column (data.decision_log.appealed)")
+    appeal_change_rate: float | None = figure("share of appeals that changed the decision", unit="share",
+                                              missing="no appeal, or no column saying whether it changed the decision")
+    max_appeal_rate_gap: float | None = figure("largest gap in appeal rate between groups of one attribute",
+                                               unit="share", missing="no appeal column, or fewer than two groups")
+
+
 # ----------------------------------------------------------------------------------------- robustness
 
 class Perturbation(EvidenceMetrics):
@@ -509,6 +532,7 @@ REGISTRY: dict[str, type[EvidenceMetrics]] = {
     "counterfactual.flip": Flip,
     "counterfactual.recourse": Recourse,
     "robustness.perturbation": Perturbation,
+    "oversight.decision_log": DecisionLog,
 }
 
 

@@ -94,6 +94,23 @@ def _run_checks(subject: Subject, ctx: CheckContext, timings: dict[str, float]) 
     return evidence
 
 
+def _write_ll144_summary(result: AuditResult, spec: AuditSpec, folder: Path) -> Path | None:
+    """ll144-summary.json, .html and .pdf when the NYC LL144 pack applies (6 RCNY § 5-303); else nothing."""
+    from audit.report.ll144 import HTML_NAME, JSON_NAME, PDF_NAME, build_ll144_summary, render_ll144_html
+    from audit.report.pdf import write_pdf
+
+    facts = spec.report.ll144
+    summary = build_ll144_summary(result, data_source=facts.data_source, auditor=facts.auditor,
+                                  distribution_date=facts.distribution_date.isoformat() if facts.distribution_date
+                                  else None)
+    if summary is None:
+        return None
+    (folder / JSON_NAME).write_text(summary.to_json(), encoding="utf-8")
+    html = render_ll144_html(summary)
+    (folder / HTML_NAME).write_text(html, encoding="utf-8")
+    return write_pdf(html, folder / PDF_NAME)
+
+
 def _alerts(evidence: list[Evidence]) -> list[str]:
     """Facts the cover and summary must show before any figure."""
     out = []
@@ -298,6 +315,7 @@ def run_audit(
         timings["write"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
         render_report(result, out_dir=work, generated_at=now.isoformat(timespec="seconds"))
+        ll144 = _write_ll144_summary(result, spec, work)
         timings["report"] = round(time.perf_counter() - t, 3)
         manifest_info = {
             "tool": result.tool, "libraries": versions, "seed": spec.seed, "audit_date": result.audit_date,
@@ -321,6 +339,14 @@ def run_audit(
             sign_pdf(pdf_in=unsigned, pdf_out=work / "report.pdf", key_path=key, cert_path=cert,
                      reason=f"Audit report of {spec.system.name} {spec.system.version}")
             unsigned.unlink()
+            if ll144 is not None:  # the summary an employer publishes is signed like the report
+                from audit.report.ll144 import PDF_NAME
+
+                plain = work / "ll144-summary.unsigned.pdf"
+                (work / PDF_NAME).rename(plain)
+                sign_pdf(pdf_in=plain, pdf_out=work / PDF_NAME, key_path=key, cert_path=cert,
+                         reason=f"NYC LL144 bias audit summary of {spec.system.name} {spec.system.version}")
+                plain.unlink()
             timings["sign"] = round(time.perf_counter() - t, 3)
             timings["total"] = round(time.perf_counter() - start, 3)
             seal_bundle(bundle_dir=work, key_path=key, cert_path=cert, info=manifest_info)

@@ -64,6 +64,7 @@ __all__ = [
     "EEO_KINDS",
     "SmallCategoryExclusion",
     "DecisionSpec",
+    "DecisionLogSpec",
     "FairnessSpec",
     "ExplanationSpec",
     "CounterfactualSpec",
@@ -495,6 +496,18 @@ class ProtectedSpec(_Strict):
         return self
 
 
+class DecisionLogSpec(_Strict):
+    """What people did with the system's decisions: the final decision, and appeals (AI Act Art. 14, GDPR Art. 22(3))."""
+
+    final_decision: str = Field(description="Column holding the decision the person finally got (after human review).")
+    final_positive_values: list[str | int | bool] = Field(
+        min_length=1, description="Values of that column meaning the positive decision (as data.decision's).")
+    appealed: str | None = Field(default=None, description="Column: whether the person contested the decision "
+                                                           "(true/false, yes/no or 1/0).")
+    appeal_changed: str | None = Field(default=None, description="Column: whether the appeal changed the decision "
+                                                                 "(true/false, yes/no or 1/0; empty when not appealed).")
+
+
 class DecisionSpec(_Strict):
     """Predictions-only audits: where the decisions already are in the data."""
 
@@ -537,6 +550,9 @@ class DataSpec(_Strict):
     immutable: list[str] = Field(default_factory=list, description="Features a person cannot change (protected attributes always are).")
     increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")
     decision: DecisionSpec | None = Field(default=None, description="For predictions-only audits: where the decisions are.")
+    decision_log: DecisionLogSpec | None = Field(
+        default=None, description="The final human decisions and appeals, when the data carries them: override and "
+                                  "appeal rates by group (oversight.decision_log).")
     reference: Path | None = Field(
         default=None,
         description="A reference dataset (CSV or Parquet, relative to this spec) with the same columns: the training "
@@ -678,6 +694,15 @@ class SigningSpec(_Strict):
     certificate: Path = Field(description="PEM X.509 certificate of that key.")
 
 
+class LL144Spec(_Strict):
+    """What the published LL144 summary needs beyond the audit's figures (6 RCNY § 5-303; § 5-302(b))."""
+
+    data_source: str | None = Field(default=None, description="Source and explanation of the data used (historical "
+                                                              "data; for test data, why and how it was produced).")
+    distribution_date: dt.date | None = Field(default=None, description="Date the tool was first distributed.")
+    auditor: str | None = Field(default=None, description="The independent auditor (name, firm).")
+
+
 class ReportSpec(_Strict):
     """What the bundle shows of individual people. By default the report and audit.json name no one."""
 
@@ -692,6 +717,8 @@ class ReportSpec(_Strict):
         description="With examples: true, the data columns whose values the examples may show (besides the id); "
                     "every other value of a person is left out, reasons and changes name the column only.",
     )
+    ll144: LL144Spec = Field(default_factory=LL144Spec, description="The NYC LL144 summary's own facts (written "
+                                                                      "when the nyc-ll144 pack applies).")
     decisions_file: bool = Field(
         default=True,
         description="Write decisions.parquet (one row per decision with its id, score, reasons and the person's "

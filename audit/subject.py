@@ -47,7 +47,7 @@ from audit.models import ModelAdapter, MultiClassAdapter, Predictions, load_mode
 from audit.models._classes import as_list
 from audit.spec import AuditSpec, ModelFormat, ProtectedSpec, favourable_is_positive
 
-__all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP"]
+__all__ = ["Subject", "FeatureType", "load_subject", "read_table", "MISSING_GROUP", "yes_no"]
 
 FeatureType = Literal["numeric", "categorical", "text", "image"]
 MISSING_GROUP = "unknown"
@@ -164,6 +164,26 @@ def read_table(path: Path) -> pd.DataFrame:
     raise AuditInputError(UNSUPPORTED_FORMAT, path=path, what="data file type", value=suffix, supported=".csv, .parquet")
 
 
+_YES = frozenset({"true", "yes", "1", "y", "t"})
+_NO = frozenset({"false", "no", "0", "n", "f"})
+
+
+def yes_no(column: pd.Series, *, path: Path, allow_missing: bool) -> np.ndarray:
+    """A yes/no column as booleans (true/false, yes/no, 1/0, any case; empty only when ``allow_missing``).
+
+    Anything else is refused in one line naming the file, the column and the row.
+    """
+    texts = column.map(lambda v: None if pd.isna(v) or str(v).strip() == "" else value_text(v).strip().lower())
+    bad = texts.notna() & ~texts.isin(_YES | _NO)
+    if not allow_missing:
+        bad |= texts.isna()
+    if bad.any():
+        at = int(np.argmax(bad.to_numpy()))
+        raise AuditInputError(SPEC_INVALID, path=path, field=f"data.decision_log ({column.name})",
+                              problem=f"row {at + 1} holds {column.iloc[at]!r}; use true/false, yes/no or 1/0")
+    return texts.isin(_YES).to_numpy()
+
+
 def _refuse_duplicate_columns(path: Path, names: list[str]) -> None:
     """A column name given twice would be renamed (CSV) or be ambiguous (Parquet): refused, naming it."""
     seen: dict[str, int] = {}
@@ -207,6 +227,14 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
         need(column, "data.feature_types")
     for column in spec.report.example_fields if spec.report.examples else []:
         need(column, "report.example_fields")
+    if data_spec.decision_log is not None:
+        log = data_spec.decision_log
+        for named in (log.final_decision, log.appealed, log.appeal_changed):
+            need(named, "data.decision_log")
+        if log.appealed is not None:
+            yes_no(frame[log.appealed], path=path, allow_missing=False)
+        if log.appeal_changed is not None:
+            yes_no(frame[log.appeal_changed], path=path, allow_missing=True)
     if data_spec.decision is not None:
         need(data_spec.decision.column, "data.decision.column")
         need(data_spec.decision.score_column, "data.decision.score_column")

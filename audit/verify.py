@@ -80,6 +80,8 @@ class VerifyReport:
 
 # manifest.json, manifest.sig and signer-cert.pem are a few kB; anything far larger is not one.
 _SMALL_FILE_LIMIT = 16 << 20
+# The NYC LL144 summary (audit.report.ll144.PDF_NAME), signed like the report when the pack applies.
+LL144_PDF_NAME = "ll144-summary.pdf"
 # Deadline of one library validation (pyHanko); audit's own bundles take well under a second.
 _VALIDATION_SECONDS = 30.0
 # A PAdES signature's byte range: [0 before-contents after-contents rest].
@@ -259,8 +261,9 @@ def verify_bundle(*, bundle_dir: Path, cert_path: Path | None = None) -> VerifyR
             trusted = cms_cert  # nothing else to go on: self-consistency only, already reported as a problem
         if manifest_bytes is not None:
             _verify_files(bundle_dir, manifest_bytes, listing, report)
-        if REPORT_PDF_NAME in listing.files:
-            _verify_pdf(bundle_dir / REPORT_PDF_NAME, REPORT_PDF_NAME, trusted, report)
+        for pdf_name in (REPORT_PDF_NAME, LL144_PDF_NAME):  # the report, and the LL144 summary an employer publishes
+            if pdf_name in listing.files:
+                _verify_pdf(bundle_dir / pdf_name, pdf_name, trusted, report)
 
     report.ok = not problems
     return report

@@ -51,3 +51,13 @@ def make_ctx():
         return CheckContext(spec=subject.spec, seed=subject.spec.seed, **overrides)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def signing_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A TEST key and certificate made for this test session (the examples' keys are made by setup, not committed)."""
+    from audit.signing import generate_keypair
+
+    folder = tmp_path_factory.mktemp("keys")
+    generate_keypair(key_path=folder / "key.pem", cert_path=folder / "cert.pem", common_name="audit tests (TEST KEY)")
+    return {"key": str(folder / "key.pem"), "certificate": str(folder / "cert.pem")}

@@ -29,7 +29,6 @@ from audit.pipeline import run_audit
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = ROOT / "examples" / "adult-hiring"
-KEYS = ROOT / "examples" / "german-credit" / "keys"
 ROWS = 6_000
 MARGIN = 0.05
 SET_BY = "Model risk committee, minutes 2026-11-30 (test)"
@@ -44,7 +43,7 @@ def _prepare() -> Any:
     return module
 
 
-def _audit(tmp: Path, name: str, frame: pd.DataFrame, decision: np.ndarray) -> Path:
+def _audit(tmp: Path, name: str, frame: pd.DataFrame, decision: np.ndarray, signing: dict[str, str]) -> Path:
     data = frame.assign(decision=np.where(decision, "invite", "reject"))
     data.to_csv(tmp / f"{name}.csv", index=False)
     spec = {
@@ -57,7 +56,7 @@ def _audit(tmp: Path, name: str, frame: pd.DataFrame, decision: np.ndarray) -> P
                  "protected": [{"column": "sex", "kind": "sex"}, {"column": "race", "kind": "race"}],
                  "decision": {"column": "decision", "positive_values": ["invite"]}},
         "policies": ["eu-ai-act"], "fairness": {"bootstrap": 100}, "seed": 1,
-        "signing": {"key": str(KEYS / "example-key.pem"), "certificate": str(KEYS / "example-cert.pem")},
+        "signing": signing,
         "output": str(tmp / "reports"),
     }
     (tmp / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -65,7 +64,7 @@ def _audit(tmp: Path, name: str, frame: pd.DataFrame, decision: np.ndarray) -> P
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def bundles(tmp_path_factory: pytest.TempPathFactory, signing_pair: dict[str, str]) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("diff")
     adult = pd.read_parquet(ADULT / "adult.parquet")
     audit_rows = adult[adult["split"] != "train"].sample(ROWS, random_state=11).drop(columns="split")
@@ -83,12 +82,12 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     worse[rng.choice(women_invited, size=int(0.3 * len(women_invited)), replace=False)] = False
     out = {"frame": audit_rows, "tmp": tmp, "decisions": {"baseline": base_decision, "retrained": new_decision,
                                                           "worse": worse}}
-    out |= {name: _audit(tmp, name, audit_rows, d) for name, d in out["decisions"].items()}
+    out |= {name: _audit(tmp, name, audit_rows, d, signing_pair) for name, d in out["decisions"].items()}
     (tmp / "diff.yaml").write_text(yaml.safe_dump({
         "margins": {f: {"value": MARGIN, "set_by": SET_BY} for f in ("favourable_rate", "wrongly_adverse_rate",
                                                                      "accuracy")},
         "bootstrap": 1000, "seed": 3, "output": str(tmp / "diffs"),
-        "signing": {"key": str(KEYS / "example-key.pem"), "certificate": str(KEYS / "example-cert.pem")}}))
+        "signing": signing_pair}))
     return out
 
 
@@ -112,6 +111,8 @@ def test_retrained_without_sex_is_no_worse(bundles: dict[str, Any]) -> None:
     assert row["baseline_rate"] == pytest.approx(bundles["decisions"]["baseline"][women].mean(), abs=1e-12)
     assert row["new_rate"] == pytest.approx(bundles["decisions"]["retrained"][women].mean(), abs=1e-12)
     truth = (frame["income"] == ">50K").to_numpy()
+    # the same 6,000 people in both audits: their inputs did not move
+    assert diff["data_drift"] and not any(d["drifted"] for d in diff["data_drift"])
     accuracy = next(c for c in diff["comparisons"] if c["figure"] == "accuracy" and c["attribute"] == "all")
     assert accuracy["new_rate"] == pytest.approx((bundles["decisions"]["retrained"] == truth).mean(), abs=1e-12)
 

@@ -63,3 +63,34 @@ def test_without_reference_not_assessed_and_missing_column_refused(tmp_path: Pat
     data = pd.read_csv(EXAMPLE / "german_credit_decisions.csv").drop(columns=["credit_amount"])
     with pytest.raises(AuditInputError, match=r"reference.csv.*credit_amount.*data.reference"):
         _subject(tmp_path, data)
+
+
+def test_audit_diff_measures_drift_between_two_audits_data(tmp_path: Path) -> None:
+    """The distributions data.profile keeps are enough for `audit diff` to find the shifted inputs."""
+    import audit.checks.data as data_check
+    from audit.compare.bundles import _data_drift
+    from audit.evidence import AuditResult, Status
+
+    def result(frame: pd.DataFrame, name: str) -> AuditResult:
+        folder = tmp_path / name
+        folder.mkdir()
+        frame.to_csv(folder / "data.csv", index=False)
+        spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
+        spec["data"]["path"] = "data.csv"
+        spec.pop("signing", None)
+        (folder / "audit.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        subject = load_subject(load_spec(folder / "audit.yaml"))
+        evidence = data_check.run(subject, CheckContext(spec=subject.spec, seed=0))
+        return AuditResult(tool={}, audit_date="2026-11-30", system={}, subject={}, evidence=evidence, findings=[],
+                           verdict=Status.REVIEW, counts={})
+
+    data = pd.read_csv(EXAMPLE / "german_credit_decisions.csv")
+    shifted = data.assign(duration_months=data["duration_months"] * 1.5,
+                          purpose=data["purpose"].where(data.index % 3 != 0, "car (new)"))
+    drift, note = _data_drift(result(data, "before"), result(shifted, "after"))
+    assert note is None
+    flagged = {d.feature for d in drift if d.drifted}
+    assert flagged == {"duration_months", "purpose"}
+    assert next(d for d in drift if d.feature == "duration_months").approximate is True
+    same, _ = _data_drift(result(data, "again"), result(data, "once-more"))
+    assert not any(d.drifted for d in same)

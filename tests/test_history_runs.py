@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "german-credit"
 
 
-def _spec(tmp: Path) -> Path:
+def _spec(tmp: Path, signing: dict[str, str]) -> Path:
     spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
     spec["data"]["path"] = str(EXAMPLE / spec["data"]["path"])
-    spec["signing"] = {k: str((EXAMPLE / v).resolve()) for k, v in spec["signing"].items()}
+    spec["signing"] = signing
     spec["fairness"] = {**spec.get("fairness", {}), "bootstrap": 100}
     spec["output"] = str(tmp / "reports")
     path = tmp / "audit.yaml"
@@ -37,9 +37,9 @@ def _spec(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+def two_runs(tmp_path_factory: pytest.TempPathFactory, signing_pair: dict[str, str]) -> tuple[Path, list[Path]]:
     tmp = tmp_path_factory.mktemp("history")
-    spec = _spec(tmp)
+    spec = _spec(tmp, signing_pair)
     db = tmp / "reports" / "audit-history.sqlite"
     bundles = [run_audit(spec, history=db).bundle_dir for _ in range(2)]
     return db, bundles
@@ -92,7 +92,8 @@ def test_consistent_rewrite_is_caught_by_the_signed_anchor(two_runs: tuple[Path,
 
 
 def test_cli_history_verify_and_a_broken_history_refused_before_work(two_runs: tuple[Path, list[Path]],
-                                                                      tmp_path: Path) -> None:
+                                                                      tmp_path: Path,
+                                                                      signing_pair: dict[str, str]) -> None:
     db, _ = two_runs
     runner = CliRunner()
     listed = runner.invoke(app, ["history", "--db", str(db), "--verify"])
@@ -104,13 +105,14 @@ def test_cli_history_verify_and_a_broken_history_refused_before_work(two_runs: t
         conn.execute("DELETE FROM records WHERE seq = 1")
     broken = runner.invoke(app, ["history", "--db", str(copy), "--verify"])
     assert broken.exit_code == 1 and "history NOT verified" in broken.output
-    refused = runner.invoke(app, ["run", str(_spec(tmp_path)), "--history", str(copy)])
+    refused = runner.invoke(app, ["run", str(_spec(tmp_path, signing_pair)), "--history", str(copy)])
     assert refused.exit_code == 2
     assert HISTORY_BROKEN.split("{problem}")[0].format(path=copy) in refused.output.replace("\n", "")
     assert not (tmp_path / "reports").exists()  # refused before any work: no bundle
 
 
-def test_cli_default_history_and_no_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_default_history_and_no_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            signing_pair: dict[str, str]) -> None:
     """Which database the CLI hands the pipeline: beside the spec's output by default, none with --no-history."""
     import audit.pipeline
 
@@ -121,7 +123,7 @@ def test_cli_default_history_and_no_history(tmp_path: Path, monkeypatch: pytest.
         raise SystemExit(7)
 
     monkeypatch.setattr(audit.pipeline, "run_audit", stop)
-    spec = _spec(tmp_path)
+    spec = _spec(tmp_path, signing_pair)
     runner = CliRunner()
     assert runner.invoke(app, ["run", str(spec)]).exit_code == 7
     assert runner.invoke(app, ["run", str(spec), "--no-history"]).exit_code == 7

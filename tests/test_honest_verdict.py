@@ -508,3 +508,20 @@ def test_the_cover_says_which_decision_favours_the_person(flag_bundle: Path) -> 
     html = (flag_bundle / "report.html").read_text(encoding="utf-8")
     cover = html[: html.index('id="summary"')]
     assert "a positive decision (a flag) is adverse to the person" in cover
+
+
+def test_a_flag_summary_opens_with_the_most_wrongly_flagged_group(flag_bundle: Path) -> None:
+    """Issue 15: the first sentence of the summary names the group most often flagged among people who did not
+    default, with its rate and interval, against pandas' false-positive rates of the deciding breakdown."""
+    import re
+
+    html = (flag_bundle / "report.html").read_text()
+    summary = html[html.index('id="summary"'):]
+    first = re.sub(r"<[^>]+>", "", summary[summary.index("<p"):summary.index("</p>")]).strip()
+    assert first.startswith("Largest measured harm. Among people whose actual outcome was not “bad”,")
+    flags = _flags()
+    good = flags[~flags["bad"]]
+    sizes = flags.groupby(["sex", "age_band"]).size()
+    fpr = good.groupby(["sex", "age_band"])["flagged"].mean()[sizes[sizes >= 30].index]
+    worst = fpr.idxmax()
+    assert f"{100 * fpr.max():.1f} % of {worst[0]} × {worst[1]} were wrongly flagged (95 % CI " in first

@@ -42,12 +42,15 @@ EXAMPLE = ROOT / "examples" / "digits-scanners"
 SAMPLE = 48  # decisions whose maps are checked (the example uses 200; README.md has those figures)
 
 
-def _spec(tmp: Path, **changes: Any) -> Path:
+def _spec(tmp: Path, signing: dict[str, str] | None = None, **changes: Any) -> Path:
     """The example's spec with absolute paths, a smaller map sample and bootstrap, and ``changes`` (dotted keys)."""
     spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
     spec["model"]["path"] = str(EXAMPLE / "model.pt")
     spec["data"]["path"] = str(EXAMPLE / "audit-half.csv")
-    spec["signing"] = {k: str((EXAMPLE / v).resolve()) for k, v in spec["signing"].items()}
+    if signing is None:
+        spec.pop("signing")
+    else:
+        spec["signing"] = signing
     spec["images"]["sample"] = SAMPLE
     spec["fairness"]["bootstrap"] = 200
     spec["output"] = str(tmp / "reports")
@@ -78,10 +81,10 @@ def _torch_decisions(x: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(tmp_path_factory: pytest.TempPathFactory, signing_pair: dict[str, str]) -> Path:
     # annex 5a (not the example's "none") so that the AI Act's high-risk rules read the image evidence
     tmp = tmp_path_factory.mktemp("digits")
-    return run_audit(_spec(tmp, **{"system.annex_iii_area": "5a"})).bundle_dir
+    return run_audit(_spec(tmp, signing_pair, **{"system.annex_iii_area": "5a"})).bundle_dir
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import yaml
 from factories import PASSING, make_evidence
 
 from audit import policies
-from audit.attestations import ACTION_KINDS, attestation_template, open_actions
+from audit.attestations import ACTION_KINDS, open_actions
 from audit.errors import AuditInputError
 from audit.evidence import Evidence, Finding, Status
 from audit.evidence_kinds import REGISTRY, metric_info
@@ -609,11 +609,3 @@ def test_a_flip_rate_over_the_reference_is_shown_for_review_not_remediated() -> 
     assert flip["kind"] == "decide" and flip["threshold_id"] == "flip_rate"  # not "provide evidence": it was measured
     assert "set thresholds.flip_rate" in flip["action"] and "0.2" in flip["action"]
     _check_actions_cover_every_review(findings, actions)
-
-
-def test_attestation_template_is_yaml_listing_the_open_questions() -> None:
-    findings = evaluate(make_spec(packs=["gdpr"]), evidence(), audit_date=IN_FORCE)
-    text = attestation_template(findings)
-    loaded = yaml.safe_load(text)["attestations"]
-    assert set(loaded) == {f.id for f in findings if f.attestation is not None and f.status is not Status.NA}
-    assert "# Q: Is there a current DPIA" in text

@@ -15,4 +15,5 @@ CHECK_MODULES: tuple[str, ...] = (
     "audit.checks.fairness",
     "audit.checks.counterfactual",
     "audit.checks.robustness",
+    "audit.checks.oversight",
 )

@@ -11,7 +11,10 @@ refused, naming the file. Then, in this order:
    (:mod:`audit.compare._noninferiority`). The rows come from each bundle's decisions.parquet (its ``favourable``,
    ``outcome`` and ``group:<attribute>`` columns); a bundle written without it leaves these figures not judged;
 3. every other figure both audit.json files hold (impact ratios, flip rates, recourse, explanation quality):
-   baseline, new and the difference, reported and not judged (no rows to resample them from).
+   baseline, new and the difference, reported and not judged (no rows to resample them from);
+4. drift between the two audits' data, per input both describe (data.profile keeps 101 percentiles of each numeric
+   input and the count of each category): PSI and the two-sample tests of :mod:`audit.drift`, numeric inputs
+   approximately (from the percentiles). Shown, never judged.
 
 The verdict: FAIL when a figure is significantly worse than a margin the user set (``set_by``), or a requirement
 in force that passed now fails; REVIEW when a figure is significantly worse than a reference margin, or
@@ -95,6 +98,21 @@ class SharedFigure(BaseModel):
     difference: float
 
 
+class DataDrift(BaseModel):
+    """One input's drift from the baseline audit's data to the new one's (informs; never judged)."""
+
+    feature: str
+    kind: str
+    test: str
+    psi: float | None
+    statistic: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    drifted: bool | None
+    approximate: bool  # numeric: reconstructed from each audit's 101 percentiles
+    note: str | None
+
+
 class DiffResult(BaseModel):
     """diff.json: what `audit diff` found; the diff report reads only this."""
 
@@ -108,6 +126,8 @@ class DiffResult(BaseModel):
     comparisons: list[FigureComparison]
     not_judged: list[str] = Field(default_factory=list)
     other_figures: list[SharedFigure]
+    data_drift: list[DataDrift] = Field(default_factory=list)
+    data_drift_note: str | None = None
     settings: dict[str, Any]
 
 
@@ -212,6 +232,59 @@ def _shared_figures(baseline: AuditResult, new: AuditResult) -> list[SharedFigur
     return out
 
 
+def _distributions(result: AuditResult) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The data.profile distribution tables of an audit (percentiles; category counts), or None (older bundles)."""
+    from audit.checks.data import DISTRIBUTION_TITLES
+
+    profile = result.evidence_by_id().get("data.profile")
+    tables = {t.title: t for t in profile.tables} if profile is not None else {}
+    if not all(title in tables for title in DISTRIBUTION_TITLES):
+        return None
+    numeric, categorical = (pd.DataFrame(tables[t].records(), columns=tables[t].columns) for t in DISTRIBUTION_TITLES)
+    return numeric, categorical
+
+
+def _pseudo_sample(rows: pd.DataFrame) -> np.ndarray:
+    """n values whose percentiles are the recorded ones (linear between them): an approximation of the sample."""
+    n = int(rows["n"].iloc[0])
+    levels = rows["percentile"].to_numpy(dtype=float) / 100.0
+    return np.interp((np.arange(n) + 0.5) / n, levels, rows["value"].to_numpy(dtype=float))
+
+
+def _data_drift(baseline: AuditResult, new: AuditResult) -> tuple[list[DataDrift], str | None]:
+    """Drift between the two audits' data, per input both describe (audit.drift on counts and percentiles)."""
+    from audit.drift import feature_drift
+
+    before, after = _distributions(baseline), _distributions(new)
+    if before is None or after is None:
+        return [], "a bundle holds no distributions of its inputs (written before schema 2.3): drift not measured"
+    reference: dict[str, pd.Series] = {}
+    current: dict[str, pd.Series] = {}
+    numeric, categorical = [], []
+    for feature in sorted(set(before[0]["feature"]) & set(after[0]["feature"])):
+        reference[feature] = pd.Series(_pseudo_sample(before[0][before[0]["feature"] == feature]))
+        current[feature] = pd.Series(_pseudo_sample(after[0][after[0]["feature"] == feature]))
+        numeric.append(feature)
+    for feature in sorted(set(before[1]["feature"]) & set(after[1]["feature"])):
+        for side, out in ((before[1], reference), (after[1], current)):
+            rows = side[side["feature"] == feature]
+            out[feature] = pd.Series(np.repeat(rows["category"].to_numpy(dtype=object), rows["count"].to_numpy(int)))
+        categorical.append(feature)
+    if not numeric and not categorical:
+        return [], "the two audits share no input to compare"
+    found = feature_drift(reference=_frame(reference), current=_frame(current), numeric=numeric,
+                          categorical=categorical)
+    return [DataDrift(feature=f.name, kind=f.kind, test=f.test, psi=f.psi, statistic=f.statistic, p_value=f.p_value,
+                      p_adjusted=f.p_adjusted, drifted=f.drifted, approximate=f.name in numeric, note=f.reason)
+            for f in found.features], None
+
+
+def _frame(columns: dict[str, pd.Series]) -> pd.DataFrame:
+    """Columns of different lengths side by side (shorter ones padded with missing values, which are not tested)."""
+    longest = max(len(c) for c in columns.values())
+    return pd.DataFrame({k: v.reindex(range(longest)) for k, v in columns.items()})
+
+
 def _label(c: FigureComparison) -> str:
     where = "everyone" if c.attribute == ALL else f"{c.attribute}={c.group}"
     return f"{c.figure} for {where}"
@@ -265,6 +338,8 @@ def diff_bundles(*, baseline: Path, new: Path, spec: DiffSpec) -> DiffResult:
     settings = {**spec.model_dump(mode="json", exclude={"signing", "base_dir", "output"}),
                 "reference_margin": REFERENCE_MARGIN,
                 "figures": {k: {"meaning": v[0], "worse": v[1]} for k, v in FIGURES.items()}}
+    drift, drift_note = _data_drift(base_result, new_result)
     return DiffResult(baseline=base_info, new=new_info, favourable_decision=str(base_dir), verdict=verdict,
                       reasons=reasons, status_changes=changes, comparisons=comparisons, not_judged=not_judged,
-                      other_figures=_shared_figures(base_result, new_result), settings=json.loads(json.dumps(settings)))
+                      other_figures=_shared_figures(base_result, new_result), data_drift=drift,
+                      data_drift_note=drift_note, settings=json.loads(json.dumps(settings)))

@@ -78,6 +78,15 @@ difference, so they are shown, not judged.</p>
 <tbody>{% for f in r.other_figures %}<tr><td>{{ f.evidence }}</td><td>{{ f.metric }}</td><td>{{ f.unit }}</td>
 <td class="num">{{ fmt(f.baseline) }}</td><td class="num">{{ fmt(f.new) }}</td><td class="num">{{ sgn(f.difference) }}</td></tr>{% endfor %}
 </tbody></table>
+<h2>4. Drift between the two audits' data (not judged)</h2>
+{% if r.data_drift_note %}<p class="note">{{ r.data_drift_note }}</p>{% else %}
+<p class="note">Per input, from the distributions each audit.json keeps: PSI and a two-sample test
+(Kolmogorov-Smirnov for numbers, computed approximately from 101 percentiles of each; chi-squared for categories),
+Benjamini-Hochberg across inputs. It shows where the data moved, not whether that matters.</p>
+<table><thead><tr><th>input</th><th>kind</th><th>test</th><th>PSI</th><th>p (BH)</th><th>drifted</th></tr></thead>
+<tbody>{% for d in r.data_drift %}<tr><td>{{ d.feature }}</td><td>{{ d.kind }}{% if d.approximate %} (approx.){% endif %}</td>
+<td>{{ d.test }}</td><td class="num">{{ fmt(d.psi) }}</td><td class="num">{{ fmt(d.p_adjusted) }}</td>
+<td>{{ "—" if d.drifted is none else ("yes" if d.drifted else "no") }}</td></tr>{% endfor %}</tbody></table>{% endif %}
 <p class="note">Generated {{ generated_at }} by audit. diff.json holds every figure of this report.</p>
 </body></html>
 """

@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from markupsafe import Markup, escape
 
 from audit.evidence import AuditResult, Evidence, EvidenceStatus, Finding, RuleOutcome, Scalar, Status, Table
+from audit.report.harm import largest_harm
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -860,6 +861,7 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
     actions = [v for v in views if v.f.status is Status.REVIEW or (v.open_attestation and v.f.status is Status.FAIL)]
     return {
         "result": result,
+        "harm": largest_harm(result),  # the finding first: the summary opens with it
         "cover": cover,
         "statuses": list(Status),
         "status_counts": [(s, result.counts.get(s.value, 0)) for s in Status],
