@@ -192,6 +192,29 @@ def test_pdf_has_page_numbers_and_extractable_text(bundle: Path) -> None:
     assert "German credit scoring" in first
 
 
+def test_the_core_to_sign_is_at_most_12_pages_and_none_nearly_empty(bundle: Path) -> None:
+    """Issue 15: cover, summary, matrix, actions and sign-off come first, in at most 12 pages; appendices follow.
+    In the core, a page with less than a fifth of a typical page's text is a chapter's last page (the next page
+    opens a chapter) or the cover."""
+    import re
+    import statistics
+
+    from pypdf import PdfReader
+
+    texts = [page.extract_text() or "" for page in PdfReader(bundle / "report.pdf").pages]
+    first_appendix = next(i for i, t in enumerate(texts) if re.search(r"^A\s+Appendix: evidence", t, re.M))
+    assert first_appendix <= 12, f"the core runs to page {first_appendix}"
+    core = texts[:first_appendix]
+    assert any(re.search(r"^4\s+Sign-off", t, re.M) for t in core)
+    assert any(re.search(r"^3\s+Open actions", t, re.M) for t in core)
+    typical = statistics.median(len(t) for t in texts)
+    opens_chapter = re.compile(r"^\s*(\d|[A-F])\s+(Appendix|Executive summary|Requirement matrix|Open actions|Sign-off)",
+                               re.M)
+    for i, text in enumerate(core[1:], start=1):
+        if len(text) < typical / 5:
+            assert opens_chapter.search(texts[i + 1][:400]), f"page {i + 1} is nearly empty: {text[:80]!r}"
+
+
 def test_audit_json_round_trips_and_rerenders(bundle: Path) -> None:
     from audit.evidence import read_audit_json
     from audit.report import render_html

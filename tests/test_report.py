@@ -475,9 +475,16 @@ def test_evidence_metrics_show_humanised_keys_and_recorded_numbers(html: str, re
 
 def test_matrix_is_compact_and_links_every_requirement_to_its_details(html: str, result: AuditResult) -> None:
     matrix = section(html, "matrix")
-    rows = re.findall(r'<tr id="mx-[^"]+".*?</tr>', matrix, re.S)
-    assert len(rows) == len(result.findings)
-    for finding, row in zip(result.findings, rows, strict=True):
+    core = re.findall(r'<tr id="mx-[^"]+".*?</tr>', matrix, re.S)
+    other = re.findall(r'<tr id="mx-[^"]+".*?</tr>', section(html, "matrix-other"), re.S)
+    # the core matrix holds what applies and is in force; the rest (N/A, not yet in force) is in appendix C
+    applies = [f for f in result.findings if f.in_force and f.status is not Status.NA]
+    assert len(core) == len(applies) and len(core) + len(other) == len(result.findings)
+    rows = {re.search(r'id="mx-([^"]+)"', row).group(1): row for row in core + other}  # type: ignore[union-attr]
+    for finding in result.findings:
+        row = rows[req_anchor(finding.id).removeprefix("req-")]
+        in_core = any(row is r for r in core)
+        assert in_core == (finding.in_force and finding.status is not Status.NA), finding.id
         assert f'href="#{req_anchor(finding.id)}"' in row and finding.id in row
         assert finding.title in visible_text(row)
         assert row.count("<td") == 4
@@ -536,7 +543,7 @@ def test_summary_lists_only_key_facts_that_were_measured(html: str) -> None:
 
 
 def test_open_actions_list_question_document_and_bearer(html: str, result: AuditResult) -> None:
-    actions = section(html, "actions")
+    actions = section(html, "actions") + section(html, "matrix-other")  # readiness actions are in appendix C
     actions_text = visible_text(actions)
     for finding in result.findings:
         open_question = finding.attestation is not None and finding.attestation.answer is None

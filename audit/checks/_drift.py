@@ -85,7 +85,7 @@ def drift_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     feature_rows = [{"feature": f.name, "kind": f.kind, "test": f.test, "PSI": f.psi, "statistic": f.statistic,
                      "p-value": f.p_value, "p (BH)": f.p_adjusted,
                      "drifted": "—" if f.drifted is None else ("yes" if f.drifted else "no"),
-                     "missing (ref / now)": f"{f.missing_reference or 0:.1%} / {f.missing_current or 0:.1%}",
+                     "missing (ref / now)": f"{_share(f.missing_reference)} / {_share(f.missing_current)}",
                      "note": f.reason or ""} for f in found.features]
     group_rows = [{"attribute": a, "group": g.group, "reference share": g.share_reference,
                    "current share": g.share_current, "change": g.difference, "n (ref / now)": f"{g.n_reference} / "
@@ -100,3 +100,7 @@ def drift_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                 "reference": str(subject.spec.data.reference)},
         seconds=time.perf_counter() - started,
     )
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"

@@ -859,6 +859,8 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
 
     cover = _cover(result)
     actions = [v for v in views if v.f.status is Status.REVIEW or (v.open_attestation and v.f.status is Status.FAIL)]
+    # Prioritised: failures to fix first, then figures and evidence to supply or decide, then documents to attest.
+    actions.sort(key=lambda v: (v.f.status is not Status.FAIL, v.open_attestation and len(v.needs) <= 1))
     return {
         "result": result,
         "harm": largest_harm(result),  # the finding first: the summary opens with it
@@ -878,6 +880,10 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
         "review": [v for v in views if v.f.status is Status.REVIEW and v.f.in_force],
         "in_force_total": sum(v.f.in_force for v in views),
         "actions": actions,
+        "core_actions": [v for v in actions if v.f.in_force],
+        "readiness_actions": [v for v in actions if not v.f.in_force],
+        # the core matrix holds what applies and is in force; the rest is listed in an appendix
+        "matrix_other": [v for g in packs.values() for v in g.findings if not v.f.in_force or v.f.status is Status.NA],
         "open_attestations": [v for v in views if v.open_attestation],
         "not_in_force": [v for v in views if not v.f.in_force and v.f.status is not Status.NA],
         "attested": [v for v in views if v.f.attestation is not None and v.f.attestation.answer is not None],

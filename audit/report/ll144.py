@@ -202,7 +202,7 @@ def build_ll144_summary(result: AuditResult, *, data_source: str | None, distrib
         if value is None:
             missing[key] = f"{NOT_GIVEN} ({SPEC_FIELDS[key]})"
 
-    applicants = _int(metrics.get("n_applicants")) or 0
+    applicants = _required_count(metrics.get("n_applicants"), "n_applicants")
     tables = _tables(ev, applicants)
     present = {t.category_set for t in tables}
     for category_set, title in _SET_TITLES.items():
@@ -235,7 +235,7 @@ def build_ll144_summary(result: AuditResult, *, data_source: str | None, distrib
         favourable_decision="negative" if subject.get("favourable_decision") == "negative" else "positive",
         median_score=median,
         applicants=applicants,
-        unknown=_int(metrics.get("unknown_count")) or 0,
+        unknown=_required_count(metrics.get("unknown_count"), "unknown_count"),
         excluded_by=_str(ev.params.get("excluded_by")),
         tables=tables,
         missing=list(missing),
@@ -250,6 +250,14 @@ def _given(value: str | None) -> str | None:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _required_count(value: Any, name: str) -> int:
+    """A count the evidence always holds (its kind says so): missing is a broken contract, never shown as 0."""
+    found = _int(value)
+    if found is None:
+        raise ValueError(f"{EVIDENCE_ID} holds no count '{name}': the LL144 summary cannot be built without it")
+    return found
 
 
 def _int(value: Any) -> int | None:
@@ -307,7 +315,7 @@ def _table(table: Table, category_set: CategorySet, attributes: list[str], n_app
         excluded = record.get(excluded_col) if excluded_col else None
         rows.append(LL144Row(
             category=str(record["Category"]),
-            applicants=_int(record["Number of applicants"]) or 0,
+            applicants=_required_count(record["Number of applicants"], "Number of applicants"),
             selected=_int(record[count_col]),
             rate=_float(record[rate_col]),
             impact_ratio=None if excluded else _float(record.get("Impact ratio")),
