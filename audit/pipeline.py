@@ -139,11 +139,15 @@ def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
 def _column_groups(columns: list[str]) -> list[str]:
     """The columns of decisions.parquet for a reader: ``reason_1``..``reason_4`` and ``shap:<feature>`` folded."""
     out: list[str] = []
+    details = [c for c in columns if re.fullmatch(r"reason_\d+_(feature|value)", c)]
+    columns = [c for c in columns if c not in details]
     reasons = [c for c in columns if re.fullmatch(r"reason_\d+", c)]
     shap = [c for c in columns if c.startswith("shap:")]
     for c in columns:
         if c in reasons[:1]:
             out.append(f"{reasons[0]} to {reasons[-1]}" if len(reasons) > 1 else c)
+            if details:
+                out.append("reason_<k>_feature, reason_<k>_value (each reason as data)")
         elif c in shap[:1]:
             out.append(f"shap:<feature> ({len(shap)} columns)")
         elif c not in reasons and c not in shap:
@@ -273,7 +277,8 @@ def run_audit(
         alerts=_alerts(evidence) + policies.law_alerts(spec, findings),
         history=policies.history(spec, audit_date=audit_date),
         run={"seed": spec.seed, "libraries": versions, "policies": spec.policies,
-             "spec_file": spec_path.name, "python": platform.python_version()},
+             "spec_file": spec_path.name, "python": platform.python_version(),
+             "code_book": spec.data.code_book.model_dump(mode="json")},
     )
 
     root = (output or spec.output) / slug(spec.system.name)

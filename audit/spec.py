@@ -65,6 +65,8 @@ __all__ = [
     "SmallCategoryExclusion",
     "DecisionSpec",
     "DecisionLogSpec",
+    "CodeBook",
+    "ContactSpec",
     "FairnessSpec",
     "ExplanationSpec",
     "CounterfactualSpec",
@@ -175,6 +177,28 @@ def _default_jurisdictions() -> list[Jurisdiction]:
     return ["EU"]
 
 
+class ContactSpec(_Strict):
+    """Whom a person contacts about a decision: printed on every notice (GDPR Art. 22(3), ECOA/Reg B § 1002.9)."""
+
+    name: str = Field(min_length=1, description="The organisation or team people contact.")
+    address: str = Field(min_length=1, description="Postal address, e-mail or web form.")
+    human_review: str = Field(min_length=1, description="How to ask for a person to review the decision, in the "
+                                                        "organisation's words (e.g. 'write to ... within 30 days').")
+
+
+class CodeBook(_Strict):
+    """Names and value labels a person understands, for notices (the data keeps its own names and codes)."""
+
+    columns: dict[str, str] = Field(default_factory=dict, description="Display name of a column, e.g. "
+                                                                      "{duration_months: 'Length of the loan (months)'}.")
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per column, the label of a coded value, e.g. {savings: {'A65': 'no savings "
+                                          "account or unknown'}} (keys as the value is written in the data).")
+    not_choices: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per column, values that are not a choice a person can make (e.g. "
+                                          "'unknown / none'): a notice never proposes a change to them.")
+
+
 class SystemSpec(_Strict):
     """The system under audit, as the law sees it."""
 
@@ -239,6 +263,8 @@ class SystemSpec(_Strict):
         default="classification",
         description="Whether the tool selects/classifies people or only scores them (NYC LL144 distinguishes the two).",
     )
+    contact: ContactSpec | None = Field(
+        default=None, description="Whom people contact about a decision and how they ask for human review (notices).")
     domain: Domain | None = Field(
         default=None,
         description="What the system decides about: employment_screening (screening candidates for a job), "
@@ -550,6 +576,7 @@ class DataSpec(_Strict):
     immutable: list[str] = Field(default_factory=list, description="Features a person cannot change (protected attributes always are).")
     increase_only: list[str] = Field(default_factory=list, description="Features that can only increase (e.g. age).")
     decision: DecisionSpec | None = Field(default=None, description="For predictions-only audits: where the decisions are.")
+    code_book: CodeBook = Field(default_factory=CodeBook, description="Display names and value labels for notices.")
     decision_log: DecisionLogSpec | None = Field(
         default=None, description="The final human decisions and appeals, when the data carries them: override and "
                                   "appeal rates by group (oversight.decision_log).")

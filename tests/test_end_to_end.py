@@ -275,8 +275,11 @@ def test_audit_explain_gives_reasons_and_recourse_for_an_adverse_decision(bundle
     result = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", adverse["id"]],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert adverse["reason_1"].split(":")[0] in result.stdout  # the main reason, by its original feature name
-    assert adverse["recourse"].split(":")[0] in result.stdout  # what would change it
+    from audit.spec import load_spec
+
+    names = load_spec(EXAMPLE / "audit.yaml").data.code_book.columns  # a notice names columns by the code book
+    assert names[adverse["reason_1_feature"]] in result.stdout  # the main reason
+    assert names[adverse["recourse"].split(":")[0]] in result.stdout  # what would change it (or why it is not offered)
     pdf = tmp_path / "notice.pdf"
     result = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", adverse["id"],
                              "--format", "pdf", "--out", str(pdf)], capture_output=True, text=True, timeout=120)
@@ -319,3 +322,42 @@ def test_audit_json_validates_against_the_schema_the_tool_prints(bundle: Path, t
     (tmp_path / "audit.json").write_text(json.dumps(old))
     with pytest.raises(AuditInputError, match=f"schema version 1.0; this tool reads version {SCHEMA_VERSION}"):
         read_audit_json(tmp_path / "audit.json")
+
+
+def test_a_notice_speaks_the_persons_language(bundle: Path, tmp_path: Path) -> None:
+    """Issue 15, item 5: a rejected applicant's PDF notice names columns and values by the code book, states amounts
+    in percentage points (no log-odds), says when a protected attribute is a reason, gives the spec's contact, and
+    is written beside the bundle by default."""
+    import re
+
+    from pypdf import PdfReader
+
+    from audit.spec import load_spec
+
+    spec = load_spec(EXAMPLE / "audit.yaml")
+    book, contact = spec.data.code_book, spec.system.contact
+    assert contact is not None and book.values
+    decisions = pd.read_parquet(bundle / "decisions.parquet")
+    rejected = decisions[~decisions["favourable"].astype(bool)]
+    coded = [c for c in book.values]
+    has_code = rejected[[f"reason_{k}_feature" for k in range(1, 5)]].isin(coded).any(axis=1)
+    person = rejected[has_code].iloc[0]
+    result = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", str(person["id"]),
+                             "--format", "pdf"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    written = bundle.parent / f"notice-{bundle.name}-{person['id']}.pdf"
+    assert written.is_file() and not list(tmp_path.glob("*.pdf"))  # beside the bundle, not the current folder
+    text = re.sub(r"\s+", " ", " ".join(page.extract_text() or "" for page in PdfReader(written).pages))
+    for column, labels in book.values.items():
+        for raw in labels:
+            assert raw not in text, f"the code {raw!r} of {column} is in the notice"
+    assert not [c for c in book.columns if "_" in c and c in text]  # no column named by its data name
+    assert "log-odds" not in text and "percentage point" in text
+    def squeezed(value: str) -> str:  # a PDF line may break at a hyphen or a space
+        return re.sub(r"[\s-]", "", value)
+
+    for part in (contact.name, contact.address, contact.human_review):
+        assert squeezed(part) in squeezed(text), part
+    reasons = [person[f"reason_{k}_feature"] for k in range(1, 5)]
+    if "age" in reasons:
+        assert "The model uses Age, a protected characteristic" in text

@@ -9,6 +9,13 @@ audit recorded.
 
 Text goes to a terminal; ``fmt="pdf"`` prints one A4 page with WeasyPrint
 (imported only then) from ``templates/notice.html.j2``.
+
+In the person's terms (issue 15, item 5): columns and coded values are named by the spec's code book
+(``data.code_book``, kept in audit.json ``run.code_book``); a contribution is stated in percentage points of the
+score when the score is a probability (the change of the score if that one detail's contribution were removed,
+holding the others: an approximation, said as "about"), never in log-odds; a protected attribute given as a reason
+says that the model uses it and that the audit reports this; a proposed change to a value the code book marks as
+not a choice is not offered; the contact and how to ask for human review come from ``system.contact``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ CONTEST_SENTENCE = (
     "You have the right to ask for this decision to be reviewed by a person, to give your point of view, "
     "and to contest it. Contact {provider} and quote the reference {id}."
 )
+CONTACT_SENTENCE = (
+    "You have the right to ask for this decision to be reviewed by a person, to give your point of view, "
+    "and to contest it. {human_review} Contact: {name}, {address}. Quote the reference {id}."
+)
+PROTECTED_NOTE = ("The model uses {name}, a protected characteristic; that it does is itself a finding of the audit "
+                  "of this system.")
+NOT_A_CHOICE = ("The change the audit computed would need {name} to become “{value}”, which is not a choice a person "
+                "can make; no other change was computed for this decision.")
 OTHER_FACTORS = 2
 
 
@@ -49,6 +64,8 @@ class Notice:
     method: str
     units: str
     extra: dict[str, Any] = field(default_factory=dict)
+    contact: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)  # protected attributes used, a change that is not a choice
 
     @property
     def outcome(self) -> str:
@@ -59,7 +76,11 @@ class Notice:
 
     @property
     def contest(self) -> str:
-        """How to ask for human review or contest the decision."""
+        """How to ask for human review or contest the decision: the spec's contact, else the provider's name."""
+        if self.contact:
+            review = self.contact["human_review"].rstrip(".") + "."
+            return CONTACT_SENTENCE.format(human_review=review, name=self.contact["name"],
+                                           address=self.contact["address"], id=self.id)
         return CONTEST_SENTENCE.format(provider=self.provider or "the organisation that made the decision", id=self.id)
 
 
@@ -93,6 +114,61 @@ def _left_out_on_purpose(bundle_dir: Path) -> bool:
     return isinstance(record, dict) and record.get("decisions_file") is False
 
 
+@dataclass
+class _Words:
+    """The code book and what the notice needs to word a contribution."""
+
+    columns: dict[str, str]
+    values: dict[str, dict[str, str]]
+    not_choices: dict[str, list[str]]
+    protected: set[str]
+
+    def name(self, feature: str) -> str:
+        return self.columns.get(feature, feature.replace("_", " "))
+
+    def value(self, feature: str, value: object) -> str:
+        text = str(value)
+        return self.values.get(feature, {}).get(text, text)
+
+
+def _points(score: float | None, contribution: float, space: object) -> float | None:
+    """The score's change, in percentage points, if this one contribution were removed (others held)."""
+    import math
+
+    if score is None or not 0.0 < score < 1.0:
+        return None
+    if space == "probability":
+        return 100.0 * contribution
+    if space == "log-odds":
+        logit = math.log(score / (1.0 - score))
+        return 100.0 * (score - 1.0 / (1.0 + math.exp(-(logit - contribution))))
+    return None
+
+
+def _sentence(words: _Words, feature: str, value: object, contribution: float, points: float | None) -> str:
+    verb = "raised" if contribution > 0 else "lowered"
+    amount = (f" by about {abs(points):.0f} percentage point{'s' if round(abs(points)) != 1 else ''}"
+              if points is not None and round(abs(points)) >= 1 else
+              " slightly" if points is not None else "")
+    shown = f"{words.name(feature)}: {words.value(feature, value)}" if value is not None else words.name(feature)
+    return f"{shown} — {verb} your score{amount}"
+
+
+def _recourse(text: str, words: _Words) -> tuple[str | None, str | None]:
+    """The recorded change in the person's terms, or (None, why) when it needs a value that is not a choice."""
+    parts = []
+    for change in text.split("; "):
+        feature, sep, rest = change.partition(": ")
+        before, arrow, after = rest.partition(" → ")
+        if not sep or not arrow:
+            parts.append(change)
+            continue
+        if after in words.not_choices.get(feature, []):
+            return None, NOT_A_CHOICE.format(name=words.name(feature), value=words.value(feature, after))
+        parts.append(f"{words.name(feature)}: {words.value(feature, before)} → {words.value(feature, after)}")
+    return "; ".join(parts), None
+
+
 def load_notice(*, bundle_dir: Path, decision_id: str) -> Notice:
     """Collect one decision's notice from ``decisions.parquet`` and ``audit.json`` of ``bundle_dir``.
 
@@ -105,37 +181,57 @@ def load_notice(*, bundle_dir: Path, decision_id: str) -> Notice:
     positive = bool(row.get("decision"))
     direction = audit.get("subject", {}).get("favourable_decision", "positive")
     favourable = positive if direction == "positive" else not positive
-    reasons = [str(row[k]) for k in sorted((k for k in row if re.fullmatch(r"reason_\d+", k)), key=lambda k: int(k[7:]))
-               if row[k] is not None and str(row[k]).strip()]
-    contributions = {k[5:]: float(v) for k, v in row.items() if k.startswith("shap:") and v is not None}
-    against = sorted(((v, f) for f, v in contributions.items() if (v < 0 if positive else v > 0)),
-                     key=lambda t: -abs(t[0]))[:OTHER_FACTORS]
-    other_way = [f"{f} {'lowered' if v < 0 else 'raised'} the score by {abs(v):.2f}" for v, f in against]
     local: dict[str, Any] = next((e for e in audit.get("evidence", []) if e.get("id") == "local.shap"), {})
     metrics: dict[str, Any] = local.get("metrics", {}) if isinstance(local, dict) else {}
     space = metrics.get("output_space")
-    units_by_space: dict[str | None, str] = {
-        "log-odds": "Amounts are contributions to the model's score on its internal log-odds scale; together "
-                    "with the model's starting point they add up exactly to the score.",
-        "probability": "Amounts are contributions to the score (probability points); together with the model's "
-                       "starting point they add up to the score."}
-    units = units_by_space.get(
-        space, "Amounts are contributions to the model's output; together with its starting point they add up to it.")
+    book = audit.get("run", {}).get("code_book") or {}
+    protected = audit.get("subject", {}).get("protected") or []
+    words = _Words(columns=dict(book.get("columns") or {}), values=dict(book.get("values") or {}),
+                   not_choices=dict(book.get("not_choices") or {}),
+                   protected={p if isinstance(p, str) else str(p.get("column")) for p in protected})
+    score_value = row.get("score")
+    score = None if score_value is None else float(score_value)
+    probability = score if score is not None and 0.0 <= score <= 1.0 else None
+    contributions = {k[5:]: float(v) for k, v in row.items() if k.startswith("shap:") and v is not None}
+    numbers = sorted((k for k in row if re.fullmatch(r"reason_\d+", k)), key=lambda k: int(k[7:]))
+    reasons: list[str] = []
+    notes: list[str] = []
+    for key in numbers:
+        feature = row.get(f"{key}_feature")
+        if feature is None or feature not in contributions:  # a bundle without reasons as data: its recorded text
+            if row[key] is not None and str(row[key]).strip():
+                reasons.append(str(row[key]))
+            continue
+        c = contributions[feature]
+        reasons.append(_sentence(words, feature, row.get(f"{key}_value"), c, _points(probability, c, space)))
+        if feature in words.protected:
+            notes.append(PROTECTED_NOTE.format(name=words.name(feature)))
+    against = sorted(((v, f) for f, v in contributions.items() if (v < 0 if positive else v > 0)),
+                     key=lambda t: -abs(t[0]))[:OTHER_FACTORS]
+    other_way = [_sentence(words, f, None, v, _points(probability, v, space)) for v, f in against]
+    units = ("Amounts are percentage points of the score: about how much lower or higher the score would be without "
+             "that detail, the others unchanged." if probability is not None and space in ("log-odds", "probability")
+             else "Reasons are listed from the most important; their size is in the audit's records.")
     system = audit.get("system", {})
-    recourse = row.get("recourse")
-    score = row.get("score")
+    recourse_text = row.get("recourse")
+    recourse, why_not = (_recourse(str(recourse_text), words) if recourse_text not in (None, "") else (None, None))
+    if why_not:
+        notes.append(why_not)
+    contact = system.get("contact") if isinstance(system.get("contact"), dict) else None
     return Notice(
-        id=str(row["id"]), favourable=favourable, positive=positive, score=None if score is None else float(score), reasons=reasons,
-        other_way=other_way, recourse=str(recourse) if recourse not in (None, "") else None,
+        id=str(row["id"]), favourable=favourable, positive=positive, score=score, reasons=reasons,
+        other_way=other_way, recourse=recourse,
         system=str(system.get("name", "")), version=str(system.get("version", "")),
         provider=str(system.get("provider", "")), audit_date=str(audit.get("audit_date", "")),
         method=str(metrics.get("method") or local.get("method") or "SHAP"), units=units,
+        contact={k: str(v) for k, v in contact.items() if v is not None} if contact else None, notes=notes,
     )
 
 
 def notice_text(notice: Notice) -> str:
     """The notice as plain text for a terminal."""
-    score = f" (score {notice.score:.2f} on a scale from 0 to 1)" if notice.score is not None else ""
+    score = (f" (score {100 * notice.score:.0f} %)" if notice.score is not None and 0 <= notice.score <= 1
+             else f" (score {notice.score:g})" if notice.score is not None else "")
     lines = [
         f"Decision {notice.id} — {notice.system} {notice.version}".rstrip(),
         f"Outcome: {notice.outcome}{score}",
@@ -147,6 +243,8 @@ def notice_text(notice: Notice) -> str:
         lines += ["", "Details that worked the other way:", *[f"  - {t}" for t in notice.other_way]]
     if notice.recourse:
         lines += ["", f"What would change it: {notice.recourse}"]
+    if notice.notes:
+        lines += ["", *notice.notes]
     lines += ["", notice.contest, "",
               f"How the reasons were found: {notice.method}, from the model itself. {notice.units}",
               f"Audit date: {notice.audit_date}. Provider: {notice.provider}."]
@@ -165,8 +263,8 @@ def render_notice(*, bundle_dir: Path, decision_id: str, fmt: Literal["text", "p
     """The notice of one decision: text (returned, and written to ``out`` if given) or a one-page PDF (path returned).
 
     An unknown id raises :class:`~audit.errors.AuditInputError` with a one-line message.
-    The PDF goes to ``out``, by default ``notice-<id>.pdf`` in the current folder (never
-    into the sealed bundle).
+    The PDF goes to ``out``, by default ``notice-<id>.pdf`` beside the bundle folder (never into the sealed
+    bundle, which its manifest would then no longer match).
     """
     notice = load_notice(bundle_dir=Path(bundle_dir), decision_id=decision_id)
     if fmt == "text":
@@ -176,5 +274,6 @@ def render_notice(*, bundle_dir: Path, decision_id: str, fmt: Literal["text", "p
         return text
     from audit.report.pdf import write_pdf
 
-    target = Path(out) if out is not None else Path.cwd() / f"notice-{re.sub(r'[^A-Za-z0-9_.-]', '_', notice.id)}.pdf"
+    name = f"notice-{Path(bundle_dir).name}-{re.sub(r'[^A-Za-z0-9_.-]', '_', notice.id)}.pdf"
+    target = Path(out) if out is not None else Path(bundle_dir).resolve().parent / name
     return write_pdf(_notice_html(notice), target)
