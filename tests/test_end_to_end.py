@@ -358,6 +358,11 @@ def test_a_notice_speaks_the_persons_language(bundle: Path, tmp_path: Path) -> N
 
     for part in (contact.name, contact.address, contact.human_review):
         assert squeezed(part) in squeezed(text), part
+    proposed = [str(t) for t in decisions["recourse"].dropna()]
+    assert proposed  # recourse was searched
+    for column, values in book.not_choices.items():  # the search never proposes a value that is not a choice
+        assert not [t for t in proposed for change in t.split("; ")
+                    if change.startswith(f"{column}: ") and any(change.endswith(f"→ {v}") for v in values)], column
     reasons = [person[f"reason_{k}_feature"] for k in range(1, 5)]
     if "age" in reasons:
         assert "The model uses Age, a protected characteristic" in text

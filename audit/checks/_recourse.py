@@ -71,7 +71,8 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     # Free text is held fixed: which words a person should write is no action this search can propose.
     action = build_actionability(X=subject.X, feature_types=subject.feature_types,
                                  immutable=[*subject.immutable, *subject.text_columns],
-                                 increase_only=spec.data.increase_only)
+                                 increase_only=spec.data.increase_only,
+                                 not_choices=spec.data.code_book.not_choices)
     score = subject.predictions.score
     if score is None:  # never with a model: load_subject scores every row with it
         raise ValueError("recourse needs the model's scores, and this subject has none")

@@ -155,11 +155,13 @@ def build_actionability(
     increase_only: Iterable[str],
     grid_size: int = 9,
     max_categories: int = 30,
+    not_choices: Mapping[str, Iterable[str]] | None = None,
 ) -> Actionability:
     """Derive the units a recourse may change and their candidate values from the data itself.
 
     ``grid_size`` quantile levels per numeric feature (values are observed ones);
-    at most ``max_categories`` most frequent categories per categorical feature.
+    at most ``max_categories`` most frequent categories per categorical feature. ``not_choices``
+    (the code book's, per column) are values no recourse may propose ("unknown / none"): left out of the options.
     """
     columns = [str(c) for c in X.columns]
     fixed = [c for c in columns if c in set(immutable)]
@@ -178,8 +180,19 @@ def build_actionability(
             if len(group) > 1 and not all(c in fixed for c in group):
                 notes.append(f"{', '.join(group)} kept fixed because one of them is immutable")
             continue
-        units.append(_unit(X, group, numeric=numeric, up=up, grid_size=grid_size,
-                           max_categories=max_categories))
+        unit = _unit(X, group, numeric=numeric, up=up, grid_size=grid_size, max_categories=max_categories)
+        excluded = [(c, {str(v) for v in (not_choices or {}).get(c, [])}) for c in group]
+        keep = np.ones(unit.n_options, dtype=bool)
+        for c, values in excluded:
+            if values:
+                keep &= ~unit.options[c].astype(str).isin(values).to_numpy()
+        if not keep.all():
+            dropped = {c: sorted(v) for c, v in excluded if v}
+            notes.append(f"{unit.name}: never proposed as a change (not a choice, data.code_book.not_choices): "
+                         + "; ".join(f"{c} = {', '.join(v)}" for c, v in dropped.items()))
+            unit = Unit(name=unit.name, columns=unit.columns, options=unit.options[keep].reset_index(drop=True),
+                        increase_only=unit.increase_only, cost_column=unit.cost_column)
+        units.append(unit)
     return Actionability(units=[u for u in units if u.n_options], immutable=fixed, increase_only=up, ranges=ranges,
                          categories=categories, scales=scales, integer=integer, notes=notes)
 

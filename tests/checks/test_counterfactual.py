@@ -553,3 +553,19 @@ def test_lightgbm_scores_are_the_same_on_several_threads(adult_subject, monkeypa
         assert model._pool is not None and model._pool[0] == 2
     np.testing.assert_array_equal(threaded, alone)
     np.testing.assert_array_equal(alone, adult_subject.model.predict_score(X))
+
+
+def test_values_that_are_not_a_choice_are_never_options() -> None:
+    """data.code_book.not_choices: a recourse may move away from "unknown / none", never to it."""
+    from audit.counterfactual.actionability import build_actionability
+
+    X = pd.DataFrame({"savings": ["< 100 DM", "unknown / none", ">= 1000 DM", "< 100 DM"] * 10,
+                      "amount": [1.0, 2.0, 3.0, 4.0] * 10})
+    action = build_actionability(X=X, feature_types={"savings": "categorical", "amount": "numeric"}, immutable=[],
+                                 increase_only=[], not_choices={"savings": ["unknown / none"]})
+    savings = next(u for u in action.units if u.columns == ("savings",))
+    assert set(savings.options["savings"]) == {"< 100 DM", ">= 1000 DM"}
+    assert any("not a choice" in note for note in action.notes)
+    plain = build_actionability(X=X, feature_types={"savings": "categorical", "amount": "numeric"}, immutable=[],
+                                increase_only=[])
+    assert "unknown / none" in set(next(u for u in plain.units if u.columns == ("savings",)).options["savings"])
