@@ -567,10 +567,13 @@ def test_attestations_show_who_attested_what_and_when(html: str) -> None:
 
 
 def test_long_tables_print_40_rows_with_a_note(html: str) -> None:
+    """The HTML shows 40 rows of a long table; the PDF (print media) the first 20, saying where the rest is."""
     part = html[html.index('id="ev-data-profile"'):]
     part = part[: part.index("</article>")]
     table = part[part.index("<caption>Columns</caption>"): part.index("</table>", part.index("<caption>Columns"))]
-    assert table.count("<tr>") == 40 + 1  # heading row + 40 rows
+    assert table.count("<tr>") + table.count('<tr class="beyond-print">') == 40 + 1  # heading row + 40 rows
+    assert table.count('<tr class="beyond-print">') == 40 - 20  # hidden in print: the PDF shows 20
+    assert f"The first 20 of {LONG_ROWS} rows are printed; report.html shows the first 40" in visible_text(part)
     assert "feature_39" in table and "feature_40" not in table
     assert f"{LONG_ROWS - 40} more rows in audit.json / metrics.csv" in visible_text(part)
     assert "Distinct values" in visible_text(table)  # snake_case heading humanised

@@ -71,6 +71,8 @@ PACK_TITLES: dict[str, str] = {
 
 #: Evidence tables longer than this print their first rows only, with a note where the rest is.
 MAX_TABLE_ROWS = 40
+#: Rows of a table the PDF prints (the HTML shows up to MAX_TABLE_ROWS; audit.json and metrics.csv hold all).
+PDF_TABLE_ROWS = 20
 
 DASH = "\u2014"
 
@@ -894,6 +896,7 @@ def build_context(result: AuditResult, charts: dict[str, str]) -> dict[str, Any]
         "charts": {key: Markup(svg) for key, svg in charts.items()},
         "Status": Status,
         "MAX_TABLE_ROWS": MAX_TABLE_ROWS,
+        "PDF_TABLE_ROWS": PDF_TABLE_ROWS,
     }
 
 
