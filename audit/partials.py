@@ -8,14 +8,18 @@ gone, or that have not changed for ten minutes, and only those.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PARTIAL_MARKER", "STALE_AFTER", "remove_abandoned_partials"]
+__all__ = ["PARTIAL_MARKER", "STALE_AFTER", "PartialFolder", "remove_abandoned_partials", "writing_bundle"]
 
 PARTIAL_MARKER = "writer.json"  # inside a .<stamp>.partial folder: who is writing it (removed before sealing)
 STALE_AFTER = 600.0  # seconds without a change after which a partial folder counts as abandoned
@@ -74,3 +78,48 @@ def remove_abandoned_partials(root: Path, *, now: float | None = None) -> list[s
             if not entry.exists():
                 removed.append(entry.name)
     return removed
+
+
+@dataclass(frozen=True)
+class PartialFolder:
+    """A bundle being written: ``work`` (hidden, with the writer's marker) becomes ``final`` when it is done."""
+
+    work: Path
+    final: Path
+
+    def drop_marker(self) -> None:
+        """Remove the writer's marker: call it before the manifest lists the folder's files."""
+        (self.work / PARTIAL_MARKER).unlink(missing_ok=True)
+
+
+@contextmanager
+def writing_bundle(root: Path, stem: str) -> Iterator[PartialFolder]:
+    """A new bundle folder ``root/<stem>`` (``<stem>-2``, ... when taken, by a concurrent run too), written hidden.
+
+    Yields the hidden ``root/.<name>.partial`` folder, created with the writer's marker. When the block ends the
+    marker is removed (if still there) and the folder renamed into place in one step; when it raises, the folder is
+    removed and the error goes on: an interrupted write never leaves a bundle that looks complete.
+    """
+    suffix = 1
+    while True:  # a concurrent run may hold the same name: never reuse its folder
+        final = root / (stem if suffix == 1 else f"{stem}-{suffix}")
+        work = root / f".{final.name}.partial"
+        suffix += 1
+        if final.exists() or work.exists():
+            continue
+        try:
+            work.mkdir()
+        except FileExistsError:
+            continue
+        break
+    folder = PartialFolder(work=work, final=final)
+    try:
+        (work / PARTIAL_MARKER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                                       "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}),
+                                           encoding="utf-8")
+        yield folder
+        folder.drop_marker()
+        work.rename(final)
+    except BaseException:  # any interruption (KeyboardInterrupt too) must not leave a half bundle; re-raised
+        shutil.rmtree(work, ignore_errors=True)
+        raise

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import json
-import os
 import platform
 import re
-import shutil
-import socket
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -35,7 +31,7 @@ import pandas as pd
 
 from audit.checks import CHECK_MODULES, CheckContext, Progress
 from audit.evidence import AuditResult, Evidence, write_audit_json
-from audit.partials import PARTIAL_MARKER, remove_abandoned_partials
+from audit.partials import PARTIAL_MARKER, remove_abandoned_partials, writing_bundle
 from audit.preflight import check_inputs_before_work, slug
 from audit.spec import AuditSpec, direction_declared, load_spec
 from audit.subject import Subject, load_subject
@@ -236,7 +232,7 @@ def run_audit(
     """
     from audit import policies
     from audit.report import render_report
-    from audit.signing import check_signing_material, seal_bundle, sign_pdf, write_manifest
+    from audit.signing import check_signing_material, seal_bundle, sign_pdf_in_place, write_manifest
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -289,24 +285,8 @@ def run_audit(
         notes.append(f"removed {len(removed)} unfinished bundle folder{'s' if len(removed) > 1 else ''} left in {root} "
                      f"by interrupted runs: {', '.join(removed)}")
         ctx.progress(notes[-1], 1, 1)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    suffix = 1
-    while True:  # a concurrent run may hold the same stamp: never reuse its folder
-        final = root / (stamp if suffix == 1 else f"{stamp}-{suffix}")
-        work = root / f".{final.name}.partial"
-        suffix += 1
-        if final.exists() or work.exists():
-            continue
-        try:
-            work.mkdir()
-        except FileExistsError:
-            continue
-        break
-    try:
-        marker = work / PARTIAL_MARKER
-        marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}),
-                          encoding="utf-8")
+    with writing_bundle(root, now.strftime("%Y%m%dT%H%M%SZ")) as folder:
+        work = folder.work
         t = time.perf_counter()
         decisions = _decisions_frame(subject, ctx)
         result.run["personal_data"] = _personal_data(spec, evidence, decisions)
@@ -330,7 +310,7 @@ def run_audit(
             from audit.history import ANCHOR_KEY, anchor
 
             manifest_info[ANCHOR_KEY] = anchor(db_path=history)
-        marker.unlink()  # every file left is sealed by the manifest
+        folder.drop_marker()  # every file left is sealed by the manifest
         if spec.signing is None:  # hashes still recorded; nothing vouches for them
             timings["total"] = round(time.perf_counter() - start, 3)
             write_manifest(bundle_dir=work, info={**manifest_info, "signed": False})
@@ -339,26 +319,15 @@ def run_audit(
             key, cert = spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate)
             # checked before any work too; again now, so a certificate that expired during a long run never signs
             check_signing_material(key, cert, on=audit_date)
-            unsigned = work / "report.unsigned.pdf"
-            (work / "report.pdf").rename(unsigned)
-            sign_pdf(pdf_in=unsigned, pdf_out=work / "report.pdf", key_path=key, cert_path=cert,
-                     reason=f"Audit report of {spec.system.name} {spec.system.version}")
-            unsigned.unlink()
+            sign_pdf_in_place(pdf=work / "report.pdf", key_path=key, cert_path=cert,
+                              reason=f"Audit report of {spec.system.name} {spec.system.version}")
             if ll144 is not None:  # the summary an employer publishes is signed like the report
-                from audit.report.ll144 import PDF_NAME
-
-                plain = work / "ll144-summary.unsigned.pdf"
-                (work / PDF_NAME).rename(plain)
-                sign_pdf(pdf_in=plain, pdf_out=work / PDF_NAME, key_path=key, cert_path=cert,
-                         reason=f"NYC LL144 bias audit summary of {spec.system.name} {spec.system.version}")
-                plain.unlink()
+                sign_pdf_in_place(pdf=ll144, key_path=key, cert_path=cert,
+                                  reason=f"NYC LL144 bias audit summary of {spec.system.name} {spec.system.version}")
             timings["sign"] = round(time.perf_counter() - t, 3)
             timings["total"] = round(time.perf_counter() - start, 3)
             seal_bundle(bundle_dir=work, key_path=key, cert_path=cert, info=manifest_info)
-        work.rename(final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    final = folder.final
     timings.setdefault("total", round(time.perf_counter() - start, 3))
     if history is not None:
         from audit.history import headline_figures, record

@@ -67,6 +67,7 @@ __all__ = [
     "KEY_PASSWORD_ENV",
     "check_signing_material",
     "generate_keypair",
+    "sign_pdf_in_place",
     "sign_pdf",
     "hash_file",
     "write_manifest",
@@ -432,6 +433,14 @@ def sign_pdf(
     except Exception as exc:  # pyHanko raises many types for a malformed or encrypted PDF
         raise AuditInputError(PDF_SIGN_FAILED, path=pdf_in, problem=f"{type(exc).__name__}: {exc}") from exc
     _write_atomic(pdf_out, output.getvalue())
+
+
+def sign_pdf_in_place(*, pdf: Path, key_path: Path, cert_path: Path, reason: str) -> None:
+    """Sign ``pdf`` where it lies (it is signed into a copy, which then takes its name)."""
+    unsigned = pdf.with_name(f"{pdf.stem}.unsigned{pdf.suffix}")
+    pdf.rename(unsigned)
+    sign_pdf(pdf_in=unsigned, pdf_out=pdf, key_path=key_path, cert_path=cert_path, reason=reason)
+    unsigned.unlink()
 
 
 def _align_producer(writer: Any, generic: Any, vendor: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from audit.evidence import Evidence, EvidenceStatus
 from audit.evidence_kinds import REGISTRY, metric_info
 
-__all__ = ["make_evidence", "all_evidence", "neutral_metrics", "passing_evidence", "PASSING"]
+__all__ = ["make_evidence", "all_evidence", "neutral_metrics", "passing_evidence", "PASSING", "apply_changes"]
 
 _NEUTRAL = {"count": 1, "figure": 0.5, "label": "x", "flag": False}
 
@@ -106,3 +106,17 @@ def passing_evidence(overrides: dict[str, dict[str, Any]] | None = None) -> list
     """One evidence item of every registered kind at the PASSING values, with per-kind overrides."""
     merged = {eid: {**PASSING.get(eid, {}), **(overrides or {}).get(eid, {})} for eid in REGISTRY}
     return all_evidence(merged)
+
+
+def apply_changes(spec: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Set the spec's dotted keys ("images.sample": 48) in place; None removes the key. Returns ``spec``."""
+    for key, value in changes.items():
+        *parents, last = key.split(".")
+        node = spec
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return spec

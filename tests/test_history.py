@@ -12,7 +12,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -343,21 +343,14 @@ def test_a_figure_that_is_not_a_number_is_refused(bundles: list[Path], tmp_path:
 
 def test_concurrent_writers_make_one_unbroken_chain(bundles: list[Path], tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
-    errors: list[BaseException] = []
-
     def writer(w: int) -> None:
-        try:
-            for i in range(5):
-                record(db_path=db, kind="run", bundle_dir=bundles[w % 3], system=f"writer {w}", version=str(i),
-                       audit_date="2026-11-22", verdict="PASS", counts={"PASS": i}, headline={})
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread's assertion
-            errors.append(exc)
+        for i in range(5):
+            record(db_path=db, kind="run", bundle_dir=bundles[w % 3], system=f"writer {w}", version=str(i),
+                   audit_date="2026-11-22", verdict="PASS", counts={"PASS": i}, headline={})
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(max_workers=4) as pool:  # a writer's exception is kept by its future
+        futures = [pool.submit(writer, w) for w in range(4)]
+    errors = [f.exception() for f in futures if f.exception() is not None]
     assert errors == []
     rows = _rows(db)
     assert [row["seq"] for row in rows] == list(range(1, 21))

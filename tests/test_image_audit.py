@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from factories import apply_changes
 from PIL import Image
 
 from audit.checks._base import CheckContext
@@ -54,15 +55,7 @@ def _spec(tmp: Path, signing: dict[str, str] | None = None, **changes: Any) -> P
     spec["images"]["sample"] = SAMPLE
     spec["fairness"]["bootstrap"] = 200
     spec["output"] = str(tmp / "reports")
-    for key, value in changes.items():
-        *parents, last = key.split(".")
-        node = spec
-        for part in parents:
-            node = node.setdefault(part, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
+    apply_changes(spec, changes)
     path = tmp / "audit.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from factories import apply_changes
 from pypdf import PdfReader
 
 from audit.checks._base import CheckContext
@@ -52,15 +53,7 @@ def _spec(tmp: Path, **changes: Any) -> Path:
     spec["fairness"]["bootstrap"] = 100
     spec["explanations"] = {"lime_sample": 0}
     spec["output"] = str(tmp / "reports")
-    for key, value in changes.items():
-        *parents, last = key.split(".")
-        node = spec
-        for part in parents:
-            node = node.setdefault(part, {})
-        if value is None:
-            node.pop(last, None)
-        else:
-            node[last] = value
+    apply_changes(spec, changes)
     path = tmp / "audit.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from audit.checks._base import CheckContext
+from audit.checks._common import pct
 from audit.drift import benjamini_hochberg, feature_drift, group_drift
 from audit.evidence import Evidence, Table
 from audit.subject import Subject
@@ -85,7 +86,7 @@ def drift_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     feature_rows = [{"feature": f.name, "kind": f.kind, "test": f.test, "PSI": f.psi, "statistic": f.statistic,
                      "p-value": f.p_value, "p (BH)": f.p_adjusted,
                      "drifted": "—" if f.drifted is None else ("yes" if f.drifted else "no"),
-                     "missing (ref / now)": f"{_share(f.missing_reference)} / {_share(f.missing_current)}",
+                     "missing (ref / now)": f"{pct(f.missing_reference)} / {pct(f.missing_current)}",
                      "note": f.reason or ""} for f in found.features]
     group_rows = [{"attribute": a, "group": g.group, "reference share": g.share_reference,
                    "current share": g.share_current, "change": g.difference, "n (ref / now)": f"{g.n_reference} / "
@@ -101,6 +102,3 @@ def drift_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         seconds=time.perf_counter() - started,
     )
 
-
-def _share(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"

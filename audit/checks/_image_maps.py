@@ -191,8 +191,8 @@ def _examples(subject: Subject, rows: np.ndarray, x: np.ndarray, kept: list[Any]
         return []
     picks = np.sort(ctx.rng(MAPS_SALT + 1).choice(len(rows), size=min(settings.examples, len(rows)), replace=False))
     decision = np.asarray(subject.predictions.decision, dtype=bool)[rows]
-    classes = subject.model.classes if subject.model is not None else ["negative", "positive"]
-    positive = int(getattr(subject.model, "positive_index", 1))
+    model: Any = subject.model  # image_maps_evidence runs only with a model
+    classes, positive = model.classes, int(model.positive_index)
     charts = []
     for k in picks:
         image = x[k].mean(axis=0)

@@ -45,7 +45,7 @@ LIMITS = [
 
 def image_robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     """Flip rates under each declared perturbation, overall and by group."""
-    from audit.image.perturb import DEFAULT_PERTURBATIONS, Perturbation, flip_rates
+    from audit.image.perturb import DEFAULT_PERTURBATIONS, Perturbation, flip_rates_by
 
     started = time.perf_counter()
     if subject.images is None or subject.model is None:  # robustness.run sends only image subjects with a model
@@ -60,13 +60,11 @@ def image_robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
 
     n_boot = ctx.spec.fairness.bootstrap
     seed = int(ctx.rng(SALT["robustness"]).integers(0, 2**31 - 1))
-    attributes = [str(c) for c in subject.groups.columns]
-    # One run per attribute (the same seeded perturbations, so the overall rates are identical): the model re-decides
-    # each perturbed image once per attribute, a cost that stays small beside the maps.
-    by_attribute = {a: flip_rates(decide, subject.images, perturbations=perturbations, seed=seed,
-                                  groups=subject.groups[a].to_numpy(), n_boot=max(n_boot, 1)) for a in attributes}
-    rates = (next(iter(by_attribute.values())) if by_attribute
-             else flip_rates(decide, subject.images, perturbations=perturbations, seed=seed, n_boot=max(n_boot, 1)))
+    # every perturbed image decided once, then grouped by each protected attribute
+    found = flip_rates_by(decide, subject.images, perturbations=perturbations, seed=seed, n_boot=max(n_boot, 1),
+                          groups={str(a): subject.groups[a].to_numpy() for a in subject.groups.columns})
+    rates = next(iter(found.values()))
+    by_attribute = {a: r for a, r in found.items() if a is not None}
     noise = [r for r in rates if r.perturbation.kind == "noise"]
     largest = max(noise, key=lambda r: r.perturbation.strength) if noise else None
     missing = {"flip_rate_missing": NO_PIXEL_MISSING, "most_fragile_feature": NO_PIXEL_MISSING,

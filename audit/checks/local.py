@@ -106,17 +106,12 @@ def _shap_evidence(subject: Subject, ctx: CheckContext, words: np.ndarray | list
     # Reasons point towards the decision taken: for a positive decision the details that raised the score.
     reasons = principal_reasons(values=values, X=_shown_values(subject, result.feature_names), decision=decision,
                                 top_k=top_k)
-    shown = value_text(_shown_values(subject, result.feature_names))
     names = np.array([str(c) for c in result.feature_names] + [None], dtype=object)  # -1 (no reason) -> None
-    rows = np.arange(subject.n)
     for r, texts in enumerate(reasons.texts, start=1):
         ctx.decision_columns[f"reason_{r}"] = texts
         # the same reason as data (feature, the person's value), so a notice can word it in the person's terms
-        chosen = reasons.features[:, r - 1] if reasons.features.shape[1] >= r else np.full(subject.n, -1)
-        ctx.decision_columns[f"reason_{r}_feature"] = names[chosen]
-        person_values = shown[rows, np.maximum(chosen, 0)].astype(object)
-        person_values[chosen < 0] = None
-        ctx.decision_columns[f"reason_{r}_value"] = person_values
+        ctx.decision_columns[f"reason_{r}_feature"] = names[reasons.features[:, r - 1]]
+        ctx.decision_columns[f"reason_{r}_value"] = reasons.values[r - 1]
     for j, name in enumerate(result.feature_names):
         ctx.decision_columns[f"shap:{name}"] = values[:, j].copy()
     explained = explained_rows(result)

@@ -12,11 +12,13 @@ the person who attests the oversight and appeal routes.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from audit.checks._base import CheckContext, Need
+from audit.checks._common import pct
 from audit.counterfactual._bootstrap import proportion_ci
 from audit.evidence import Evidence, Table
 from audit.models import value_text
@@ -58,56 +60,53 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
         low, high = proportion_ci(k, n, rng=rng, n_boot=n_boot)
         return (k / n if n else None), low, high, n
 
-    def row(label: str, attribute: str, inside: np.ndarray) -> dict[str, object]:
+    def group_log(label: str, attribute: str, inside: np.ndarray) -> _GroupLog:
         base = inside & recorded
-        o, o_low, o_high, n = rate(changed, base)
-        to_fav, _, _, n_adverse = rate(changed, base & ~system_fav)
-        to_adv, _, _, n_fav = rate(changed, base & system_fav)
-        out: dict[str, object] = {"attribute": attribute, "group": label, "decisions": n, "override rate": o,
-                                  "95 % CI": _ci(o_low, o_high), "adverse → favourable": to_fav,
-                                  "favourable → adverse": to_adv}
-        if appealed is not None:
-            a, a_low, a_high, _ = rate(appealed, base)
-            out |= {"appeal rate": a, "appeal 95 % CI": _ci(a_low, a_high)}
-            if appeal_changed is not None:
-                out["appeals that changed the decision"] = rate(appeal_changed, base & appealed)[0]
-        return out
+        override, low, high, n = rate(changed, base)
+        appeal = rate(appealed, base) if appealed is not None else None
+        return _GroupLog(
+            attribute=attribute, group=label, decisions=n, override=override, override_ci=_ci(low, high),
+            to_favourable=rate(changed, base & ~system_fav)[0], to_adverse=rate(changed, base & system_fav)[0],
+            appeal=appeal[0] if appeal else None, appeal_ci=_ci(appeal[1], appeal[2]) if appeal else None,
+            appeal_changed=(rate(appeal_changed, base & appealed)[0]
+                            if appealed is not None and appeal_changed is not None else None))
 
-    rows = [row("everyone", "all", np.ones(subject.n, dtype=bool))]
-    gaps: list[tuple[float, str, str]] = []
+    overall = group_log("everyone", "all", np.ones(subject.n, dtype=bool))
+    logs = [overall]
+    override_gaps: list[tuple[float, str]] = []
+    appeal_gaps: list[float] = []
     min_size = ctx.spec.fairness.min_group_size
     for attribute in subject.groups.columns:
         labels = subject.groups[attribute].to_numpy(dtype=object)
-        group_rows = [row(str(g), str(attribute), labels == g) for g in sorted(set(labels)) if g != MISSING_GROUP]
-        rows += group_rows
-        for key, name in (("override rate", "override"), ("appeal rate", "appeal")):
-            eligible = [r for r in group_rows if isinstance(r.get(key), float) and int(r["decisions"]) >= min_size]  # type: ignore[call-overload]
-            if len(eligible) >= 2:
-                hi = max(eligible, key=lambda r: r[key])  # type: ignore[arg-type, return-value]
-                lo = min(eligible, key=lambda r: r[key])  # type: ignore[arg-type, return-value]
-                gaps.append((float(hi[key]) - float(lo[key]), name,  # type: ignore[arg-type]
-                             f"{attribute}: {hi['group']} vs {lo['group']}"))
-    overall = rows[0]
-    override_gaps = [g for g in gaps if g[1] == "override"]
-    appeal_gaps = [g for g in gaps if g[1] == "appeal"]
+        groups = [group_log(str(g), str(attribute), labels == g) for g in sorted(set(labels)) if g != MISSING_GROUP]
+        logs += groups
+        eligible = [g for g in groups if g.decisions >= min_size]
+        overrides = [(g.override, g.group) for g in eligible if g.override is not None]
+        if len(overrides) >= 2:
+            (hi, hi_group), (lo, lo_group) = max(overrides), min(overrides)
+            override_gaps.append((hi - lo, f"{attribute}: {hi_group} vs {lo_group}"))
+        appeals = [g.appeal for g in eligible if g.appeal is not None]
+        if len(appeals) >= 2:
+            appeal_gaps.append(max(appeals) - min(appeals))
     top = max(override_gaps) if override_gaps else None
-    appeal_rate = overall.get("appeal rate")
+    appeal_rate = overall.appeal
     metrics: dict[str, float | int | str | None] = {
         "n_decisions": int(recorded.sum()),
-        "override_rate": _float(overall["override rate"]),
-        "override_to_favourable_rate": _float(overall["adverse → favourable"]),
-        "override_to_adverse_rate": _float(overall["favourable → adverse"]),
+        "override_rate": overall.override,
+        "override_to_favourable_rate": overall.to_favourable,
+        "override_to_adverse_rate": overall.to_adverse,
         "max_override_rate_gap": top[0] if top else None,
-        "max_override_rate_gap_between": top[2] if top else None,
-        "appeal_rate": _float(appeal_rate),
-        "appeal_change_rate": _float(overall.get("appeals that changed the decision")),
-        "max_appeal_rate_gap": max(appeal_gaps)[0] if appeal_gaps else None,
+        "max_override_rate_gap_between": top[1] if top else None,
+        "appeal_rate": appeal_rate,
+        "appeal_change_rate": overall.appeal_changed,
+        "max_appeal_rate_gap": max(appeal_gaps) if appeal_gaps else None,
     }
-    summary = (f"People changed {_pct(metrics['override_rate'])} of the system's {int(recorded.sum()):,} "
-               f"decisions ({_pct(metrics['override_to_favourable_rate'])} of its adverse decisions turned "
-               f"favourable, {_pct(metrics['override_to_adverse_rate'])} of its favourable ones turned adverse)"
-               + (f"; the override rate differs by up to {top[0]:.1%} between groups ({top[2]})" if top else "")
-               + (f"; {_pct(appeal_rate)} of decisions were contested" if appeal_rate is not None else "") + ".")
+    rows = [g.row(appeals=appealed is not None, changes=appeal_changed is not None) for g in logs]
+    summary = (f"People changed {pct(overall.override)} of the system's {int(recorded.sum()):,} "
+               f"decisions ({pct(overall.to_favourable)} of its adverse decisions turned "
+               f"favourable, {pct(overall.to_adverse)} of its favourable ones turned adverse)"
+               + (f"; the override rate differs by up to {top[0]:.1%} between groups ({top[1]})" if top else "")
+               + (f"; {pct(appeal_rate)} of decisions were contested" if appeal_rate is not None else "") + ".")
     return [Evidence(
         id=DECISION_LOG_ID, check="oversight", title=TITLE, summary=summary, metrics=metrics,
         tables=[Table.from_records("Overrides and appeals by group", rows)],
@@ -124,13 +123,34 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
     )]
 
 
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+@dataclass(frozen=True)
+class _GroupLog:
+    """Overrides and appeals of one group (or of everyone): rates None where the group has no such decision."""
+
+    attribute: str
+    group: str
+    decisions: int
+    override: float | None
+    override_ci: str
+    to_favourable: float | None
+    to_adverse: float | None
+    appeal: float | None
+    appeal_ci: str | None
+    appeal_changed: float | None
+
+    def row(self, *, appeals: bool, changes: bool) -> dict[str, object]:
+        """The group's row of the table (appeal columns only when the data has appeals)."""
+        out: dict[str, object] = {"attribute": self.attribute, "group": self.group, "decisions": self.decisions,
+                                  "override rate": self.override, "95 % CI": self.override_ci,
+                                  "adverse → favourable": self.to_favourable,
+                                  "favourable → adverse": self.to_adverse}
+        if appeals:
+            out |= {"appeal rate": self.appeal, "appeal 95 % CI": self.appeal_ci}
+            if changes:
+                out["appeals that changed the decision"] = self.appeal_changed
+        return out
 
 
 def _ci(low: float | None, high: float | None) -> str:
     return "—" if low is None or high is None else f"{low:.3f} – {high:.3f}"
 
-
-def _pct(value: object) -> str:
-    return f"{value:.1%}" if isinstance(value, float) else "not measured"

@@ -24,7 +24,6 @@ inconclusive; PASS otherwise. The direction (which decision favours the person) 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -342,4 +341,4 @@ def diff_bundles(*, baseline: Path, new: Path, spec: DiffSpec) -> DiffResult:
     return DiffResult(baseline=base_info, new=new_info, favourable_decision=str(base_dir), verdict=verdict,
                       reasons=reasons, status_changes=changes, comparisons=comparisons, not_judged=not_judged,
                       other_figures=_shared_figures(base_result, new_result), data_drift=drift,
-                      data_drift_note=drift_note, settings=json.loads(json.dumps(settings)))
+                      data_drift_note=drift_note, settings=settings)

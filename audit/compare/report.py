@@ -8,7 +8,6 @@ no individual's data: only rates and counts.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
@@ -113,42 +112,31 @@ def render_diff_html(result: DiffResult, *, generated_at: str) -> str:
 
 def write_diff_bundle(result: DiffResult, *, spec: DiffSpec, output: Path, now: dt.datetime) -> Path:
     """Write diff.json, report.html, report.pdf into a new folder under ``output`` and seal it; return the folder."""
+    from audit.partials import writing_bundle
     from audit.preflight import slug
     from audit.report.pdf import write_pdf
-    from audit.signing import seal_bundle, sign_pdf, write_manifest
+    from audit.signing import seal_bundle, sign_pdf_in_place, write_manifest
 
     root = output / slug(result.new.system)
     root.mkdir(parents=True, exist_ok=True)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    final = root / f"diff-{stamp}"
-    suffix = 2
-    while final.exists():
-        final = root / f"diff-{stamp}-{suffix}"
-        suffix += 1
-    work = root / f".{final.name}.partial"
-    work.mkdir()
-    try:
+    with writing_bundle(root, f"diff-{now.strftime('%Y%m%dT%H%M%SZ')}") as folder:
+        work = folder.work
         (work / "diff.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
         html = render_diff_html(result, generated_at=now.isoformat(timespec="seconds"))
         (work / "report.html").write_text(html, encoding="utf-8")
+        write_pdf(html, work / "report.pdf")
         info = {"kind": "diff", "verdict": result.verdict.value, "generated_at": now.isoformat(timespec="seconds"),
                 "baseline_manifest_sha256": result.baseline.manifest_sha256,
                 "new_manifest_sha256": result.new.manifest_sha256}
+        folder.drop_marker()
         if spec.signing is None:
-            write_pdf(html, work / "report.pdf")
             write_manifest(bundle_dir=work, info={**info, "signed": False})
         else:
             key, cert = spec.resolve(spec.signing.key), spec.resolve(spec.signing.certificate)
-            write_pdf(html, work / "report.unsigned.pdf")
-            sign_pdf(pdf_in=work / "report.unsigned.pdf", pdf_out=work / "report.pdf", key_path=key, cert_path=cert,
-                     reason=f"Audit comparison of {result.new.system}")
-            (work / "report.unsigned.pdf").unlink()
+            sign_pdf_in_place(pdf=work / "report.pdf", key_path=key, cert_path=cert,
+                              reason=f"Audit comparison of {result.new.system}")
             seal_bundle(bundle_dir=work, key_path=key, cert_path=cert, info=info)
-        work.rename(final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return final
+    return folder.final
 
 
 def write_diff_junit(result: DiffResult, path: Path) -> Path:

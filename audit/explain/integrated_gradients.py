@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["START_STEPS", "MAX_STEPS", "RELATIVE_TOLERANCE", "BATCH_POINTS", "is_torch_adapter", "output_space",
+           "adaptive_attribution",
            "positive_output", "forward_fn", "model_output", "tolerance_for", "IGRows", "integrated_gradients",
            "method_text"]
 
@@ -152,12 +153,36 @@ def integrated_gradients(module: Any, x: np.ndarray, baseline: np.ndarray, *, ou
     base32 = np.ascontiguousarray(np.asarray(baseline, dtype=np.float64).reshape(1, -1), dtype=np.float32)
     margin = model_output(module, x32, output=output, positive_index=positive_index)
     base = float(model_output(module, base32, output=output, positive_index=positive_index)[0])
-    rows, width = x32.shape
-    values = np.zeros((rows, width))
-    steps = np.zeros(rows, dtype=int)
-    gap = np.full(rows, np.inf)
     ig = IntegratedGradients(forward_fn(module, output=output, positive_index=positive_index))
     ig.gradient_func = summed_gradients  # one backward pass per batch instead of one per row and step
+
+    def attribute(idx: np.ndarray, n_steps: int) -> np.ndarray:
+        inputs = torch.from_numpy(x32[idx])
+        attr = ig.attribute(inputs, baselines=torch.from_numpy(base32).expand_as(inputs), n_steps=n_steps,
+                            method="gausslegendre")
+        return np.asarray(attr.detach().cpu().numpy(), dtype=np.float64)
+
+    values, steps, gap = adaptive_attribution(attribute, shape=x32.shape, moved=margin - base, tolerance=tolerance,
+                                              start_steps=start_steps, max_steps=max_steps)
+    return IGRows(values=values, base=base, margin=margin, steps=steps, gap=gap)
+
+
+def adaptive_attribution(attribute: Callable[[np.ndarray, int], np.ndarray], *, shape: tuple[int, ...],
+                         moved: np.ndarray, tolerance: float, start_steps: int = START_STEPS,
+                         max_steps: int = MAX_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Attributions (rows x columns of ``shape``) with each row's steps doubled until it is complete enough.
+
+    ``attribute(rows, n_steps)`` gives those rows' attributions at ``n_steps`` points (batched here so that a
+    batch holds at most BATCH_POINTS points); ``moved`` is f(x) - f(baseline) per row. Rows whose completeness gap
+    |sum of attributions - moved| is not under ``tolerance`` are redone with twice the steps, up to ``max_steps``.
+    Returns (attributions, steps used, gap) per row.
+    """
+    import torch
+
+    rows = shape[0]
+    values = np.zeros(shape)
+    steps = np.zeros(rows, dtype=int)
+    gap = np.full(rows, np.inf)
     todo = np.arange(rows)
     n_steps = start_steps
     with torch.enable_grad():
@@ -165,17 +190,14 @@ def integrated_gradients(module: Any, x: np.ndarray, baseline: np.ndarray, *, ou
             block_rows = max(1, BATCH_POINTS // n_steps)
             for start in range(0, len(todo), block_rows):
                 idx = todo[start:start + block_rows]
-                inputs = torch.from_numpy(x32[idx])
-                baselines = torch.from_numpy(base32).expand_as(inputs)
-                attr = ig.attribute(inputs, baselines=baselines, n_steps=n_steps, method="gausslegendre")
-                values[idx] = attr.detach().cpu().numpy().astype(np.float64)
+                values[idx] = attribute(idx, n_steps)
                 steps[idx] = n_steps
-            gap[todo] = np.abs(values[todo].sum(axis=1) - (margin[todo] - base))
+            gap[todo] = np.abs(values[todo].sum(axis=1) - moved[todo])
             todo = todo[~(gap[todo] < tolerance)]
             if n_steps * 2 > max_steps:
                 break
             n_steps *= 2
-    return IGRows(values=values, base=base, margin=margin, steps=steps, gap=gap)
+    return values, steps, gap
 
 
 def method_text(output: str, tolerance: float) -> str:

@@ -26,11 +26,15 @@ NOT_EXPLAINED = "not explained in this audit (the explainer's time budget left t
 
 @dataclass
 class Reasons:
-    """``texts[r]`` is the (r+1)-th reason of every row (None where a row has fewer); ``counts`` per row."""
+    """``texts[r]`` is the (r+1)-th reason of every row (None where a row has fewer); ``counts`` per row.
+
+    ``values[r]`` is the person's value that reason names, as text (None where there is no such reason).
+    """
 
     texts: list[np.ndarray]
     features: np.ndarray  # rows x top_k feature positions (-1 where no reason)
     counts: np.ndarray
+    values: list[np.ndarray]
 
 
 def value_text(X: pd.DataFrame) -> np.ndarray:
@@ -72,6 +76,7 @@ def principal_reasons(*, values: np.ndarray, X: pd.DataFrame, decision: np.ndarr
     shown = value_text(X)
     rows = np.arange(n)
     texts: list[np.ndarray] = []
+    values_shown: list[np.ndarray] = []
     for r in range(k):
         f = order[:, r]
         amount = np.take_along_axis(values, f[:, None], axis=1)[:, 0]
@@ -81,6 +86,9 @@ def principal_reasons(*, values: np.ndarray, X: pd.DataFrame, decision: np.ndarr
         # numpy's stubs read where(cond, x, None) as the one-argument form (a tuple of indices); it is the
         # three-argument form, giving an object array with None where a row has no r-th reason.
         texts.append(cast(np.ndarray, np.where(valid[:, r], text, None)))
+        named = shown[rows, f].astype(object)
+        named[~valid[:, r]] = None
+        values_shown.append(named)
     counts = valid.sum(axis=1)
     if k and n:
         unexplained = ~np.isfinite(values).all(axis=1)  # no contributions (KernelSHAP's budget): no reason is known
@@ -89,4 +97,4 @@ def principal_reasons(*, values: np.ndarray, X: pd.DataFrame, decision: np.ndarr
         texts[0] = np.where(none_given & decision, NO_POSITIVE_FACTOR, texts[0])
         texts[0] = np.where(unexplained, NOT_EXPLAINED, texts[0])
     features = np.where(valid, order, -1)
-    return Reasons(texts=texts, features=features, counts=counts)
+    return Reasons(texts=texts, features=features, counts=counts, values=values_shown)

@@ -118,26 +118,15 @@ def text_attributions(model: Any, X: pd.DataFrame, column: str) -> TokenAttribut
         return log_odds(wrapper(x), output=output, positive_index=pos)
 
     lig = LayerIntegratedGradients(forward, layer)
-    positions = np.zeros((rows, length))
-    steps = np.zeros(rows, dtype=int)
-    gap = np.full(rows, np.inf)
-    todo = np.arange(rows)
-    n_steps = START_STEPS
-    with torch.enable_grad():
-        while len(todo):
-            block_rows = max(1, BATCH_POINTS // n_steps)
-            for start in range(0, len(todo), block_rows):
-                idx = todo[start:start + block_rows]
-                inputs = torch.from_numpy(ids[idx])
-                attr = lig.attribute(inputs, baselines=torch.from_numpy(baseline).expand_as(inputs), n_steps=n_steps,
-                                     method="gausslegendre")
-                positions[idx] = attr.detach().double().sum(dim=2).numpy()  # summed over the embedding dimension
-                steps[idx] = n_steps
-            gap[todo] = np.abs(positions[todo].sum(axis=1) - (margin[todo] - base))
-            todo = todo[~(gap[todo] < tolerance)]
-            if n_steps * 2 > MAX_STEPS:
-                break
-            n_steps *= 2
+
+    def attribute(idx: np.ndarray, n_steps: int) -> np.ndarray:
+        inputs = torch.from_numpy(ids[idx])
+        attr = lig.attribute(inputs, baselines=torch.from_numpy(baseline).expand_as(inputs), n_steps=n_steps,
+                             method="gausslegendre")
+        return np.asarray(attr.detach().double().sum(dim=2).numpy())  # summed over the embedding dimension
+
+    positions, steps, _ = ig.adaptive_attribution(attribute, shape=ids.shape, moved=margin - base,
+                                                  tolerance=tolerance, start_steps=START_STEPS, max_steps=MAX_STEPS)
     found, codes = tokenizer.tokens(texts)
     known = sorted((i, t) for t, i in tokenizer.vocabulary.items())
     vocabulary = [t for _, t in known]

@@ -401,7 +401,7 @@ def record(
                 "manifest_sha256": manifest_sha256,
             })
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException:  # any interruption (KeyboardInterrupt too) rolls the append back; re-raised
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise

@@ -23,13 +23,13 @@ images more than another's.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-__all__ = ["Perturbation", "FlipRate", "DEFAULT_PERTURBATIONS", "KINDS", "perturb", "flip_rates", "N_BOOT"]
+__all__ = ["Perturbation", "FlipRate", "DEFAULT_PERTURBATIONS", "KINDS", "perturb", "flip_rates", "flip_rates_by", "N_BOOT"]
 
 Kind = Literal["noise", "blur", "brightness", "contrast", "jpeg"]
 KINDS: tuple[str, ...] = ("noise", "blur", "brightness", "contrast", "jpeg")
@@ -137,29 +137,52 @@ def flip_rates(decide: Callable[[np.ndarray], np.ndarray], images: np.ndarray, *
     The reference decisions are ``decide(images)``. ``groups`` (one value per image) adds each group's rate.
     Each perturbation's noise uses ``seed``; each interval uses its own generator seeded from (seed, position).
     """
+    by = flip_rates_by(decide, images, perturbations=perturbations, seed=seed,
+                       groups={} if groups is None else {"": groups}, n_boot=n_boot)
+    return by[""] if groups is not None else by[None]
+
+
+def flip_rates_by(decide: Callable[[np.ndarray], np.ndarray], images: np.ndarray, *,
+                  perturbations: Sequence[Perturbation] = DEFAULT_PERTURBATIONS, seed: int,
+                  groups: Mapping[str, Sequence[object] | np.ndarray], n_boot: int = N_BOOT
+                  ) -> dict[str | None, list[FlipRate]]:
+    """:func:`flip_rates` grouped by each of several attributes (``groups``: name -> one value per image).
+
+    Every perturbed image is decided once, whatever the number of attributes; the overall rates and intervals are
+    the same in every list. With no attribute, the one list is under the key None.
+    """
     from audit.counterfactual._bootstrap import proportion_ci
 
     x = _images(images)
     if not len(perturbations):
         raise ValueError("no perturbation declared")
-    group = None if groups is None else np.asarray([str(g) for g in groups], dtype=object)
-    if group is not None and len(group) != len(x):
-        raise ValueError(f"groups has {len(group)} values for {len(x)} images")
+    labels = {name: np.asarray([str(g) for g in values], dtype=object) for name, values in groups.items()}
+    for name, group in labels.items():
+        if len(group) != len(x):
+            raise ValueError(f"groups{f' {name!r}' if name else ''} has {len(group)} values for {len(x)} images")
     reference = np.asarray(decide(x))
     if reference.shape != (len(x),):
         raise ValueError(f"decide must return one decision per image ({len(x)}), not shape {reference.shape}")
-    results = []
-    for position, p in enumerate(perturbations):
-        changed = np.asarray(decide(perturb(x, p, seed=seed))) != reference
-        flipped = int(changed.sum())
-        rng = np.random.default_rng([seed, position])
-        by_group: dict[str, tuple[float, int, int]] = {}
-        if group is not None:
-            for g in sorted(set(group)):
-                inside = group == g
-                k = int(changed[inside].sum())
-                by_group[g] = (k / int(inside.sum()), k, int(inside.sum()))
-        results.append(FlipRate(perturbation=p, rate=flipped / len(x) if len(x) else float("nan"), flipped=flipped,
-                                n=len(x), ci=proportion_ci(flipped, len(x), rng=rng, n_boot=n_boot),
-                                by_group=by_group))
-    return results
+    changed = [np.asarray(decide(perturb(x, p, seed=seed))) != reference for p in perturbations]
+    overall = []
+    for position, (p, flips) in enumerate(zip(perturbations, changed, strict=True)):
+        flipped = int(flips.sum())
+        ci = proportion_ci(flipped, len(x), rng=np.random.default_rng([seed, position]), n_boot=n_boot)
+        overall.append((p, flipped, ci))
+
+    def rates(group: np.ndarray | None) -> list[FlipRate]:
+        out = []
+        for (p, flipped, ci), flips in zip(overall, changed, strict=True):
+            by_group: dict[str, tuple[float, int, int]] = {}
+            if group is not None:
+                for g in sorted(set(group)):
+                    inside = group == g
+                    k = int(flips[inside].sum())
+                    by_group[g] = (k / int(inside.sum()), k, int(inside.sum()))
+            out.append(FlipRate(perturbation=p, rate=flipped / len(x) if len(x) else float("nan"), flipped=flipped,
+                                n=len(x), ci=ci, by_group=by_group))
+        return out
+
+    if not labels:
+        return {None: rates(None)}
+    return {name: rates(group) for name, group in labels.items()}

@@ -211,7 +211,7 @@ def log_audit(
         _fail(client, run_id)
         problem = exc.message if isinstance(exc, MlflowException) else f"{type(exc).__name__}: {exc}"
         raise AuditInputError(MLFLOW_LOG_FAILED, uri=shown_uri(uri), problem=_one_line(problem)) from exc
-    except BaseException:
+    except BaseException:  # anything else (KeyboardInterrupt too) leaves no run marked running; re-raised as is
         _fail(client, run_id)
         raise
     return run_id

@@ -32,11 +32,12 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
-def _interval(text: object) -> str:
-    """'0.052 – 0.180' as '5.2–18.0 %'."""
-    try:
-        low, high = (float(part) for part in str(text).split("–"))
-    except ValueError:
+def _interval(table: Table | None, *, metric: str, attribute: str, group: str) -> str:
+    """A group's 95 % interval of ``metric`` from the evidence's long-form table (numbers, not the printed text)."""
+    row = next((r for r in (table.records() if table is not None else [])
+                if r.get("metric") == metric and r.get("attribute") == attribute and r.get("group") == group), None)
+    low, high = (row.get("ci_low"), row.get("ci_high")) if row is not None else (None, None)
+    if not isinstance(low, float) or not isinstance(high, float):
         return ""
     return f"{100 * low:.1f}–{100 * high:.1f} %"
 
@@ -67,12 +68,12 @@ def largest_harm(result: AuditResult) -> str | None:
         if metric == "equalized_odds_difference" and not flag:
             prefix, who = "FNR:", "whose actual outcome was “{label}”"
         column = next((c for c in rates.columns if c.startswith(prefix)), None)
-        ci_column = next((c for c in rates.columns if c.startswith(prefix.rstrip(":")) and "CI" in c), None)
+        long_metric: str | None = prefix.rstrip(":").lower()  # "fpr", "fnr": the long-form table's names
         population = "Among people " + who.format(label=label) + ", "
         verb = column.split(":", 1)[1].strip() if column else ""
     else:  # a rate of decisions: the group least often decided favourably (most often flagged)
         column = rates.columns[4] if len(rates.columns) > 4 else None
-        ci_column, population = None, ""
+        long_metric, population = None, ""
         verb = "flagged" if flag else "decided favourably"
     if column is None or any(n not in by_group for n in names):
         return None
@@ -81,7 +82,8 @@ def largest_harm(result: AuditResult) -> str | None:
         return None
     harmed_is_higher = metric in _HARMS or flag
     worst, other = sorted(names, key=lambda n: float(values[n]), reverse=harmed_is_higher)  # type: ignore[arg-type]
-    ci = _interval(by_group[worst].get(ci_column)) if ci_column else ""
+    ci = (_interval(_table(ev.tables, "All figures"), metric=long_metric, attribute=breakdown, group=worst)
+          if long_metric else "")
     where = "" if " × " in breakdown or "=" in worst else f"{breakdown} "
     gap_text = (f"a gap of {100 * gap:.1f} points (95 % CI {100 * low:.1f} to {100 * high:.1f})"
                 if isinstance(low, float) and isinstance(high, float) else f"a gap of {100 * gap:.1f} points")
