@@ -150,3 +150,15 @@ def test_altered_baseline_refused_naming_the_file(bundles: dict[str, Any], tmp_p
     assert DIFF_BUNDLE_ALTERED.split("{problem}")[0].format(path=altered, role="baseline") in message
     assert "audit.json" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_nothing_judged_is_review_not_pass(bundles: dict[str, Any]) -> None:
+    """Groups all under min_group_size: every figure is shown, none judged, and the diff cannot PASS on that."""
+    from audit.compare.bundles import diff_bundles
+    from audit.compare.spec import DiffSpec
+
+    diff = diff_bundles(baseline=bundles["baseline"], new=bundles["retrained"],
+                        spec=DiffSpec(min_group_size=ROWS + 1, bootstrap=200))
+    assert diff.comparisons and all(c.judgement == "not judged" for c in diff.comparisons)
+    assert diff.verdict.value == "REVIEW"
+    assert any(reason.startswith("no figure could be judged") for reason in diff.reasons)

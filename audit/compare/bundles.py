@@ -307,6 +307,8 @@ def _verdict(changes: list[StatusChange], comparisons: list[FigureComparison]) -
             review.append(f"{shown}: the interval does not exclude a worsening beyond the margin {c.margin:g}")
     if fail:
         return Status.FAIL, fail + review
+    if comparisons and all(c.judgement == "not judged" for c in comparisons):  # nothing measured cannot pass
+        review.append(f"no figure could be judged: {comparisons[0].reason}")
     if review:
         return Status.REVIEW, review
     return Status.PASS, ["no judged figure is worse than its margin allows, and no requirement in force went from "
