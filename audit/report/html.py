@@ -452,8 +452,9 @@ def _run(result: AuditResult) -> dict[str, Any]:
     """The run record split into the parts the appendix shows, and the rest."""
     run = dict(result.run)
     # What personal data the bundle holds: its own paragraph in the appendix, not a row of the run table.
+    # The code book is long (a row per column and per coded value): its own tables, not a cell of the run table.
     parts: dict[str, Any] = {"seed": None, "libraries": None, "timings": None,
-                             "personal_data": run.pop("personal_data", None)}
+                             "personal_data": run.pop("personal_data", None), "code_book": run.pop("code_book", None)}
     for part, keys in {"seed": ("seed",), "libraries": ("libraries", "library_versions", "versions", "packages"),
                        "timings": ("timings", "stage_seconds", "seconds", "durations")}.items():
         for key in keys:
