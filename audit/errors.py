@@ -356,3 +356,19 @@ TEXT_INPUTS = ("a tensor model that reads the text column '{column}' takes only 
                "[{column}] (found {inputs})")
 __all__ += ["TEXT_TOKENIZER_FILE", "TEXT_TOKENIZER_FIELDS", "TEXT_TOKENIZER_MISSING", "TEXT_TOKENIZER_INVALID",
             "TEXT_MODEL_FORMAT", "TEXT_INPUTS"]
+
+
+# Partitioned audits (audit/scale, issue 16): a worker that cannot do the work, said before or as it happens.
+WORKER_LIBRARY_MISSING = (
+    "worker {worker}: cannot import '{module}', which the audit needs there ({why}); install the same packages on "
+    "every worker as on this machine (pip install of this project and the model's libraries)"
+)
+WORKER_LIBRARY_VERSION = (
+    "worker {worker}: {library} {found} differs from {expected} on this machine; install the same version on every "
+    "worker, or the partitions would be decided by different code"
+)
+PARTITIONED_UNSUPPORTED = (
+    "{path}: field '{field}': {problem}; a partitioned audit reads tabular Parquet data with a model or a decision "
+    "column"
+)
+__all__ += ["WORKER_LIBRARY_MISSING", "WORKER_LIBRARY_VERSION", "PARTITIONED_UNSUPPORTED"]

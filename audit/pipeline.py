@@ -182,14 +182,16 @@ def _shown(value: object) -> str | None:
     return " or ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
 
 
-def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
+def _subject_summary(subject: Subject, *, trust_model: bool, scale: dict[str, Any] | None = None) -> dict[str, Any]:
+    from audit.scale import data_digest
     from audit.signing import hash_file
 
     spec = subject.spec
     summary: dict[str, Any] = {
         "data_file": subject.data_path.name,
-        "data_sha256": hash_file(subject.data_path),
-        "rows": subject.n,
+        "data_sha256": data_digest(subject.data_path),
+        "rows": scale["rows"] if scale is not None else subject.n,
+        **({"sample_rows": subject.n} if scale is not None else {}),
         "features": list(subject.X.columns),
         "protected": list(subject.groups.columns),
         "target": spec.data.target,
@@ -213,6 +215,54 @@ def _subject_summary(subject: Subject, *, trust_model: bool) -> dict[str, Any]:
         summary["model_reference_sha256"] = hash_file(reference)
         summary["model_drift"] = getattr(subject.model, "drift", None)
     return summary
+
+
+#: Evidence counted over every row in a partitioned audit; every other item reads the sample.
+COUNTED_OVER_ALL_ROWS = ("fairness.selection_rate", "fairness.eeo_impact")
+
+
+def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: bool,
+                         scheduler: str | None) -> tuple[Subject, dict[str, Any]]:
+    """Decide and count every row partition by partition (``audit.scale``); the Subject is the seeded sample."""
+    from audit.scale import count_partitions
+
+    settings = spec.scale
+    if settings is None:  # the caller checks; kept so the function stands alone
+        raise ValueError("a partitioned audit needs the spec's scale section")
+    address = scheduler or settings.scheduler
+    read = count_partitions(spec, trust_model=trust_model, target_rows=settings.partition_rows,
+                            sample_rows=settings.sample_rows, scheduler=address, workers=settings.workers,
+                            progress=lambda done, total: ctx.progress("rows decided and counted", done, total))
+    ctx.population = read.population
+    subject = load_subject(spec, trust_model=trust_model, frame=read.sample)
+    return subject, {
+        "rows": read.population.rows,
+        "sample_rows": subject.n,
+        "sample_probability": read.sample_probability,
+        "partitions": read.partitions,
+        "partition_rows": settings.partition_rows,
+        "engine": f"Dask scheduler {address}" if address else f"{settings.workers} local processes",
+        "counted_over_all_rows": list(COUNTED_OVER_ALL_ROWS),
+    }
+
+
+def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> None:
+    """Each evidence item says whether it counts every row or reads the sample, in its method, limits and params."""
+    rows, sample = int(scale["rows"]), int(scale["sample_rows"])
+    for item in evidence:
+        if item.id in COUNTED_OVER_ALL_ROWS:
+            item.params["rows_counted"] = rows
+            item.method = (item.method + f" Counted over all {rows:,} decisions, partition by partition: the counts "
+                           "are exact, and the intervals come from resampling them (they do not depend on the "
+                           "partitioning).").strip()
+        else:
+            item.params["sample_rows"] = sample
+            item.params["population_rows"] = rows
+            item.limits.append(
+                f"Computed on a seeded random sample of {sample:,} of the {rows:,} decisions (each row kept with "
+                f"probability {scale['sample_probability']:.4g}, chosen by a keyed hash of its id and the audit's "
+                "seed); its figures are estimates for all decisions, its counts are the sample's. Selection rates "
+                "and impact ratios are counted over every decision (fairness.selection_rate, fairness.eeo_impact).")
 
 
 def run_audit(
@@ -244,13 +294,19 @@ def run_audit(
         check_before_append(db_path=history)
     now = now or dt.datetime.now(dt.UTC)
     audit_date = spec.audit_date or now.date()
-    subject = load_subject(spec, trust_model=trust_model)
-    timings["load"] = round(time.perf_counter() - start, 3)
-
     ctx = CheckContext(spec=spec, seed=spec.seed, scheduler=scheduler or spec.explanations.scheduler)
     if progress is not None:
         ctx.progress = progress
+    scale: dict[str, Any] | None = None
+    if spec.scale is None:
+        subject = load_subject(spec, trust_model=trust_model)
+    else:
+        subject, scale = _partitioned_subject(spec, ctx, trust_model=trust_model, scheduler=scheduler)
+    timings["load"] = round(time.perf_counter() - start, 3)
+
     evidence = _run_checks(subject, ctx, timings)
+    if scale is not None:
+        _say_what_was_sampled(evidence, scale)
 
     t = time.perf_counter()
     findings = policies.evaluate(spec, evidence, audit_date=audit_date)
@@ -263,7 +319,7 @@ def run_audit(
         tool={"name": TOOL_NAME, "version": tool_version()},
         audit_date=audit_date.isoformat(),
         system=spec.system.model_dump(mode="json"),
-        subject=_subject_summary(subject, trust_model=trust_model),
+        subject=_subject_summary(subject, trust_model=trust_model, scale=scale),
         evidence=evidence,
         findings=findings,
         verdict=verdict,
@@ -274,7 +330,8 @@ def run_audit(
         history=policies.history(spec, audit_date=audit_date),
         run={"seed": spec.seed, "libraries": versions, "policies": spec.policies,
              "spec_file": spec_path.name, "python": platform.python_version(),
-             "code_book": spec.data.code_book.model_dump(mode="json")},
+             "code_book": spec.data.code_book.model_dump(mode="json"),
+             **({"scale": scale} if scale is not None else {})},
     )
 
     root = (output or spec.output) / slug(spec.system.name)

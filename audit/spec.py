@@ -56,6 +56,7 @@ from audit.errors import (
 
 __all__ = [
     "AuditSpec",
+    "ScaleSpec",
     "SystemSpec",
     "ModelSpec",
     "DataSpec",
@@ -655,6 +656,20 @@ class CounterfactualSpec(_Strict):
     max_changes: int = Field(default=3, ge=1, description="Most features a recourse may change.")
 
 
+class ScaleSpec(_Strict):
+    """A partitioned audit (issue 16): data.path is Parquet (a file or a folder of files) read partition by partition.
+
+    Selection rates and impact ratios (``fairness.selection_rate``, ``fairness.eeo_impact``, the LL144 tables) are
+    counted over every row; every other check reads a seeded random sample of the rows, and says so.
+    """
+
+    partition_rows: int = Field(default=250_000, ge=1, description="Rows per partition (whole Parquet row groups).")
+    sample_rows: int = Field(default=20_000, ge=100, description="About how many rows the sample-based checks read.")
+    workers: int = Field(default=2, ge=1, description="Local processes when no Dask scheduler is given.")
+    scheduler: str | None = Field(default=None, description="Dask scheduler address (tcp://host:8786); the "
+                                                            "command line's --scheduler wins.")
+
+
 class RobustnessSpec(_Strict):
     """Perturbation tests (AI Act Art. 15(4))."""
 
@@ -767,6 +782,8 @@ class AuditSpec(_Strict):
     explanations: ExplanationSpec = Field(default_factory=ExplanationSpec)
     counterfactuals: CounterfactualSpec = Field(default_factory=CounterfactualSpec)
     robustness: RobustnessSpec = Field(default_factory=RobustnessSpec)
+    scale: ScaleSpec | None = Field(default=None, description="Read the data in partitions (Parquet), on local "
+                                                              "processes or a Dask cluster; see ScaleSpec.")
     images: ImageSpec | None = Field(default=None, description="Image inputs: reading, attribution maps, perturbations "
                                                                 "(needs a column declared image in data.feature_types).")
     seed: Seed = Field(default=0, description="Seed of every random step; the same inputs give the same audit.json.")

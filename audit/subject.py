@@ -200,11 +200,19 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
-    """Read and validate the data, load the model, compute predictions once."""
+def load_subject(spec: AuditSpec, *, trust_model: bool = False, frame: pd.DataFrame | None = None,
+                 adapter: ModelAdapter | None = None, with_reference: bool = True) -> Subject:
+    """Read and validate the data, load the model, compute predictions once.
+
+    A partitioned audit (``audit.scale``) passes one partition's rows as ``frame`` (validated exactly as the whole
+    file is), the model its worker already loaded as ``adapter``, and ``with_reference=False`` (data.reference is
+    read once, by the process that runs the audit, not by every partition).
+    """
     data_spec = spec.data
     path = spec.resolve(data_spec.path)
-    frame = read_table(path)
+    if frame is None:
+        frame = read_table(path)
+        frame.index = pd.RangeIndex(len(frame))  # row numbers (a Parquet file may bring back an index it stored)
     if frame.empty:
         raise AuditInputError(DATA_EMPTY, path=path)
     columns = [str(c) for c in frame.columns]
@@ -249,7 +257,7 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
             raise AuditInputError(SPEC_INVALID, path=spec.source or path, field="data.decision",
                                   problem="a predictions-only audit (model.format: none) needs data.decision")
         _check_finite(frame, frame[default_features], spec, path)
-    model = load_model(spec, data_columns=default_features, trust=trust_model)
+    model = adapter if adapter is not None else load_model(spec, data_columns=default_features, trust=trust_model)
     if model is not None:
         for column in model.feature_names:
             if column not in frame.columns:
@@ -259,7 +267,8 @@ def load_subject(spec: AuditSpec, *, trust_model: bool = False) -> Subject:
     else:
         X = frame[default_features]
     images = _read_images(frame, spec, path, ids, model) if spec.image_columns else None
-    reference, reference_groups = _read_reference(spec, [str(c) for c in X.columns], protected)
+    reference, reference_groups = (_read_reference(spec, [str(c) for c in X.columns], protected) if with_reference
+                                   else (None, None))
     predictions = _predictions(frame, X, model, spec, path)
     return Subject(
         spec=spec,
@@ -402,14 +411,14 @@ def _labels(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray | No
 def _ids(frame: pd.DataFrame, spec: AuditSpec, path: Path) -> np.ndarray:
     """Each decision's id as text: the id column's (every row one, none twice), else the row number from 0."""
     column = spec.data.id_column
-    if column is None:
-        return np.arange(len(frame)).astype(str)
+    if column is None:  # the frame's index is the row number: 0.. for a whole file, the partition's rows otherwise
+        return np.asarray(frame.index, dtype=np.int64).astype(str)
     raw = frame[column]
     texts = raw.astype(str).str.strip()
     missing = (raw.isna() | (texts == "")).to_numpy()
     if missing.any():
         raise AuditInputError(ID_MISSING, path=path, column=column, count=int(missing.sum()),
-                              row=f"row {int(np.argmax(missing)) + 1}")
+                              row=f"row {_row_number(frame, int(np.argmax(missing)))}")
     repeated = texts[texts.duplicated(keep=False)]
     if len(repeated):
         distinct = list(dict.fromkeys(repeated))
@@ -620,5 +629,11 @@ def _score_values(column: pd.Series) -> np.ndarray:
 def _row_name(frame: pd.DataFrame, position: int, spec: AuditSpec) -> str:
     """How a message names a row: its number in the data (from 1) and its id, when there is an id column."""
     id_column = spec.data.id_column
-    where = f"row {position + 1}"
+    where = f"row {_row_number(frame, position)}"
     return f"{where} ({id_column} {frame[id_column].iloc[position]})" if id_column else where
+
+
+def _row_number(frame: pd.DataFrame, position: int) -> int:
+    """The data file's row number (from 1) of the frame's row at ``position``: a partition's frame is indexed by its
+    rows' places in the whole data (``audit.scale.read_partition``), a whole file's by 0, 1, ..."""
+    return int(frame.index[position]) + 1

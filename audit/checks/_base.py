@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from audit.fairness.population import Population
 from audit.spec import AuditSpec
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ class CheckContext:
     proxies: dict[str, list[str]] | None = None
     decision_columns: dict[str, np.ndarray | list[Any]] = field(default_factory=dict)
     scheduler: str | None = None  # Dask scheduler address; None = local processes
+    #: Counts over every decision when the Subject holds a sample of them (a partitioned audit, ``audit.scale``):
+    #: the rate checks read these; None = the Subject holds every decision and the checks count its rows.
+    population: Population | None = None
     progress: Progress = _no_progress
 
     def rng(self, salt: int) -> np.random.Generator:

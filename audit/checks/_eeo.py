@@ -35,13 +35,14 @@ from audit.checks._selection import (
     selection_indicator,
 )
 from audit.evidence import Evidence, Table, clean_number
-from audit.fairness.compare import Comparison, compare
-from audit.fairness.groups import LL144_SHARE, build_breakdowns
-from audit.spec import EEO_KINDS, SmallCategoryExclusion
-from audit.subject import MISSING_GROUP, Subject
+from audit.fairness.compare import Comparison, compare_cells
+from audit.fairness.groups import LL144_SHARE
+from audit.fairness.population import count_population
+from audit.spec import EEO_KINDS, AuditSpec, SmallCategoryExclusion
+from audit.subject import Subject
 from audit.thresholds import reference_line
 
-__all__ = ["eeo_evidence", "eeo_attributes", "SALT", "EVIDENCE_ID", "TITLE", "NO_EEO_ATTRIBUTE"]
+__all__ = ["eeo_evidence", "eeo_attributes", "eeo_breakdowns", "SALT", "EVIDENCE_ID", "TITLE", "NO_EEO_ATTRIBUTE"]
 
 SALT = 4106
 EVIDENCE_ID = "fairness.eeo_impact"
@@ -53,32 +54,39 @@ SEX_KINDS = frozenset({"sex"})
 RACE_KINDS = EEO_KINDS - SEX_KINDS  # race, ethnicity, race_ethnicity
 
 
-def eeo_attributes(subject: Subject, ctx: CheckContext) -> tuple[list[str], list[str]]:
-    """The protected columns declared as sex, and those declared as race/ethnicity, in spec order."""
-    present = {str(c) for c in subject.groups.columns}
-    declared = [p for p in ctx.spec.data.protected_specs() if p.column in present]
+def eeo_attributes(spec: AuditSpec, columns: list[str]) -> tuple[list[str], list[str]]:
+    """The protected columns (of ``columns``) declared as sex, and those declared as race/ethnicity, in spec order."""
+    declared = [p for p in spec.data.protected_specs() if p.column in set(columns)]
     sexes = [p.column for p in declared if p.kind in SEX_KINDS]
     races = [p.column for p in declared if p.kind in RACE_KINDS]
     return sexes, races
 
 
+def eeo_breakdowns(spec: AuditSpec, columns: list[str]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The EEO columns (in the data's order) and the breakdowns this evidence counts: each, then sex × race pairs."""
+    sexes, races = eeo_attributes(spec, columns)
+    eeo = tuple(c for c in columns if c in set(sexes) | set(races))
+    return eeo, [(c,) for c in eeo] + [(s, r) for s in sexes for r in races]
+
+
 def eeo_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     """LL144 rates and impact ratios of the EEO categories, or not assessed when none is declared."""
-    sexes, races = eeo_attributes(subject, ctx)
-    columns = [c for c in subject.groups.columns if c in set(sexes) | set(races)]
+    sexes, races = eeo_attributes(ctx.spec, [str(c) for c in subject.groups.columns])
+    columns, sets = eeo_breakdowns(ctx.spec, [str(c) for c in subject.groups.columns])
     if not columns:
         return Evidence.not_assessed(EVIDENCE_ID, "fairness", TITLE, NO_EEO_ATTRIBUTE)
-    groups = subject.groups[columns]
-    pairs = [[s, r] for s in sexes for r in races]
-    breakdowns = build_breakdowns(groups, pairs, spec_path=ctx.spec.source or "audit.yaml")
     fairness = ctx.spec.fairness
     exclusion = fairness.small_category_exclusion
     selected, kind, _median = selection_indicator(subject)
+    population = ctx.population or count_population(subject.groups, breakdowns=sets, unknown_sets=[columns],
+                                                    decision=subject.predictions.decision, y=subject.y,
+                                                    selected=selected)
+    breakdowns = [population.breakdown(a) for a in sets]
     rng = ctx.rng(SALT)
     # no minimum size; the 2 % share only when the auditor chose it (6 RCNY § 5-301(d))
     comparisons = [
-        _with_reason(compare(b, decision=selected, y=None, resamples=fairness.bootstrap, rng=rng, min_size=0,
-                             min_share=LL144_SHARE if exclusion else 0.0), exclusion)
+        _with_reason(compare_cells(b, population.cells(b.attributes, selected=True), resamples=fairness.bootstrap,
+                                   rng=rng, min_size=0, min_share=LL144_SHARE if exclusion else 0.0), exclusion)
         for b in breakdowns
     ]
     rows = [row for c in comparisons for row in group_rows(c)]
@@ -106,8 +114,8 @@ def eeo_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         "min_attribute_impact_ratio_ci_low": worst_single["ratio_ci_low"] if worst_single else None,
         "min_attribute_impact_ratio_ci_high": worst_single["ratio_ci_high"] if worst_single else None,
         "min_attribute_impact_ratio_p_value": worst_single["p_value"] if worst_single else None,
-        "n_applicants": subject.n,
-        "unknown_count": int((groups == MISSING_GROUP).any(axis=1).sum()),
+        "n_applicants": population.rows,
+        "unknown_count": population.unknown_among(columns),
         "n_excluded": n_excluded,
     }
     partial_all = _partial(comparisons, rows, exclusion)

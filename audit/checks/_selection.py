@@ -29,8 +29,9 @@ from audit.checks._common import bootstrap_params
 from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Evidence, Table, clean_number
-from audit.fairness.compare import Comparison, compare_each
+from audit.fairness.compare import Comparison, compare_cells
 from audit.fairness.groups import Breakdown
+from audit.fairness.population import count_population
 from audit.fairness.significance import holm
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line
@@ -58,14 +59,21 @@ def selection_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
     """Rates, impact ratios with intervals and tests, and the impact-ratio chart (the LL144 tables are eeo_impact's)."""
     fairness = ctx.spec.fairness
     selected, kind, median = selection_indicator(subject)
+    everyone = tuple(str(c) for c in subject.groups.columns)
+    sets = [b.attributes for b in breakdowns]
+    population = ctx.population or count_population(subject.groups, breakdowns=sets, unknown_sets=[everyone],
+                                                    decision=subject.predictions.decision, y=subject.y,
+                                                    selected=selected)
     rng = ctx.rng(SALT)
-    comparisons = compare_each(breakdowns, decision=selected, y=None, fairness=fairness, rng=rng)
+    comparisons = [compare_cells(population.breakdown(a), population.cells(a, selected=True),
+                                 resamples=fairness.bootstrap, rng=rng, min_size=fairness.min_group_size,
+                                 min_share=fairness.min_group_share) for a in sets]
     rows = [row for c in comparisons for row in group_rows(c)]
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
         row["p_value_holm"] = adjusted
     compared = [r for r in rows if r["excluded"] is None and not r["is_reference"] and r["impact_ratio"] is not None]
     worst = min(compared, key=lambda r: r["impact_ratio"]) if compared else None
-    unknown = int((subject.groups == MISSING_GROUP).any(axis=1).sum())
+    unknown = population.unknown_among(everyone)
     metrics = {
         "favourable_decision": "positive" if subject.favourable_is_positive else "negative",
         "rate_kind": kind,
@@ -112,7 +120,7 @@ def group_rows(c: Comparison) -> list[dict]:
     rate = c.rate("selection_rate")
     low, high = c.rate_interval("selection_rate")
     reference = c.most("selection_rate")
-    n_total = len(b.codes)
+    n_total = b.rows
     if reference is not None and rate[reference] > 0:
         ratio, ratio_low, ratio_high = c.ratio_to("selection_rate", reference)
         tests = c.test_to("selection_rate", reference)

@@ -17,7 +17,7 @@ from audit.fairness.groups import Breakdown, cell_counts, exclusion_reasons
 from audit.fairness.significance import proportion_test
 from audit.spec import FairnessSpec
 
-__all__ = ["Comparison", "Spread", "compare", "compare_each"]
+__all__ = ["Comparison", "Spread", "compare", "compare_cells", "compare_each"]
 
 
 @dataclass(frozen=True)
@@ -150,10 +150,25 @@ def compare(
 ) -> Comparison:
     """Count cells per group, bootstrap them, and mark which groups are large enough to compare."""
     cells = cell_counts(breakdown.codes, breakdown.n_groups, decision=decision, y=y)
+    return compare_cells(breakdown, cells, resamples=resamples, rng=rng, min_size=min_size, min_share=min_share)
+
+
+def compare_cells(
+    breakdown: Breakdown,
+    cells: np.ndarray,
+    *,
+    resamples: int,
+    rng: np.random.Generator,
+    min_size: int,
+    min_share: float,
+) -> Comparison:
+    """Bootstrap counted cells (groups, 4) and mark which groups are large enough to compare.
+
+    The resamples depend on the cells alone, so cells counted partition by partition and added give the same
+    comparison, interval for interval, as the whole data read at once (``audit.scale``).
+    """
     boot = resample_cells(cells, resamples=resamples, rng=rng) if resamples > 0 else None
-    reasons = exclusion_reasons(
-        cells.sum(axis=-1), n_total=len(breakdown.codes), min_size=min_size, min_share=min_share
-    )
+    reasons = exclusion_reasons(cells.sum(axis=-1), n_total=breakdown.rows, min_size=min_size, min_share=min_share)
     return Comparison(breakdown=breakdown, cells=cells, boot=boot, reasons=reasons)
 
 

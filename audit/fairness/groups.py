@@ -24,6 +24,7 @@ from audit.subject import MISSING_GROUP
 
 __all__ = [
     "Breakdown",
+    "breakdown_of",
     "build_breakdowns",
     "cell_counts",
     "exclusion_reasons",
@@ -45,9 +46,20 @@ class Breakdown:
     """One way of splitting people into groups: a protected attribute or an intersection of several."""
 
     attributes: tuple[str, ...]
-    codes: np.ndarray  # group index per row; -1 = unknown category
+    #: Group index per row; -1 = unknown category. Empty for a breakdown assembled from partition counts
+    #: (:meth:`from_counts`): the rows stayed on the workers, and only the figures below exist.
+    codes: np.ndarray
     labels: tuple[str, ...]  # the category as shown: "Female", "Female × Black"
     values: tuple[tuple[str, ...], ...]  # each group's value per attribute
+    rows: int  # people in the data, unknown category included
+    unknown: int  # people whose category is unknown in at least one attribute of the breakdown
+
+    @classmethod
+    def from_counts(cls, attributes: tuple[str, ...], values: tuple[tuple[str, ...], ...], *, rows: int,
+                    unknown: int) -> Breakdown:
+        """A breakdown known by its groups and counts only (a partitioned audit): no row codes."""
+        return cls(attributes=attributes, codes=np.zeros(0, dtype=np.int64),
+                   labels=tuple(CROSS.join(v) for v in values), values=values, rows=rows, unknown=unknown)
 
     @property
     def name(self) -> str:
@@ -62,15 +74,12 @@ class Breakdown:
     @property
     def unknown_count(self) -> int:
         """People whose category is unknown in at least one attribute of the breakdown."""
-        return int((self.codes < 0).sum())
+        return self.unknown
 
     def key(self, index: int) -> str:
         """Stable name of a group for metrics: "sex=Female" or "sex=Female & race=Black"."""
         return " & ".join(f"{a}={v}" for a, v in zip(self.attributes, self.values[index], strict=True))
 
-    def sizes(self) -> np.ndarray:
-        """People per group."""
-        return np.bincount(self.codes[self.codes >= 0], minlength=self.n_groups)
 
 
 def intersection_sets(
@@ -99,6 +108,11 @@ def build_breakdowns(
     return [_breakdown(groups, combo) for combo in sets]
 
 
+def breakdown_of(groups: pd.DataFrame, attributes: tuple[str, ...]) -> Breakdown:
+    """The breakdown over ``attributes`` (one attribute, or their intersection) of the rows of ``groups``."""
+    return _breakdown(groups, attributes)
+
+
 def _breakdown(groups: pd.DataFrame, attributes: tuple[str, ...]) -> Breakdown:
     columns = [groups[a].astype(str).to_numpy(dtype=object) for a in attributes]
     unknown = np.zeros(len(groups), dtype=bool)
@@ -113,7 +127,8 @@ def _breakdown(groups: pd.DataFrame, attributes: tuple[str, ...]) -> Breakdown:
     values = tuple(tuple(str(v) for v in (u if isinstance(u, tuple) else (u,))) for u in uniques)
     codes = np.full(len(groups), -1, dtype=np.int64)
     codes[~unknown] = codes_known
-    return Breakdown(attributes=attributes, codes=codes, labels=tuple(CROSS.join(v) for v in values), values=values)
+    return Breakdown(attributes=attributes, codes=codes, labels=tuple(CROSS.join(v) for v in values), values=values,
+                     rows=len(groups), unknown=int(unknown.sum()))
 
 
 def cell_counts(codes: np.ndarray, n_groups: int, *, decision: np.ndarray, y: np.ndarray | None) -> np.ndarray:

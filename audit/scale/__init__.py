@@ -1,0 +1,40 @@
+"""Audits of more rows than one process holds (issue 16): Parquet read by partition, counted where it is read.
+
+- :mod:`audit.scale._partitions`: which rows make a partition (Parquet row groups), and reading one.
+- :mod:`audit.scale._work`: what a worker does with a partition (validate, decide, count, sample; rows stay there).
+- :mod:`audit.scale._sample`: the seeded sample, chosen by a keyed hash of each row's id (partition-independent).
+- :mod:`audit.scale.engine`: local processes or a Dask cluster, progress, the check of the workers' libraries.
+
+The counts themselves are :class:`audit.fairness.population.Population`: the rate checks read them whether they were
+counted in one process or merged from partitions.
+"""
+
+from audit.scale._partitions import Partition, data_digest, plan_partitions, read_partition
+from audit.scale._sample import sample_mask, sample_probability
+from audit.scale._work import PartitionResult, PartitionTask, count_partition
+from audit.scale.engine import (
+    DEFAULT_PARTITION_ROWS,
+    DEFAULT_SAMPLE_ROWS,
+    Partitioned,
+    check_partitionable,
+    count_partitions,
+    required_distributions,
+)
+
+__all__ = [
+    "Partition",
+    "plan_partitions",
+    "read_partition",
+    "data_digest",
+    "sample_mask",
+    "sample_probability",
+    "PartitionResult",
+    "PartitionTask",
+    "count_partition",
+    "DEFAULT_PARTITION_ROWS",
+    "DEFAULT_SAMPLE_ROWS",
+    "Partitioned",
+    "check_partitionable",
+    "count_partitions",
+    "required_distributions",
+]

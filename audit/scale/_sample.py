@@ -1,0 +1,37 @@
+"""The partitioned audit's sample: rows chosen by a seeded hash of their id, so partitioning cannot change it.
+
+Each row joins the sample when a keyed hash of its id (SipHash, pandas' ``hash_pandas_object`` with a key derived
+from the audit's seed), read as a number in [0, 1), is below ``probability``. A row's fate depends on its id and the
+seed alone: not on which partition holds it, nor on the order in which partitions finish. Every row has the same
+chance, so the sample is a simple random sample in expectation (Bernoulli sampling): its size varies a little around
+``probability`` × rows, and small groups are as rare in it as in the data (no stratification).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["sample_mask", "sample_probability"]
+
+_TWO_64 = float(2**64)
+
+
+def _key(seed: int) -> str:
+    """A 16-character SipHash key from the seed (a salt keeps it apart from every other use of the seed)."""
+    return hashlib.sha256(f"audit.scale.sample:{seed}".encode()).hexdigest()[:16]
+
+
+def sample_mask(ids: np.ndarray, *, seed: int, probability: float) -> np.ndarray:
+    """Which of the rows with these ids the sample keeps."""
+    if probability >= 1.0:
+        return np.ones(len(ids), dtype=bool)
+    hashed = pd.util.hash_pandas_object(pd.Series(np.asarray(ids, dtype=str)), index=False, hash_key=_key(seed))
+    return hashed.to_numpy(dtype=np.uint64) / _TWO_64 < probability
+
+
+def sample_probability(*, rows: int, sample_rows: int) -> float:
+    """The chance per row that gives about ``sample_rows`` rows of ``rows`` (1 when there are fewer)."""
+    return 1.0 if rows <= sample_rows else sample_rows / rows

@@ -1,0 +1,159 @@
+"""Run the partition work on local processes or a Dask cluster, and merge the counts as they come back.
+
+The same function (:func:`audit.scale._work.count_partition`) runs on every partition either way; only counts
+travel back, and they are added as each partition finishes, so the memory of the process that runs ``audit`` holds
+one partition's counts at a time, never the rows. Without a scheduler address, ``workers`` local processes (spawned,
+one BLAS thread each) do the work; with one, the cluster's workers do, after a check that each has the libraries the
+work needs, at this machine's versions (a worker deciding with another scikit-learn would give other decisions).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from audit.errors import (
+    DATA_EMPTY,
+    PARTITIONED_UNSUPPORTED,
+    WORKER_LIBRARY_MISSING,
+    WORKER_LIBRARY_VERSION,
+    AuditInputError,
+)
+from audit.fairness.population import Population
+from audit.scale._partitions import plan_partitions
+from audit.scale._sample import sample_probability
+from audit.scale._work import PartitionResult, PartitionTask, count_partition, limit_threads
+from audit.spec import AuditSpec, ModelFormat
+
+__all__ = ["count_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
+           "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
+
+#: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
+DEFAULT_PARTITION_ROWS = 250_000
+#: Rows of the seeded sample the sample-based checks read, unless the spec says.
+DEFAULT_SAMPLE_ROWS = 20_000
+
+#: Called after each partition with (rows done, rows in all).
+Progress = Callable[[int, int], None]
+
+_MODEL_DISTRIBUTIONS: dict[ModelFormat, tuple[str, ...]] = {
+    ModelFormat.SKOPS: ("scikit-learn", "skops"),
+    ModelFormat.PICKLE: ("scikit-learn",),
+    ModelFormat.JOBLIB: ("scikit-learn", "joblib"),
+    ModelFormat.XGBOOST: ("xgboost",),
+    ModelFormat.LIGHTGBM: ("lightgbm",),
+    ModelFormat.TORCHSCRIPT: ("torch",),
+    ModelFormat.TORCH: ("torch",),
+    ModelFormat.ONNX: ("onnxruntime",),
+    ModelFormat.NONE: (),
+}
+
+
+def required_distributions(spec: AuditSpec) -> tuple[str, ...]:
+    """The installed distributions a worker needs to decide a partition as this machine would."""
+    return ("audit", "numpy", "pandas", "pyarrow", *_MODEL_DISTRIBUTIONS[spec.model.format])
+
+
+def check_partitionable(spec: AuditSpec) -> None:
+    """Refuse, before any work, what a partitioned audit cannot do exactly."""
+    where = spec.source or spec.resolve(spec.data.path)
+    if spec.image_columns or any(kind == "text" for kind in spec.data.feature_types.values()):
+        raise AuditInputError(PARTITIONED_UNSUPPORTED, path=where, field="data.feature_types",
+                              problem="image and text inputs are audited in one process")
+    if spec.system.use == "scoring":
+        raise AuditInputError(PARTITIONED_UNSUPPORTED, path=where, field="system.use",
+                              problem="a scoring tool's rate is measured against the median score of all rows, "
+                                      "which partition counts cannot give exactly")
+
+
+@dataclass(frozen=True)
+class Partitioned:
+    """What a partitioned read gives the audit: counts over every row, and the seeded sample's rows."""
+
+    population: Population
+    sample: pd.DataFrame  # every column of the sampled rows, indexed by their row number in the whole data
+    partitions: int
+    sample_probability: float
+
+
+def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows: int = DEFAULT_PARTITION_ROWS,
+                     sample_rows: int = DEFAULT_SAMPLE_ROWS, scheduler: str | None = None, workers: int = 2,
+                     progress: Progress | None = None) -> Partitioned:
+    """Counts over all rows of ``data.path`` (Parquet) and a seeded sample of them, partition by partition."""
+    check_partitionable(spec)
+    partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
+    total = sum(p.rows for p in partitions)
+    if total == 0:
+        raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
+    probability = sample_probability(rows=total, sample_rows=sample_rows)
+    tasks = [PartitionTask(spec=spec, partition=p, sample_probability=probability, trust_model=trust_model)
+             for p in partitions]
+    merged: Population | None = None
+    samples: list[pd.DataFrame] = []
+    done = 0
+    results = _on_cluster(tasks, scheduler, spec) if scheduler is not None else _on_local_processes(tasks, workers)
+    for result in results:
+        merged = result.population if merged is None else merged.merge(result.population)
+        samples.append(result.sample)
+        done += result.partition.rows
+        if progress is not None:
+            progress(done, total)
+    if merged is None:  # unreachable: total > 0 means at least one partition
+        raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
+    sample = pd.concat(samples).sort_index() if samples else pd.DataFrame()
+    return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability)
+
+
+def _missing(exc: ModuleNotFoundError, worker: str) -> AuditInputError:
+    return AuditInputError(WORKER_LIBRARY_MISSING, worker=worker, module=exc.name or str(exc),
+                           why="raised while deciding a partition")
+
+
+def _on_local_processes(tasks: list[PartitionTask], workers: int) -> Iterator[PartitionResult]:
+    """Spawned processes (never forked: the parent may hold threads and open model handles)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, initializer=limit_threads) as pool:
+        futures = [pool.submit(count_partition, t) for t in tasks]
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except ModuleNotFoundError as exc:
+                raise _missing(exc, "local process") from None
+
+
+def _check_workers(client: Any, spec: AuditSpec) -> None:
+    """Every worker has each required distribution, at this machine's version; refused by name otherwise."""
+    for name in required_distributions(spec):
+        found = client.run(importlib.metadata.version, name, on_error="return")
+        for worker, version in sorted(found.items()):
+            if isinstance(version, BaseException):
+                raise AuditInputError(WORKER_LIBRARY_MISSING, worker=worker, module=name,
+                                      why=f"{type(version).__name__}: {version}")
+        expected = importlib.metadata.version(name)
+        for worker, version in sorted(found.items()):
+            if version != expected:
+                raise AuditInputError(WORKER_LIBRARY_VERSION, worker=worker, library=name, found=version,
+                                      expected=expected)
+
+
+def _on_cluster(tasks: list[PartitionTask], address: str, spec: AuditSpec) -> Iterator[PartitionResult]:
+    """The cluster at ``address`` (``tcp://host:8786``) counts; each result is released once merged."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    with Client(address, set_as_default=False) as client:
+        _check_workers(client, spec)
+        futures = client.map(count_partition, tasks, pure=False)
+        for future in dask_completed(futures, loop=client.loop):
+            try:
+                result = future.result()
+            except ModuleNotFoundError as exc:
+                raise _missing(exc, "a worker of " + address) from None
+            future.release()
+            yield result

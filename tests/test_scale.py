@@ -1,0 +1,227 @@
+"""Partitioned audits (issue 16): counts over every row merged from partitions, a partition-independent sample.
+
+Data: the first 8,000 rows of the Adult hiring example (examples/adult-hiring/adult.parquet, UCI Adult, CC BY 4.0)
+written as a Parquet dataset of two files with row groups of 1,000 rows. Counts are checked against pandas on the
+model's own predictions (skops + scikit-learn, not our adapter); the audit's figures whole, in 8 partitions on local
+processes and on a 2-worker Dask LocalCluster are compared with each other and with the in-memory audit's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from audit.checks import CheckContext
+from audit.errors import WORKER_LIBRARY_MISSING, AuditInputError
+from audit.scale import Partitioned, count_partitions, plan_partitions, read_partition, sample_mask
+from audit.spec import AuditSpec, load_spec
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "adult-hiring"
+ROWS, GROUP_ROWS = 8_000, 1_000
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the spec, the model and the data: one Parquet file of 8 row groups of 1,000 rows."""
+    folder = tmp_path_factory.mktemp("scale")
+    table = pq.read_table(EXAMPLE / "adult.parquet").slice(0, ROWS)
+    pq.write_table(table, folder / "adult-8k.parquet", row_group_size=GROUP_ROWS)
+    shutil.copy(EXAMPLE / "model.skops", folder)
+    spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
+    spec.pop("signing", None)
+    spec["data"]["path"] = "adult-8k.parquet"
+    spec["fairness"]["bootstrap"] = 200
+    spec["explanations"] = {"lime_sample": 20}
+    spec["scale"] = {"partition_rows": GROUP_ROWS, "sample_rows": 1_500, "workers": 2}
+    (folder / "audit.yaml").write_text(yaml.safe_dump(spec))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A Dask LocalCluster of 2 single-threaded worker processes; its scheduler address."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+        yield str(local.scheduler_address)
+
+
+@pytest.fixture(scope="module")
+def eight(dataset: Path) -> Partitioned:
+    """The 8,000 rows read in 8 partitions on 2 local processes."""
+    return count_partitions(_spec(dataset), target_rows=GROUP_ROWS, sample_rows=1_500, workers=2)
+
+
+def _spec(folder: Path, **scale: Any) -> AuditSpec:
+    spec = load_spec(folder / "audit.yaml")
+    return spec.model_copy(update={"scale": spec.scale.model_copy(update=scale)}) if spec.scale and scale else spec
+
+
+def _model_decisions(folder: Path, frame: pd.DataFrame) -> np.ndarray:
+    """The example model's decisions by scikit-learn itself (skops load, predict): positive = ">50K"."""
+    import skops.io
+
+    path = folder / "model.skops"
+    model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    features = [c for c in frame.columns if c not in ("person_id", "income", "split")]
+    return np.asarray(model.predict(frame[features]) == ">50K")
+
+
+def test_partitions_are_whole_row_groups_in_file_order(tmp_path: Path) -> None:
+    """A folder of two files (a Parquet dataset): partitions of whole row groups, never across files, in order."""
+    table = pq.read_table(EXAMPLE / "adult.parquet").slice(0, ROWS)
+    (tmp_path / "data").mkdir()
+    pq.write_table(table.slice(0, ROWS // 2), tmp_path / "data" / "part-0.parquet", row_group_size=GROUP_ROWS)
+    pq.write_table(table.slice(ROWS // 2), tmp_path / "data" / "part-1.parquet", row_group_size=GROUP_ROWS)
+    partitions = plan_partitions(tmp_path / "data", target_rows=2_500)
+    assert [(p.path.name, p.row_groups, p.start, p.rows) for p in partitions] == [
+        ("part-0.parquet", (0, 1), 0, 2_000), ("part-0.parquet", (2, 3), 2_000, 2_000),
+        ("part-1.parquet", (0, 1), 4_000, 2_000), ("part-1.parquet", (2, 3), 6_000, 2_000)]
+    whole = pq.read_table(EXAMPLE / "adult.parquet").slice(0, ROWS).to_pandas()
+    third = read_partition(partitions[2])
+    assert list(third.index) == list(range(4_000, 6_000))
+    assert third["person_id"].tolist() == whole["person_id"].iloc[4_000:6_000].tolist()
+
+
+def test_counts_merged_from_8_partitions_equal_pandas_on_the_models_predictions(dataset: Path,
+                                                                               eight: Partitioned) -> None:
+    read = eight
+    assert read.partitions == 8 and read.population.rows == ROWS
+    frame = pq.read_table(EXAMPLE / "adult.parquet").slice(0, ROWS).to_pandas()
+    frame["decided"] = _model_decisions(dataset, frame)
+    frame["good"] = frame["income"] == ">50K"
+    for attributes in (("sex",), ("race",), ("sex", "race")):
+        cells = read.population.cells(attributes, selected=False)
+        values = read.population.breakdown(attributes).values
+        by_pandas = frame.groupby(list(attributes)).apply(
+            lambda g: pd.Series({"tp": int((g.decided & g.good).sum()), "fp": int((g.decided & ~g.good).sum()),
+                                 "fn": int((~g.decided & g.good).sum()), "tn": int((~g.decided & ~g.good).sum())}),
+            include_groups=False)
+        expected = np.array([by_pandas.loc[v if len(v) > 1 else v[0]].to_numpy() for v in values])
+        assert (cells == expected).all(), attributes
+        assert len(values) == len(by_pandas)
+    # an invitation favours the candidate: "selected" = decided positive
+    assert (read.population.cells(("sex",), selected=True)[:, 1]
+            == frame.groupby("sex")["decided"].sum().sort_index().to_numpy()).all()
+
+
+def test_counts_and_sample_are_the_same_in_1_or_8_partitions_locally_or_on_a_dask_cluster(
+        dataset: Path, cluster: str, eight: Partitioned) -> None:
+    """What the checks read (counts over every row, the sample's rows) does not depend on the partitioning or on
+    where the partitions ran; the audit's figures are computed from these alone (the next test runs the audit)."""
+    one = count_partitions(_spec(dataset), target_rows=ROWS, sample_rows=1_500, workers=1)
+    done: list[int] = []
+    remote = count_partitions(_spec(dataset), target_rows=GROUP_ROWS, sample_rows=1_500, scheduler=cluster,
+                              progress=lambda rows, total: done.append(rows))
+    assert (one.partitions, eight.partitions, remote.partitions) == (1, 8, 8)
+    assert one.population == eight.population == remote.population
+    pd.testing.assert_frame_equal(one.sample, eight.sample)
+    pd.testing.assert_frame_equal(one.sample, remote.sample)
+    assert sorted(done) == list(range(GROUP_ROWS, ROWS + 1, GROUP_ROWS))  # progress after each partition
+    p = 1_500 / ROWS
+    assert abs(len(one.sample) - p * ROWS) < 4 * np.sqrt(ROWS * p * (1 - p))  # Bernoulli(p) per row
+    ids = np.array([f"id-{i}" for i in range(200_000)])
+    kept = sample_mask(ids, seed=7, probability=0.1)
+    assert abs(kept.mean() - 0.1) < 4 * np.sqrt(0.1 * 0.9 / len(ids))
+    assert (sample_mask(ids[::-1], seed=7, probability=0.1) == kept[::-1]).all()  # by id, not by position
+    assert not (sample_mask(ids, seed=8, probability=0.1) == kept).all()
+
+
+def _evidence(folder: Path, spec_file: str, tag: str, *args: str) -> dict[str, Any]:
+    """`audit run` of ``spec_file``; its verdict, rows, scale record and every evidence item's figures."""
+    out = folder / f"out-{tag}"
+    done = subprocess.run([sys.executable, "-m", "audit", "run", spec_file, "--output", str(out), "--no-history",
+                           *args], cwd=folder, capture_output=True, text=True, timeout=600)
+    result = json.loads(next(out.glob("*/*/audit.json")).read_text())
+    assert done.returncode == (1 if result["verdict"] == "FAIL" else 0), done.stderr
+    return {"verdict": result["verdict"], "rows": result["subject"]["rows"], "scale": result["run"]["scale"],
+            **{e["id"]: {k: e[k] for k in ("status", "metrics", "tables", "missing", "partial")}
+               for e in result["evidence"]}}
+
+
+@pytest.mark.slow
+def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(dataset: Path, cluster: str) -> None:
+    """Issue 16: every figure of audit.json (rates, ratios, intervals, flip rates, the sample's explanations) is
+    the same whether the data is one partition on a local process or eight on a 2-worker cluster (eight on local
+    processes give the same inputs, test above); the rates and ratios counted over all rows are those of the
+    in-memory audit of the same rows."""
+    spec = yaml.safe_load((dataset / "audit.yaml").read_text())
+    spec["scale"]["partition_rows"] = ROWS
+    (dataset / "whole.yaml").write_text(yaml.safe_dump(spec))
+    whole = _evidence(dataset, "whole.yaml", "whole")
+    on_cluster = _evidence(dataset, "audit.yaml", "cluster", "--scheduler", cluster)
+    assert whole["scale"]["partitions"] == 1 and on_cluster["scale"]["partitions"] == 8
+    assert on_cluster["scale"]["engine"] == f"Dask scheduler {cluster}"
+    whole.pop("scale"), on_cluster.pop("scale")
+    assert on_cluster == whole
+    assert whole["rows"] == ROWS
+    assert whole["counterfactual.flip"]["metrics"]["max_flip_rate"] is not None  # measured figures compared
+
+    # the in-memory audit of the same 8,000 rows: same selection and EEO figures
+    from audit.checks._eeo import eeo_evidence
+    from audit.checks._selection import selection_evidence
+    from audit.fairness.groups import build_breakdowns
+    from audit.subject import load_subject
+
+    frame = pq.read_table(EXAMPLE / "adult.parquet").slice(0, ROWS).to_pandas()
+    frame.to_parquet(dataset / "whole.parquet", index=False)
+    memory_spec = load_spec(dataset / "audit.yaml").model_copy(update={"scale": None})
+    memory_spec = memory_spec.model_copy(update={"data": memory_spec.data.model_copy(
+        update={"path": Path("whole.parquet")})})
+    subject = load_subject(memory_spec)
+    ctx = CheckContext(spec=memory_spec, seed=memory_spec.seed)
+    breakdowns = build_breakdowns(subject.groups, memory_spec.fairness.intersections)
+    for item in (selection_evidence(subject, ctx, breakdowns), eeo_evidence(subject, ctx)):
+        mine = json.loads(item.model_dump_json())
+        assert mine["metrics"] == whole[item.id]["metrics"], item.id
+        assert mine["tables"] == whole[item.id]["tables"], item.id
+
+
+def test_a_worker_without_a_library_is_named_before_any_partition_is_read(
+        dataset: Path, cluster: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.scale import engine
+
+    needed = engine.required_distributions
+    monkeypatch.setattr(engine, "required_distributions", lambda spec: (*needed(spec), "no-such-distribution-xyz"))
+    read: list[int] = []
+    with pytest.raises(AuditInputError) as caught:
+        count_partitions(_spec(dataset), scheduler=cluster, progress=lambda done, total: read.append(done))
+    assert caught.value.template == WORKER_LIBRARY_MISSING
+    assert caught.value.fields["module"] == "no-such-distribution-xyz"
+    assert str(caught.value.fields["worker"]).startswith("tcp://")
+    assert read == []
+
+
+def test_a_partitioned_audit_refuses_what_it_cannot_count_exactly_before_work(dataset: Path, tmp_path: Path) -> None:
+    spec = yaml.safe_load((dataset / "audit.yaml").read_text())
+    spec["model"]["path"] = str(dataset / "model.skops")
+    spec["system"]["use"] = "scoring"
+    spec["data"]["path"] = str(dataset / "adult-8k.parquet")
+    (tmp_path / "scoring.yaml").write_text(yaml.safe_dump(spec))
+    done = subprocess.run([sys.executable, "-m", "audit", "run", "scoring.yaml", "--output", "out", "--no-history"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "system.use" in done.stderr and "median score" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("audit.json"))
+
+    csv = tmp_path / "adult.csv"
+    pq.read_table(EXAMPLE / "adult.parquet").slice(0, 100).to_pandas().to_csv(csv, index=False)
+    spec["system"]["use"] = "classification"
+    spec["data"]["path"] = str(csv)
+    (tmp_path / "csv.yaml").write_text(yaml.safe_dump(spec))
+    done = subprocess.run([sys.executable, "-m", "audit", "run", "csv.yaml", "--output", "out", "--no-history"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "adult.csv" in done.stderr and ".parquet" in done.stderr and "Traceback" not in done.stderr
