@@ -107,7 +107,7 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="Show traceback
 def run(
     spec: Annotated[Path, typer.Argument(help="The audit.yaml to run.")],
     trust_model: Annotated[bool, typer.Option("--trust-model", help="Load pickle/joblib models, skops files with types of their own, and import the class of a torch state_dict model (model.module): only for files and code you trust.")] = False,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for per-decision work.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (tcp://host:8786): per-decision work runs there, and with a scale: section the partitions.")] = None,
     output: Annotated[Path | None, typer.Option(help="Folder for bundles (default: the spec's output, reports/).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write one JUnit test case per requirement to this file.")] = None,
     fail_on: Annotated[FailOn, typer.Option(

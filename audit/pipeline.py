@@ -246,6 +246,13 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
     }
 
 
+def _sample_alert(scale: dict[str, Any]) -> list[str]:
+    """The cover and summary say which figures count every decision and which read the sample."""
+    return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
+            f"LL144 tables) count every decision; every other figure comes from a random sample of "
+            f"{int(scale['sample_rows']):,} of them, as each evidence item's limits say."]
+
+
 def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> None:
     """Each evidence item says whether it counts every row or reads the sample, in its method, limits and params."""
     rows, sample = int(scale["rows"]), int(scale["sample_rows"])
@@ -326,7 +333,7 @@ def run_audit(
         counts=counts,
         readiness_verdict=readiness_verdict,
         readiness_counts=readiness_counts,
-        alerts=_alerts(evidence) + policies.law_alerts(spec, findings),
+        alerts=_alerts(evidence) + policies.law_alerts(spec, findings) + (_sample_alert(scale) if scale else []),
         history=policies.history(spec, audit_date=audit_date),
         run={"seed": spec.seed, "libraries": versions, "policies": spec.policies,
              "spec_file": spec_path.name, "python": platform.python_version(),

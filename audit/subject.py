@@ -143,6 +143,9 @@ class Subject:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read CSV or Parquet; one-line errors for a missing or unreadable file, or a header naming a column twice."""
+    if path.is_dir():  # a Parquet dataset (a folder of files) is read in partitions
+        raise AuditInputError(UNSUPPORTED_FORMAT, path=path, what="data file type", value="folder",
+                              supported=".csv, .parquet; a folder of .parquet files with a scale: section in the spec")
     if not path.is_file():
         raise AuditInputError(FILE_NOT_FOUND, what="data file", path=path, hint="fix data.path in the spec")
     suffix = path.suffix.lower()

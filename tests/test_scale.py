@@ -146,6 +146,7 @@ def _evidence(folder: Path, spec_file: str, tag: str, *args: str) -> dict[str, A
     result = json.loads(next(out.glob("*/*/audit.json")).read_text())
     assert done.returncode == (1 if result["verdict"] == "FAIL" else 0), done.stderr
     return {"verdict": result["verdict"], "rows": result["subject"]["rows"], "scale": result["run"]["scale"],
+            "alerts": result["alerts"], "sample_rows": result["subject"]["sample_rows"],
             **{e["id"]: {k: e[k] for k in ("status", "metrics", "tables", "missing", "partial")}
                for e in result["evidence"]}}
 
@@ -166,6 +167,12 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     whole.pop("scale"), on_cluster.pop("scale")
     assert on_cluster == whole
     assert whole["rows"] == ROWS
+    assert f"Partitioned audit of {ROWS:,} decisions" in " ".join(whole["alerts"])  # the cover and summary say so
+    items = {e["id"]: e for e in json.loads(next((dataset / "out-whole").glob("*/*/audit.json")).read_text())["evidence"]}
+    assert items["fairness.selection_rate"]["params"]["rows_counted"] == ROWS
+    assert items["fairness.eeo_impact"]["metrics"]["n_applicants"] == ROWS
+    assert items["fairness.error_rates"]["params"]["sample_rows"] == whole["sample_rows"]
+    assert any("random sample of" in line for line in items["fairness.error_rates"]["limits"])
     assert whole["counterfactual.flip"]["metrics"]["max_flip_rate"] is not None  # measured figures compared
 
     # the in-memory audit of the same 8,000 rows: same selection and EEO figures

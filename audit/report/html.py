@@ -422,6 +422,7 @@ def _cover(result: AuditResult) -> dict[str, Any]:
         "purpose": _pick(system, "intended_purpose", "purpose", "description"),
         "data_file": _pick(subject, "data_file") or _pick(data, "file", "path", "name"),
         "data_rows": _pick(subject, "rows", "n_rows") or _pick(data, "rows", "n_rows"),
+        "sample_rows": subject.get("sample_rows"),  # a partitioned audit: the rows most checks read
         "data_sha256": _pick(subject, "data_sha256") or _pick(data, "sha256", "hash"),
         "model_format": _pick(subject, "model_format") or _pick(model, "format", "kind"),
         "model_kind": _pick(subject, "model_kind") or _pick(model, "kind"),
