@@ -372,3 +372,10 @@ PARTITIONED_UNSUPPORTED = (
     "column"
 )
 __all__ += ["WORKER_LIBRARY_MISSING", "WORKER_LIBRARY_VERSION", "PARTITIONED_UNSUPPORTED"]
+DECISION_NOT_IN_SAMPLE = (
+    "{path}: no decision with id '{id}' among the {count} this partitioned audit kept (a random sample of its {rows} "
+    "decisions, run.scale in audit.json); the others' reasons were not computed: run the audit without scale: on "
+    "data that holds this person's row to give their notice"
+)
+__all__ += ["DECISION_NOT_IN_SAMPLE"]
+

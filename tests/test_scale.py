@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -74,8 +75,7 @@ def _model_decisions(folder: Path, frame: pd.DataFrame) -> np.ndarray:
 
     path = folder / "model.skops"
     model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
-    features = [c for c in frame.columns if c not in ("person_id", "income", "split")]
-    return np.asarray(model.predict(frame[features]) == ">50K")
+    return np.asarray(model.predict(frame[list(model.feature_names_in_)]) == ">50K")
 
 
 def test_partitions_are_whole_row_groups_in_file_order(tmp_path: Path) -> None:
@@ -173,6 +173,14 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     assert items["fairness.eeo_impact"]["metrics"]["n_applicants"] == ROWS
     assert items["fairness.error_rates"]["params"]["sample_rows"] == whole["sample_rows"]
     assert any("random sample of" in line for line in items["fairness.error_rates"]["limits"])
+    # a person outside the sample is told their notice cannot come from this bundle, not that they do not exist
+    bundle = next((dataset / "out-whole").glob("*/*/"))
+    kept = set(pd.read_parquet(bundle / "decisions.parquet", columns=["id"])["id"].astype(str))
+    outside = next(i for i in pq.read_table(dataset / "adult-8k.parquet", columns=["person_id"]).column(0).to_pylist()
+                   if str(i) not in kept)
+    told = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", str(outside)],
+                          capture_output=True, text=True, timeout=120)
+    assert told.returncode == 2 and "partitioned audit kept" in told.stderr and "Traceback" not in told.stderr
     assert whole["counterfactual.flip"]["metrics"]["max_flip_rate"] is not None  # measured figures compared
 
     # the in-memory audit of the same 8,000 rows: same selection and EEO figures
@@ -232,3 +240,40 @@ def test_a_partitioned_audit_refuses_what_it_cannot_count_exactly_before_work(da
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     assert "adult.csv" in done.stderr and ".parquet" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_risk_flag_counted_in_partitions_selects_the_unflagged_as_the_in_memory_audit_does(tmp_path: Path) -> None:
+    """Direction: for a risk flag the favourable decision is not being flagged. The German credit risk-flag example
+    (examples/german-credit, Statlog German Credit, CC BY 4.0) in 5 partitions gives the selection evidence of the
+    in-memory audit, and its "selected" counts are the people pandas finds not flagged by the model itself."""
+    from audit.checks._selection import selection_evidence
+    from audit.fairness.groups import build_breakdowns
+    from audit.subject import load_subject
+
+    german = EXAMPLE.parent / "german-credit"
+    frame = pd.read_csv(german / "german_credit.csv", skipinitialspace=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "german.parquet", row_group_size=100)
+    spec = yaml.safe_load((german / "risk-flag.yaml").read_text())
+    spec.pop("signing")
+    spec["model"]["path"] = str(german / "model.skops")
+    spec["data"]["path"] = "german.parquet"
+    spec["fairness"]["bootstrap"] = 200
+    (tmp_path / "flag.yaml").write_text(yaml.safe_dump(spec))
+    flag = load_spec(tmp_path / "flag.yaml")
+    read = count_partitions(flag, target_rows=100, sample_rows=500, workers=2)
+    assert read.partitions == 5 and read.population.rows == len(frame)
+
+    import skops.io
+
+    model = skops.io.load(german / "model.skops", trusted=skops.io.get_untrusted_types(file=german / "model.skops"))
+    flagged = model.predict(frame[list(model.feature_names_in_)]) == "bad"
+    not_flagged = pd.Series(~flagged).groupby(frame["sex"]).sum().sort_index().to_numpy()
+    assert (read.population.cells(("sex",), selected=True)[:, 1] == not_flagged).all()
+
+    subject = load_subject(flag)  # the whole file in memory
+    breakdowns = build_breakdowns(subject.groups, flag.fairness.intersections)
+    in_memory = selection_evidence(subject, CheckContext(spec=flag, seed=flag.seed), breakdowns)
+    counted = selection_evidence(subject, CheckContext(spec=flag, seed=flag.seed, population=read.population),
+                                 breakdowns)
+    assert in_memory.metrics["favourable_decision"] == "negative"
+    assert json.loads(counted.model_dump_json()) == json.loads(in_memory.model_dump_json())

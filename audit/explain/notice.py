@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from audit.errors import BUNDLE_FILE_MISSING, DECISION_ID_NOT_FOUND, DECISIONS_FILE_LEFT_OUT, AuditInputError
+from audit.errors import (
+    BUNDLE_FILE_MISSING,
+    DECISION_ID_NOT_FOUND,
+    DECISION_NOT_IN_SAMPLE,
+    DECISIONS_FILE_LEFT_OUT,
+    AuditInputError,
+)
 
 __all__ = ["Notice", "load_notice", "notice_text", "render_notice", "CONTEST_SENTENCE", "TEMPLATES_DIR"]
 
@@ -94,9 +100,22 @@ def _read_row(path: Path, decision_id: str) -> dict[str, Any]:
     ids = table.column("id").cast("string")
     hits = table.filter(pc.equal(ids, decision_id))
     if hits.num_rows == 0:
+        scale = _scale_record(path.parent)
+        if scale is not None:
+            raise AuditInputError(DECISION_NOT_IN_SAMPLE, path=path, id=decision_id, count=f"{table.num_rows:,}",
+                                  rows=f"{int(scale.get('rows', 0)):,}")
         examples = ", ".join(str(v) for v in ids.slice(0, 3).to_pylist())
         raise AuditInputError(DECISION_ID_NOT_FOUND, path=path, id=decision_id, count=f"{table.num_rows:,}", examples=examples)
     return hits.slice(0, 1).to_pylist()[0]
+
+
+def _scale_record(bundle_dir: Path) -> dict[str, Any] | None:
+    """audit.json's run.scale when the bundle comes from a partitioned audit (decisions.parquet holds its sample)."""
+    try:
+        record = json.loads((bundle_dir / "audit.json").read_text(encoding="utf-8")).get("run", {}).get("scale")
+    except (OSError, ValueError, AttributeError):  # no readable audit.json: the plain message, not a second error
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _read_audit(path: Path) -> dict[str, Any]:
