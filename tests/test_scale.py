@@ -181,6 +181,13 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     told = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", str(outside)],
                           capture_output=True, text=True, timeout=120)
     assert told.returncode == 2 and "partitioned audit kept" in told.stderr and "Traceback" not in told.stderr
+    # audit diff reads decisions.parquet: it says those rows are a sample
+    from audit.compare.bundles import _rows_note
+    from audit.evidence import read_audit_json
+
+    partitioned = read_audit_json(bundle / "audit.json")
+    note = _rows_note(partitioned, partitioned) or ""
+    assert f"random sample of {whole['sample_rows']:,} of its {ROWS:,} decisions" in note
     assert whole["counterfactual.flip"]["metrics"]["max_flip_rate"] is not None  # measured figures compared
 
     # the in-memory audit of the same 8,000 rows: same selection and EEO figures

@@ -127,6 +127,8 @@ class DiffResult(BaseModel):
     other_figures: list[SharedFigure]
     data_drift: list[DataDrift] = Field(default_factory=list)
     data_drift_note: str | None = None
+    #: Which rows the per-group comparison read when an audit was partitioned (its decisions.parquet is a sample).
+    rows_note: str | None = None
     settings: dict[str, Any]
 
 
@@ -343,4 +345,19 @@ def diff_bundles(*, baseline: Path, new: Path, spec: DiffSpec) -> DiffResult:
     return DiffResult(baseline=base_info, new=new_info, favourable_decision=str(base_dir), verdict=verdict,
                       reasons=reasons, status_changes=changes, comparisons=comparisons, not_judged=not_judged,
                       other_figures=_shared_figures(base_result, new_result), data_drift=drift,
-                      data_drift_note=drift_note, settings=settings)
+                      data_drift_note=drift_note, rows_note=_rows_note(base_result, new_result), settings=settings)
+
+
+def _rows_note(baseline: AuditResult, new: AuditResult) -> str | None:
+    """A partitioned audit keeps a random sample of its decisions: the per-group comparison reads that sample."""
+    parts = []
+    for role, result in (("baseline", baseline), ("new", new)):
+        scale = result.run.get("scale")
+        if isinstance(scale, dict):
+            parts.append(f"the {role} audit was partitioned: its decisions.parquet holds a random sample of "
+                         f"{int(scale.get('sample_rows', 0)):,} of its {int(scale.get('rows', 0)):,} decisions")
+    if not parts:
+        return None
+    return ("; ".join(parts).capitalize() + ". The per-group figures below are estimated from those rows, with "
+            "intervals over them; the rates and impact ratios counted over every decision are in each audit's "
+            "fairness.selection_rate.")

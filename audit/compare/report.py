@@ -57,6 +57,7 @@ the groups of one attribute. "worse": the whole interval lies beyond the margin;
 but not judged. A margin without "set by" is the reference value {{ r.settings.reference_margin }}: it informs
 and never fails the comparison.</p>
 {% for line in r.not_judged %}<p class="inconclusive">{{ line }}</p>{% endfor %}
+{% if r.rows_note %}<p class="note">{{ r.rows_note }}</p>{% endif %}
 <table><thead><tr><th>figure</th><th>margin</th><th>set by</th></tr></thead><tbody>
 {% for name, m in margins %}<tr><td>{{ name }}</td><td class="num">{{ m[0] }}</td><td>{{ m[1] }}</td></tr>{% endfor %}
 </tbody></table>
