@@ -9,6 +9,8 @@ Message templates live here as named constants so tests can assert them exactly.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AuditInputError",
     "FILE_NOT_FOUND",
@@ -165,6 +167,15 @@ class AuditInputError(Exception):
         self.template = template
         self.fields = fields
         super().__init__(template.format(**fields))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Rebuilt from its template and fields when it travels back from a worker process (``audit.scale``);
+        the default would format the finished message again as a template."""
+        return _rebuild_input_error, (self.template, self.fields)
+
+
+def _rebuild_input_error(template: str, fields: dict[str, object]) -> AuditInputError:
+    return AuditInputError(template, **fields)
 
 
 # Signing material, checked before any work (audit/signing.py::check_signing_material, issue 10).

@@ -284,3 +284,30 @@ def test_a_risk_flag_counted_in_partitions_selects_the_unflagged_as_the_in_memor
                                  breakdowns)
     assert in_memory.metrics["favourable_decision"] == "negative"
     assert json.loads(counted.model_dump_json()) == json.loads(in_memory.model_dump_json())
+
+
+def test_bad_data_in_one_partition_stops_the_audit_with_its_row_in_the_whole_file(dataset: Path, tmp_path: Path) -> None:
+    """A worker's refusal comes back as the same one-line message (its fields intact, even with braces in them),
+    naming the row by its place in the whole file; exit 2, no bundle."""
+    import pickle
+
+    frame = pq.read_table(dataset / "adult-8k.parquet").to_pandas()
+    frame.loc[5_432, "income"] = None
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "bad.parquet",
+                   row_group_size=GROUP_ROWS)
+    spec = yaml.safe_load((dataset / "audit.yaml").read_text())
+    spec["model"]["path"] = str(dataset / "model.skops")
+    spec["data"]["path"] = "bad.parquet"
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec))
+    done = subprocess.run([sys.executable, "-m", "audit", "run", "audit.yaml", "--output", "out", "--no-history"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert "bad.parquet" in line and "'income'" in line
+    assert f"row 5433 (person_id {frame.loc[5_432, 'person_id']})" in line
+    assert not list(tmp_path.rglob("audit.json"))
+
+    error = AuditInputError("{path}: {problem}", path=tmp_path, problem="a value {with braces}")
+    again = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own object, as a worker sends it back)
+    assert (str(again), again.template, again.fields) == (str(error), error.template, error.fields)

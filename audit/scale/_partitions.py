@@ -66,6 +66,8 @@ def plan_partitions(path: Path, *, target_rows: int) -> list[Partition]:
         rows = 0
         for g in range(meta.num_row_groups):
             n = meta.row_group(g).num_rows
+            if n == 0:  # an empty row group holds no decision: no partition of its own
+                continue
             if groups and rows + n > target_rows:
                 partitions.append(Partition(len(partitions), file, tuple(groups), start, rows))
                 start, groups, rows = start + rows, [], 0
