@@ -30,7 +30,9 @@ from typing import Any
 import pandas as pd
 
 from audit.checks import CHECK_MODULES, CheckContext, Progress
+from audit.decisions import decisions_frame
 from audit.evidence import AuditResult, Evidence, write_audit_json
+from audit.explain.shap_values import ExplainPlan
 from audit.partials import PARTIAL_MARKER, remove_abandoned_partials, writing_bundle
 from audit.preflight import check_inputs_before_work, slug
 from audit.spec import AuditSpec, direction_declared, load_spec
@@ -116,20 +118,6 @@ def _alerts(evidence: list[Evidence]) -> list[str]:
                        "the decisions may be inverted. Check model.positive_class and data.positive_label before "
                        "reading any other figure.")
     return out
-
-
-def _decisions_frame(subject: Subject, ctx: CheckContext) -> pd.DataFrame:
-    """decisions.parquet: one row per decision, personal data (the id, the score, the actual outcome (True: the
-    positive label), the person's protected groups as ``group:<attribute>``, reasons with the person's values)."""
-    columns: dict[str, Any] = {"id": subject.ids, "decision": subject.predictions.decision,
-                               "favourable": subject.favourable}
-    columns["score"] = subject.predictions.score if subject.predictions.score is not None else [None] * subject.n
-    # The actual outcome and each protected group: what `audit diff` needs to compare two audits row by row.
-    columns["outcome"] = subject.y if subject.y is not None else [None] * subject.n
-    for attribute in subject.groups.columns:
-        columns[f"group:{attribute}"] = subject.groups[attribute].to_numpy(dtype=object)
-    columns.update(ctx.decision_columns)
-    return pd.DataFrame(columns)
 
 
 def _column_groups(columns: list[str]) -> list[str]:
@@ -246,6 +234,62 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
     }
 
 
+@dataclass(frozen=True)
+class _EveryDecision:
+    """How a partitioned audit explains every decision: the explanation plan built on the sample (None: no model,
+    the rows carry no reasons)."""
+
+    plan: ExplainPlan | None
+
+
+def _every_decision_plan(subject: Subject, scale: dict[str, Any] | None) -> _EveryDecision | None:
+    """Whether decisions.parquet can hold every decision of a partitioned audit, with reasons computed exactly as
+    on the sample: an exact explainer (a KernelSHAP budget picks rows, and a native booster's categories come from
+    the data the plan saw, so those keep the sample's decisions), or no model (decisions without reasons)."""
+    if scale is None:
+        return None
+    if subject.model is None:
+        return _EveryDecision(plan=None)
+    from audit.explain.shap_values import plan_explanation
+
+    spec = subject.spec
+    plan = plan_explanation(model=subject.model, X=subject.X, seed=spec.seed,
+                            kernel_budget=spec.explanations.kernel_budget_seconds)
+    if plan.explainer == "kernel" or plan.categories is not None:
+        return None
+    return _EveryDecision(plan=plan)
+
+
+def _write_every_decision(spec: AuditSpec, sample: pd.DataFrame, every: _EveryDecision, path: Path, *,
+                          ctx: CheckContext, trust_model: bool, scheduler: str | None) -> int:
+    """decisions.parquet of every decision, written one partition at a time in row order (memory: one partition).
+
+    Each row has the columns the sample's decisions have; what only the sample has (recourse, computed for the
+    sample's adverse decisions) is carried over by id and left empty for the other rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from audit.scale import decide_partitions
+
+    settings = spec.scale
+    if settings is None:  # the caller checks; kept so the function stands alone
+        raise ValueError("every decision is written only by a partitioned audit")
+    schema = pa.Schema.from_pandas(sample, preserve_index=False)
+    by_id = sample.set_index("id")
+    rows = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for frame in decide_partitions(spec, every.plan, trust_model=trust_model, target_rows=settings.partition_rows,
+                                       scheduler=scheduler or settings.scheduler, workers=settings.workers,
+                                       progress=lambda done, total: ctx.progress("reasons for every decision", done,
+                                                                                 total)):
+            for column in sample.columns:
+                if column not in frame.columns:
+                    frame[column] = by_id[column].reindex(frame["id"]).to_numpy()
+            writer.write_table(pa.Table.from_pandas(frame[list(sample.columns)], schema=schema, preserve_index=False))
+            rows += len(frame)
+    return rows
+
+
 def _sample_alert(scale: dict[str, Any]) -> list[str]:
     """The cover and summary say which figures count every decision and which read the sample."""
     return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
@@ -352,11 +396,20 @@ def run_audit(
     with writing_bundle(root, now.strftime("%Y%m%dT%H%M%SZ")) as folder:
         work = folder.work
         t = time.perf_counter()
-        decisions = _decisions_frame(subject, ctx)
-        result.run["personal_data"] = _personal_data(spec, evidence, decisions)
-        write_audit_json(result, work / "audit.json")
-        if spec.report.decisions_file:
+        decisions = decisions_frame(subject, ctx.decision_columns)
+        every = _every_decision_plan(subject, scale)
+        if scale is not None:
+            scale["decisions_file"] = ("every decision" if every is not None and spec.report.decisions_file
+                                       else "the sample")
+        if spec.report.decisions_file and every is not None:
+            rows = _write_every_decision(spec, decisions, every, work / "decisions.parquet", ctx=ctx,
+                                         trust_model=trust_model, scheduler=scheduler)
+        elif spec.report.decisions_file:
             decisions.to_parquet(work / "decisions.parquet", index=False)
+        result.run["personal_data"] = _personal_data(spec, evidence, decisions)
+        if spec.report.decisions_file and every is not None:
+            result.run["personal_data"]["decisions_rows"] = rows
+        write_audit_json(result, work / "audit.json")
         del decisions
         from audit.checks._longform import write_metrics_csv
 

@@ -173,22 +173,26 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     assert items["fairness.eeo_impact"]["metrics"]["n_applicants"] == ROWS
     assert items["fairness.error_rates"]["params"]["sample_rows"] == whole["sample_rows"]
     assert any("random sample of" in line for line in items["fairness.error_rates"]["limits"])
-    # a person outside the sample is told their notice cannot come from this bundle, not that they do not exist
+    # decisions.parquet holds every decision, in the data's order, the same whatever the partitioning
     bundle = next((dataset / "out-whole").glob("*/*/"))
-    kept = set(pd.read_parquet(bundle / "decisions.parquet", columns=["id"])["id"].astype(str))
-    outside = next(i for i in pq.read_table(dataset / "adult-8k.parquet", columns=["person_id"]).column(0).to_pylist()
-                   if str(i) not in kept)
-    told = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", str(outside)],
+    decisions = pd.read_parquet(bundle / "decisions.parquet")
+    pd.testing.assert_frame_equal(decisions, pd.read_parquet(next((dataset / "out-cluster").glob("*/*/"))
+                                                             / "decisions.parquet"))
+    data_ids = pq.read_table(dataset / "adult-8k.parquet", columns=["person_id"]).column(0).to_pylist()
+    assert decisions["id"].astype(str).tolist() == [str(i) for i in data_ids]
+    assert decisions["reason_1"].notna().sum() == ROWS
+    # so a person outside the sample gets their notice, with their reasons
+    outside = next(str(i) for i, kept in zip(data_ids, sample_mask(np.array(data_ids, dtype=str), seed=load_spec(
+        dataset / "audit.yaml").seed, probability=1_500 / ROWS), strict=True) if not kept)
+    told = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", outside],
                           capture_output=True, text=True, timeout=120)
-    assert told.returncode == 2 and "partitioned audit kept" in told.stderr and "Traceback" not in told.stderr
-    # audit diff reads decisions.parquet: it says those rows are a sample
+    assert told.returncode == 0 and outside in told.stdout, told.stderr
     from audit.compare.bundles import _rows_note
     from audit.evidence import read_audit_json
 
     partitioned = read_audit_json(bundle / "audit.json")
-    note = _rows_note(partitioned, partitioned) or ""
-    assert f"random sample of {whole['sample_rows']:,} of its {ROWS:,} decisions" in note
-    assert whole["counterfactual.flip"]["metrics"]["max_flip_rate"] is not None  # measured figures compared
+    assert partitioned.run["scale"]["decisions_file"] == "every decision"
+    assert _rows_note(partitioned, partitioned) is None  # audit diff compares every decision
 
     # the in-memory audit of the same 8,000 rows: same selection and EEO figures
     from audit.checks._eeo import eeo_evidence
@@ -311,3 +315,22 @@ def test_bad_data_in_one_partition_stops_the_audit_with_its_row_in_the_whole_fil
     error = AuditInputError("{path}: {problem}", path=tmp_path, problem="a value {with braces}")
     again = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own object, as a worker sends it back)
     assert (str(again), again.template, again.fields) == (str(error), error.template, error.fields)
+
+
+def test_a_bundle_holding_only_the_sample_says_so_to_explain_and_diff(tmp_path: Path) -> None:
+    """When decisions.parquet holds the sample only (an approximate explainer), `audit explain` for someone else
+    says so (not "no such decision"), and `audit diff` says its per-group figures come from the sample."""
+    from audit.compare.bundles import _rows_note
+    from audit.errors import DECISION_NOT_IN_SAMPLE
+    from audit.evidence import AuditResult
+    from audit.explain.notice import load_notice
+
+    pd.DataFrame({"id": ["a1", "a2"], "decision": [True, False]}).to_parquet(tmp_path / "decisions.parquet")
+    scale = {"rows": 1_000_000, "sample_rows": 2, "decisions_file": "the sample"}
+    (tmp_path / "audit.json").write_text(json.dumps({"run": {"scale": scale}}))
+    with pytest.raises(AuditInputError) as caught:
+        load_notice(bundle_dir=tmp_path, decision_id="b7")
+    assert caught.value.template == DECISION_NOT_IN_SAMPLE
+    assert caught.value.fields["rows"] == "1,000,000" and caught.value.fields["count"] == "2"
+    result = AuditResult.model_construct(run={"scale": scale})
+    assert "random sample of 2 of its 1,000,000 decisions" in (_rows_note(result, result) or "")

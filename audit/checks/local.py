@@ -47,7 +47,7 @@ from audit.explain.shap_values import ShapResult, explain, plan_explanation
 from audit.subject import Subject
 from audit.thresholds import reference_line
 
-__all__ = ["run", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD", "STABILITY_ROWS",
+__all__ = ["run", "reason_columns", "CHECK", "NEEDS", "EXAMPLE_ROWS", "LIME_NUM_SAMPLES", "DECISION_THRESHOLD", "STABILITY_ROWS",
            "STABILITY_SALT"]
 
 NEEDS: tuple[Need, ...] = ("model",)
@@ -88,6 +88,26 @@ def run(subject: Subject, ctx: CheckContext) -> list[Evidence]:
             Evidence.not_assessed(IMAGE_MAPS_ID, CHECK, IMAGE_MAPS_TITLE, NO_IMAGE)]
 
 
+def reason_columns(subject: Subject, result: ShapResult, *, top_k: int) -> tuple[Reasons, dict[str, np.ndarray]]:
+    """Each decision's principal reasons and contributions as decisions.parquet columns: ``reason_k`` (text),
+    ``reason_k_feature`` and ``reason_k_value`` (the same reason as data, so a notice can word it in the person's
+    terms) and ``shap:<feature>``. Reasons point towards the decision taken: for a positive decision the details
+    that raised the score. A partitioned audit calls this on every partition (``audit.scale``)."""
+    values = result.values
+    decision = np.asarray(subject.predictions.decision, dtype=bool)
+    reasons = principal_reasons(values=values, X=_shown_values(subject, result.feature_names), decision=decision,
+                                top_k=top_k)
+    names = np.array([str(c) for c in result.feature_names] + [None], dtype=object)  # -1 (no reason) -> None
+    columns: dict[str, np.ndarray] = {}
+    for r, texts in enumerate(reasons.texts, start=1):
+        columns[f"reason_{r}"] = np.asarray(texts, dtype=object)
+        columns[f"reason_{r}_feature"] = names[reasons.features[:, r - 1]]
+        columns[f"reason_{r}_value"] = np.asarray(reasons.values[r - 1], dtype=object)
+    for j, name in enumerate(result.feature_names):
+        columns[f"shap:{name}"] = values[:, j].copy()
+    return reasons, columns
+
+
 def _decision_word(favourable: bool, favourable_is_positive: bool) -> str:
     if favourable_is_positive:
         return "favourable (positive)" if favourable else "adverse (negative)"
@@ -100,20 +120,9 @@ def _shap_evidence(subject: Subject, ctx: CheckContext, words: np.ndarray | list
     top_k = subject.spec.explanations.top_k
     reused = ctx.shap is not None
     result = shap_result(subject, ctx)
-    values = result.values
-    decision = np.asarray(subject.predictions.decision, dtype=bool)
     favourable = subject.favourable
-    # Reasons point towards the decision taken: for a positive decision the details that raised the score.
-    reasons = principal_reasons(values=values, X=_shown_values(subject, result.feature_names), decision=decision,
-                                top_k=top_k)
-    names = np.array([str(c) for c in result.feature_names] + [None], dtype=object)  # -1 (no reason) -> None
-    for r, texts in enumerate(reasons.texts, start=1):
-        ctx.decision_columns[f"reason_{r}"] = texts
-        # the same reason as data (feature, the person's value), so a notice can word it in the person's terms
-        ctx.decision_columns[f"reason_{r}_feature"] = names[reasons.features[:, r - 1]]
-        ctx.decision_columns[f"reason_{r}_value"] = reasons.values[r - 1]
-    for j, name in enumerate(result.feature_names):
-        ctx.decision_columns[f"shap:{name}"] = values[:, j].copy()
+    reasons, columns = reason_columns(subject, result, top_k=top_k)
+    ctx.decision_columns.update(columns)
     explained = explained_rows(result)
     n_explained = int(explained.sum())
     n_unexplained = subject.n - n_explained

@@ -353,7 +353,7 @@ def _rows_note(baseline: AuditResult, new: AuditResult) -> str | None:
     parts = []
     for role, result in (("baseline", baseline), ("new", new)):
         scale = result.run.get("scale")
-        if isinstance(scale, dict):
+        if isinstance(scale, dict) and scale.get("decisions_file") != "every decision":
             parts.append(f"the {role} audit was partitioned: its decisions.parquet holds a random sample of "
                          f"{int(scale.get('sample_rows', 0)):,} of its {int(scale.get('rows', 0)):,} decisions")
     if not parts:

@@ -18,6 +18,7 @@ from audit.scale.engine import (
     Partitioned,
     check_partitionable,
     count_partitions,
+    decide_partitions,
     required_distributions,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "Partitioned",
     "check_partitionable",
     "count_partitions",
+    "decide_partitions",
     "required_distributions",
 ]

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
 from audit.scale._partitions import Partition, read_partition
 from audit.scale._sample import sample_mask
 from audit.spec import AuditSpec
+from audit.subject import Subject
 
-__all__ = ["PartitionTask", "PartitionResult", "count_partition", "limit_threads"]
+__all__ = ["PartitionTask", "PartitionResult", "count_partition", "DecisionsTask", "PartitionDecisions",
+           "decide_partition", "limit_threads"]
 
 #: The model each worker process loaded, by (model file, its modification time, trusted): loaded once per process.
 _MODELS: dict[tuple[str, int, bool], ModelAdapter] = {}
@@ -54,20 +58,59 @@ def _model_key(spec: AuditSpec, trust: bool) -> tuple[str, int, bool] | None:
     return str(path), path.stat().st_mtime_ns, trust
 
 
-def count_partition(task: PartitionTask) -> PartitionResult:
-    """Validate, decide and count one partition; keep the rows the seeded sample draws."""
-    from audit.checks._population import count_subject
+def _subject(spec: AuditSpec, partition: Partition, trust_model: bool) -> Subject:
+    """The partition's rows validated and decided as a whole file's are (the model loaded once per process)."""
     from audit.subject import load_subject
 
-    spec = task.spec
-    key = _model_key(spec, task.trust_model)
-    frame = read_partition(task.partition)
-    subject = load_subject(spec, trust_model=task.trust_model, frame=frame,
+    key = _model_key(spec, trust_model)
+    subject = load_subject(spec, trust_model=trust_model, frame=read_partition(partition),
                            adapter=_MODELS.get(key) if key else None, with_reference=False)
     if key is not None and subject.model is not None:
         _MODELS[key] = subject.model
-    keep = sample_mask(subject.ids, seed=spec.seed, probability=task.sample_probability)
-    return PartitionResult(partition=task.partition, population=count_subject(subject, spec), sample=frame[keep])
+    return subject
+
+
+def count_partition(task: PartitionTask) -> PartitionResult:
+    """Validate, decide and count one partition; keep the rows the seeded sample draws."""
+    from audit.checks._population import count_subject
+
+    subject = _subject(task.spec, task.partition, task.trust_model)
+    keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
+    return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
+                           sample=subject.frame[keep])
+
+
+@dataclass(frozen=True)
+class DecisionsTask:
+    """One partition whose decisions are explained with ``plan`` (built once, on the sample, by the audit; None:
+    a decisions-only audit, whose rows carry no reasons)."""
+
+    spec: AuditSpec
+    partition: Partition
+    plan: ExplainPlan | None
+    trust_model: bool = False
+
+
+@dataclass(frozen=True)
+class PartitionDecisions:
+    """A partition's rows of decisions.parquet: id, decision, score, outcome, groups, reasons, contributions."""
+
+    partition: Partition
+    frame: pd.DataFrame
+
+
+def decide_partition(task: DecisionsTask) -> PartitionDecisions:
+    """Each decision of the partition with its principal reasons, as the one-process audit writes them."""
+    from audit.checks.local import reason_columns
+    from audit.decisions import decisions_frame
+    from audit.explain.shap_values import explain
+
+    subject = _subject(task.spec, task.partition, task.trust_model)
+    columns: dict[str, Any] = {}
+    if task.plan is not None and subject.model is not None:
+        result = explain(model=subject.model, X=subject.X, seed=task.spec.seed, plan=task.plan, workers=1)
+        columns.update(reason_columns(subject, result, top_k=task.spec.explanations.top_k)[1])
+    return PartitionDecisions(partition=task.partition, frame=decisions_frame(subject, columns))
 
 
 def limit_threads() -> None:

@@ -14,7 +14,7 @@ import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -25,19 +25,29 @@ from audit.errors import (
     WORKER_LIBRARY_VERSION,
     AuditInputError,
 )
+from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.scale._partitions import plan_partitions
 from audit.scale._sample import sample_probability
-from audit.scale._work import PartitionResult, PartitionTask, count_partition, limit_threads
+from audit.scale._work import (
+    DecisionsTask,
+    PartitionTask,
+    count_partition,
+    decide_partition,
+    limit_threads,
+)
 from audit.spec import AuditSpec, ModelFormat
 
-__all__ = ["count_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
+__all__ = ["count_partitions", "decide_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
            "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
 
 #: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
 DEFAULT_PARTITION_ROWS = 250_000
 #: Rows of the seeded sample the sample-based checks read, unless the spec says.
 DEFAULT_SAMPLE_ROWS = 20_000
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Called after each partition with (rows done, rows in all).
 Progress = Callable[[int, int], None]
@@ -97,8 +107,7 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
     merged: Population | None = None
     samples: list[pd.DataFrame] = []
     done = 0
-    results = _on_cluster(tasks, scheduler, spec) if scheduler is not None else _on_local_processes(tasks, workers)
-    for result in results:
+    for result in _run(count_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
         merged = result.population if merged is None else merged.merge(result.population)
         samples.append(result.sample)
         done += result.partition.rows
@@ -115,11 +124,11 @@ def _missing(exc: ModuleNotFoundError, worker: str) -> AuditInputError:
                            why="raised while deciding a partition")
 
 
-def _on_local_processes(tasks: list[PartitionTask], workers: int) -> Iterator[PartitionResult]:
+def _on_local_processes(work: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
     """Spawned processes (never forked: the parent may hold threads and open model handles)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, initializer=limit_threads) as pool:
-        futures = [pool.submit(count_partition, t) for t in tasks]
+        futures = [pool.submit(work, t) for t in tasks]
         for future in as_completed(futures):
             try:
                 yield future.result()
@@ -142,14 +151,14 @@ def _check_workers(client: Any, spec: AuditSpec) -> None:
                                       expected=expected)
 
 
-def _on_cluster(tasks: list[PartitionTask], address: str, spec: AuditSpec) -> Iterator[PartitionResult]:
-    """The cluster at ``address`` (``tcp://host:8786``) counts; each result is released once merged."""
+def _on_cluster(work: Callable[[T], R], tasks: list[T], address: str, spec: AuditSpec) -> Iterator[R]:
+    """The cluster at ``address`` (``tcp://host:8786``) does the work; each result is released once taken."""
     from distributed import Client
     from distributed import as_completed as dask_completed
 
     with Client(address, set_as_default=False) as client:
         _check_workers(client, spec)
-        futures = client.map(count_partition, tasks, pure=False)
+        futures = client.map(work, tasks, pure=False)
         for future in dask_completed(futures, loop=client.loop):
             try:
                 result = future.result()
@@ -157,3 +166,29 @@ def _on_cluster(tasks: list[PartitionTask], address: str, spec: AuditSpec) -> It
                 raise _missing(exc, "a worker of " + address) from None
             future.release()
             yield result
+
+
+def _run(work: Callable[[T], R], tasks: list[T], *, spec: AuditSpec, scheduler: str | None, workers: int
+         ) -> Iterator[R]:
+    return _on_cluster(work, tasks, scheduler, spec) if scheduler is not None else _on_local_processes(work, tasks,
+                                                                                                         workers)
+
+
+def decide_partitions(spec: AuditSpec, plan: ExplainPlan | None, *, trust_model: bool = False,
+                      target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
+                      progress: Progress | None = None) -> Iterator[pd.DataFrame]:
+    """Every decision with its reasons, partition by partition, in the data's row order (a partition that finishes
+    early waits for the ones before it, so the file written from these is the same whatever the engine)."""
+    partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
+    tasks = [DecisionsTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
+    total = sum(p.rows for p in partitions)
+    waiting: dict[int, pd.DataFrame] = {}
+    following, done = 0, 0
+    for result in _run(decide_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
+        waiting[result.partition.index] = result.frame
+        done += result.partition.rows
+        if progress is not None:
+            progress(done, total)
+        while following in waiting:
+            yield waiting.pop(following)
+            following += 1
