@@ -1,8 +1,10 @@
-"""Run the partition work on local processes or a Dask cluster, and merge the counts as they come back.
+"""Run the partition work on local processes or a Dask cluster, and take the results as they come back.
 
-The same function (:func:`audit.scale._work.count_partition`) runs on every partition either way; only counts
-travel back, and they are added as each partition finishes, so the memory of the process that runs ``audit`` holds
-one partition's counts at a time, never the rows. Without a scheduler address, ``workers`` local processes (spawned,
+Two passes use it. :func:`count_partitions` runs :func:`audit.scale._work.count_partition` on every partition: only
+counts and the sample's rows travel back, added as each partition finishes, so the memory of the process that runs
+``audit`` holds one partition's counts at a time, never the rows. :func:`decide_partitions` runs
+:func:`audit.scale._work.decide_partition`: each partition's decisions with their reasons, handed on in row order
+for the audit to write one partition at a time. Without a scheduler address, ``workers`` local processes (spawned,
 one BLAS thread each) do the work; with one, the cluster's workers do, after a check that each has the libraries the
 work needs, at this machine's versions (a worker deciding with another scikit-learn would give other decisions).
 """
