@@ -397,10 +397,10 @@ def run_audit(
         work = folder.work
         t = time.perf_counter()
         decisions = decisions_frame(subject, ctx.decision_columns)
-        every = _every_decision_plan(subject, scale)
+        every = _every_decision_plan(subject, scale) if spec.report.decisions_file else None
         if scale is not None:
-            scale["decisions_file"] = ("every decision" if every is not None and spec.report.decisions_file
-                                       else "the sample")
+            scale["decisions_file"] = ("none" if not spec.report.decisions_file
+                                       else "every decision" if every is not None else "the sample")
         if spec.report.decisions_file and every is not None:
             rows = _write_every_decision(spec, decisions, every, work / "decisions.parquet", ctx=ctx,
                                          trust_model=trust_model, scheduler=scheduler)
