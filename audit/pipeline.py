@@ -31,7 +31,7 @@ import pandas as pd
 
 from audit.checks import CHECK_MODULES, CheckContext, Progress
 from audit.decisions import decisions_frame
-from audit.evidence import AuditResult, Evidence, write_audit_json
+from audit.evidence import AuditResult, Evidence, EvidenceStatus, write_audit_json
 from audit.explain.shap_values import ExplainPlan
 from audit.partials import PARTIAL_MARKER, remove_abandoned_partials, writing_bundle
 from audit.preflight import check_inputs_before_work, slug
@@ -139,8 +139,10 @@ def _column_groups(columns: list[str]) -> list[str]:
     return out
 
 
-def _personal_data(spec: AuditSpec, evidence: list[Evidence], decisions: pd.DataFrame) -> dict[str, Any]:
+def _personal_data(spec: AuditSpec, evidence: list[Evidence], decisions: pd.DataFrame, *, rows: int) -> dict[str, Any]:
     """What personal data the bundle holds, for the report's appendix (audit.json ``run.personal_data``).
+    ``decisions``: the columns of decisions.parquet; ``rows``: its rows (every decision, in a partitioned audit that
+    wrote them all; else the frame's).
 
     Example tables are the evidence tables with an ``id`` column: the only ones that name a person.
     """
@@ -158,7 +160,7 @@ def _personal_data(spec: AuditSpec, evidence: list[Evidence], decisions: pd.Data
         "example_tables": tables,
         "people_in_examples": len(shown),
         "decisions_file": spec.report.decisions_file,
-        "decisions_rows": len(decisions),
+        "decisions_rows": rows,
         "decisions_columns": _column_groups([str(c) for c in decisions.columns]),
     }
 
@@ -242,12 +244,10 @@ class _EveryDecision:
     plan: ExplainPlan | None
 
 
-def _every_decision_plan(subject: Subject, scale: dict[str, Any] | None) -> _EveryDecision | None:
+def _every_decision_plan(subject: Subject) -> _EveryDecision | None:
     """Whether decisions.parquet can hold every decision of a partitioned audit, with reasons computed exactly as
     on the sample: an exact explainer (a KernelSHAP budget picks rows, and a native booster's categories come from
     the data the plan saw, so those keep the sample's decisions), or no model (decisions without reasons)."""
-    if scale is None:
-        return None
     if subject.model is None:
         return _EveryDecision(plan=None)
     from audit.explain.shap_values import plan_explanation
@@ -301,6 +301,8 @@ def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> No
     """Each evidence item says whether it counts every row or reads the sample, in its method, limits and params."""
     rows, sample = int(scale["rows"]), int(scale["sample_rows"])
     for item in evidence:
+        if item.status is EvidenceStatus.NOT_ASSESSED:  # it read no rows: nothing to say about which
+            continue
         if item.id in COUNTED_OVER_ALL_ROWS:
             item.params["rows_counted"] = rows
             item.method = (item.method + f" Counted over all {rows:,} decisions, partition by partition: the counts "
@@ -356,8 +358,12 @@ def run_audit(
     timings["load"] = round(time.perf_counter() - start, 3)
 
     evidence = _run_checks(subject, ctx, timings)
+    every: _EveryDecision | None = None
     if scale is not None:
         _say_what_was_sampled(evidence, scale)
+        every = _every_decision_plan(subject) if spec.report.decisions_file else None
+        scale["decisions_file"] = ("none" if not spec.report.decisions_file
+                                   else "every decision" if every is not None else "the sample")
 
     t = time.perf_counter()
     findings = policies.evaluate(spec, evidence, audit_date=audit_date)
@@ -397,18 +403,13 @@ def run_audit(
         work = folder.work
         t = time.perf_counter()
         decisions = decisions_frame(subject, ctx.decision_columns)
-        every = _every_decision_plan(subject, scale) if spec.report.decisions_file else None
-        if scale is not None:
-            scale["decisions_file"] = ("none" if not spec.report.decisions_file
-                                       else "every decision" if every is not None else "the sample")
-        if spec.report.decisions_file and every is not None:
+        rows = len(decisions)
+        if every is not None:  # a partitioned audit that can explain every decision (implies decisions_file)
             rows = _write_every_decision(spec, decisions, every, work / "decisions.parquet", ctx=ctx,
                                          trust_model=trust_model, scheduler=scheduler)
         elif spec.report.decisions_file:
             decisions.to_parquet(work / "decisions.parquet", index=False)
-        result.run["personal_data"] = _personal_data(spec, evidence, decisions)
-        if spec.report.decisions_file and every is not None:
-            result.run["personal_data"]["decisions_rows"] = rows
+        result.run["personal_data"] = _personal_data(spec, evidence, decisions, rows=rows)
         write_audit_json(result, work / "audit.json")
         del decisions
         from audit.checks._longform import write_metrics_csv

@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "german-credit"
-
-
-def _machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in subprocess.run(
-        ["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines() if line.startswith("Model name")),
-        "unknown CPU")
-    return f"{os.cpu_count()} cores, {model}"
 
 
 def _core_only(html: str) -> str:
@@ -45,7 +38,7 @@ def main() -> None:
     from audit.report.html import render_html
     from audit.report.pdf import PDF_VARIANT
 
-    print(f"machine: {_machine()}; date {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; load {os.getloadavg()[0]:.2f}")
+    print(f"machine: {machine()}; date {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
         spec.pop("signing")

@@ -31,6 +31,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "adult-hiring"
@@ -142,7 +143,7 @@ def main() -> None:
     make_data(data, args.rows)
     print(f"data: {data} ({args.rows:,} rows, {data.stat().st_size / 2**20:,.0f} MiB; ready in "
           f"{time.perf_counter() - started:.0f} s)")
-    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
+    print(f"machine: {machine()}, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; load {os.getloadavg()[0]:.2f}")
     print(f"{'workers':>8} {'rows':>12} {'sample':>7} {'wall s':>8} {'partitions s':>13} {'audit GiB':>10} "
           f"{'worker GiB (max)':>17}")

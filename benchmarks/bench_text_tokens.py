@@ -19,23 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
+from _machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "adult-cv-screening"
-
-
-def _machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in subprocess.run(
-        ["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines() if line.startswith("Model name")),
-        "unknown CPU")
-    return f"{os.cpu_count()} cores, {model}"
 
 
 def main() -> None:
@@ -45,7 +38,7 @@ def main() -> None:
     from audit.spec import load_spec
     from audit.subject import load_subject
 
-    print(f"machine: {_machine()}; date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
+    print(f"machine: {machine()}; date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
           f"load average before: {os.getloadavg()[0]:.2f}")
     spec = yaml.safe_load((EXAMPLE / "audit.yaml").read_text())
     spec.pop("signing")

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from factories import apply_changes
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "german-credit"
@@ -162,16 +163,8 @@ class Work:
             spec = yaml.safe_load((EXAMPLE / "decisions-only.yaml").read_text())
             spec["data"]["path"] = str(DECISIONS_CSV)
         spec.pop("signing")
-        for dotted, value in changes.items():
-            node = spec
-            *parents, last = dotted.replace("__", ".").split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            if value is DROP:
-                node.pop(last, None)
-            else:
-                node[last] = value
-        return spec
+        return apply_changes(spec, {dotted.replace("__", "."): None if value is DROP else value
+                                    for dotted, value in changes.items()})
 
     def csv(self, frame: pd.DataFrame, name: str = "data.csv") -> str:
         path = self.tmp / name

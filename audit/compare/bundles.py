@@ -353,9 +353,9 @@ def _rows_note(baseline: AuditResult, new: AuditResult) -> str | None:
     parts = []
     for role, result in (("baseline", baseline), ("new", new)):
         scale = result.run.get("scale")
-        if isinstance(scale, dict) and scale.get("decisions_file") != "every decision":
+        if isinstance(scale, dict) and scale.get("decisions_file") == "the sample":
             parts.append(f"the {role} audit was partitioned: its decisions.parquet holds a random sample of "
-                         f"{int(scale.get('sample_rows', 0)):,} of its {int(scale.get('rows', 0)):,} decisions")
+                         f"{int(scale['sample_rows']):,} of its {int(scale['rows']):,} decisions")
     if not parts:
         return None
     return ("; ".join(parts).capitalize() + ". The per-group figures below are estimated from those rows, with "

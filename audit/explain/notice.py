@@ -103,7 +103,7 @@ def _read_row(path: Path, decision_id: str) -> dict[str, Any]:
         scale = _scale_record(path.parent)
         if scale is not None:
             raise AuditInputError(DECISION_NOT_IN_SAMPLE, path=path, id=decision_id, count=f"{table.num_rows:,}",
-                                  rows=f"{int(scale.get('rows', 0)):,}")
+                                  rows=f"{int(scale['rows']):,}")
         examples = ", ".join(str(v) for v in ids.slice(0, 3).to_pylist())
         raise AuditInputError(DECISION_ID_NOT_FOUND, path=path, id=decision_id, count=f"{table.num_rows:,}", examples=examples)
     return hits.slice(0, 1).to_pylist()[0]
