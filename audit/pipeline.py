@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -37,6 +37,9 @@ from audit.partials import PARTIAL_MARKER, remove_abandoned_partials, writing_bu
 from audit.preflight import check_inputs_before_work, slug
 from audit.spec import AuditSpec, direction_declared, load_spec
 from audit.subject import Subject, load_subject
+
+if TYPE_CHECKING:
+    from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
 
 __all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version", "PARTIAL_MARKER"]
 
@@ -207,14 +210,21 @@ def _subject_summary(subject: Subject, *, trust_model: bool, scale: dict[str, An
     return summary
 
 
-#: Evidence counted over every row in a partitioned audit; every other item reads the sample.
-COUNTED_OVER_ALL_ROWS = ("fairness.selection_rate", "fairness.eeo_impact")
+#: Evidence counted over every row in a partitioned audit, and what in it still reads the sample (None: nothing);
+#: every other item reads the sample. Keep in step with the checks that read ``ctx.population``/``ctx.count_flips``.
+COUNTED_OVER_ALL_ROWS: dict[str, str | None] = {
+    "fairness.selection_rate": None,
+    "fairness.eeo_impact": None,
+    "fairness.error_rates": "ROC AUC, calibration (ECE, max_ece_gap, the reliability curves) and consistency",
+    "counterfactual.flip": "the proxies (the proxy screen reads the sample) and the donors of proxy values (the "
+                           "sample's members)",
+}
 
 
 def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: bool,
                          scheduler: str | None) -> tuple[Subject, dict[str, Any]]:
     """Decide and count every row partition by partition (``audit.scale``); the Subject is the seeded sample."""
-    from audit.scale import count_partitions
+    from audit.scale import count_partitions, flip_partitions
 
     settings = spec.scale
     if settings is None:  # the caller checks; kept so the function stands alone
@@ -224,6 +234,14 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
                             sample_rows=settings.sample_rows, scheduler=address, workers=settings.workers,
                             progress=lambda done, total: ctx.progress("rows decided and counted", done, total))
     ctx.population = read.population
+    ctx.band_medians = read.band_medians
+
+    def count_flips(plan: FlipPlan) -> FlipCounts:
+        return flip_partitions(spec, plan, trust_model=trust_model, target_rows=settings.partition_rows,
+                               scheduler=address, workers=settings.workers,
+                               progress=lambda done, total: ctx.progress("flip test of every row", done, total))
+
+    ctx.count_flips = count_flips
     subject = load_subject(spec, trust_model=trust_model, frame=read.sample)
     return subject, {
         "rows": read.population.rows,
@@ -293,8 +311,9 @@ def _write_every_decision(spec: AuditSpec, sample: pd.DataFrame, every: _EveryDe
 def _sample_alert(scale: dict[str, Any]) -> list[str]:
     """The cover and summary say which figures count every decision and which read the sample."""
     return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
-            f"LL144 tables) count every decision; every other figure comes from a random sample of "
-            f"{int(scale['sample_rows']):,} of them, as each evidence item's limits say."]
+            "LL144 tables), error rates by group and the flip test count every decision; every other figure comes "
+            f"from a random sample of {int(scale['sample_rows']):,} of them, as each evidence item's method and limits "
+            "say."]
 
 
 def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> None:
@@ -306,16 +325,23 @@ def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> No
         if item.id in COUNTED_OVER_ALL_ROWS:
             item.params["rows_counted"] = rows
             item.method = (item.method + f" Counted over all {rows:,} decisions, partition by partition: the counts "
-                           "are exact, and the intervals come from resampling them (they do not depend on the "
+                           "are exact, and the intervals are computed from them (they do not depend on the "
                            "partitioning).").strip()
+            sampled = COUNTED_OVER_ALL_ROWS[item.id]
+            if sampled is not None:
+                item.params["sample_rows"] = sample
+                item.params["population_rows"] = rows
+                item.limits.append(f"Read from the audit's seeded random sample of {sample:,} of the {rows:,} "
+                                   f"decisions (chosen by a keyed hash of each row's id and the seed): {sampled}. "
+                                   "Every other figure of this item counts every decision.")
         else:
             item.params["sample_rows"] = sample
             item.params["population_rows"] = rows
             item.limits.append(
                 f"Computed on a seeded random sample of {sample:,} of the {rows:,} decisions (each row kept with "
                 f"probability {scale['sample_probability']:.4g}, chosen by a keyed hash of its id and the audit's "
-                "seed); its figures are estimates for all decisions, its counts are the sample's. Selection rates "
-                "and impact ratios are counted over every decision (fairness.selection_rate, fairness.eeo_impact).")
+                "seed); its figures are estimates for all decisions, its counts are the sample's. Counted over "
+                f"every decision: {', '.join(COUNTED_OVER_ALL_ROWS)}.")
 
 
 def run_audit(

@@ -27,6 +27,7 @@ from audit.checks import CheckContext
 from audit.errors import WORKER_LIBRARY_MISSING, AuditInputError
 from audit.scale import Partitioned, count_partitions, plan_partitions, read_partition, sample_mask
 from audit.spec import AuditSpec, load_spec
+from audit.subject import Subject
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "adult-hiring"
 ROWS, GROUP_ROWS = 8_000, 1_000
@@ -76,6 +77,116 @@ def _model_decisions(folder: Path, frame: pd.DataFrame) -> np.ndarray:
     path = folder / "model.skops"
     model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
     return np.asarray(model.predict(frame[list(model.feature_names_in_)]) == ">50K")
+
+
+def _in_memory(folder: Path) -> tuple[AuditSpec, Subject]:
+    """The spec without ``scale`` on the same 8,000 rows in one file, and their Subject (one process)."""
+    from audit.subject import load_subject
+
+    pq.read_table(folder / "adult-8k.parquet").to_pandas().to_parquet(folder / "whole.parquet", index=False)
+    spec = load_spec(folder / "audit.yaml").model_copy(update={"scale": None})
+    spec = spec.model_copy(update={"data": spec.data.model_copy(update={"path": Path("whole.parquet")})})
+    return spec, load_subject(spec)
+
+
+def _skops_model(folder: Path) -> Any:
+    import skops.io
+
+    path = folder / "model.skops"
+    return skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+
+
+def test_error_rates_counted_in_8_partitions_are_the_in_memory_evidence(dataset: Path, eight: Partitioned) -> None:
+    """Error rates, gaps, disparities with their intervals and p-values, and the Theil index read the merged counts:
+    given them, the evidence on the whole data in memory is the same, figure for figure (ROC AUC and calibration
+    read the rows, here all of them in both)."""
+    from audit.checks._error_rates import error_rate_evidence
+    from audit.fairness.groups import build_breakdowns
+
+    spec, subject = _in_memory(dataset)
+    breakdowns = build_breakdowns(subject.groups, spec.fairness.intersections)
+    alone = error_rate_evidence(subject, CheckContext(spec=spec, seed=spec.seed), breakdowns)
+    counted = error_rate_evidence(subject, CheckContext(spec=spec, seed=spec.seed, population=eight.population),
+                                  breakdowns)
+    assert json.loads(counted.model_dump_json(exclude={"seconds"})) == json.loads(
+        alone.model_dump_json(exclude={"seconds"}))
+    # and the Theil index of the counts is the row-wise definition (aif360's, checked in tests/checks)
+    from audit.fairness.individual import theil_index
+
+    assert counted.metrics["theil_index"] == pytest.approx(
+        theil_index(y=subject.y, decision=subject.predictions.decision), abs=1e-12)
+
+
+def test_the_flip_test_over_8_partitions_moves_every_row_as_the_model_itself_decides(
+        dataset: Path, eight: Partitioned) -> None:
+    """Issue 16: the flip test counts every row. Direct pairs (age moved to each band's median over all rows) are
+    checked against scikit-learn's own predictions on frames pandas changed; the mean score change and its normal
+    interval against numpy; with proxies (donors from the sample), the counts of 8 partitions equal those of 1."""
+    from audit.checks._flip import _group_sizes
+    from audit.counterfactual.flip import DIRECT, WITH_PROXIES
+    from audit.counterfactual.flip_counts import flip_result, plan_flips
+    from audit.scale import flip_partitions
+    from audit.subject import load_subject
+
+    spec = _spec(dataset)
+    sample = load_subject(spec, frame=eight.sample)
+    plan = plan_flips(X=sample.X, groups=sample.groups, protected=sample.protected,
+                      proxies={"age": ["marital-status", "relationship"]},
+                      group_sizes=_group_sizes(eight.population, sample), medians=eight.band_medians, seed=spec.seed)
+    counts = flip_partitions(spec, plan, target_rows=GROUP_ROWS, workers=2)
+    result = flip_result(plan, counts, rng=np.random.default_rng(0), n_boot=200)
+
+    frame = pq.read_table(dataset / "adult-8k.parquet").to_pandas()
+    model = _skops_model(dataset)
+    inputs = list(model.feature_names_in_)
+    positive = list(model.classes_).index(">50K")
+    before = model.predict_proba(frame[inputs])[:, positive]
+    decided = model.predict(frame[inputs]) == ">50K"
+    band = pd.cut(frame["age"], bins=[0, 25, 40, 55, 120], right=False,
+                  labels=["under 25", "25-39", "40-54", "55 and over"]).astype(str)
+    medians = frame.groupby(band)["age"].quantile(0.5, interpolation="nearest")
+    direct = [p for p in result.pairs if p.variant == DIRECT]
+    assert {p.attribute for p in direct} == {"age"} and len(direct) == 12  # sex and race are not model inputs
+    for pair in direct:
+        moved = frame[band == pair.source].copy()
+        moved["age"] = medians[pair.target]
+        after = model.predict_proba(moved[inputs])[:, positive]
+        flipped = (model.predict(moved[inputs]) == ">50K") != decided[(band == pair.source).to_numpy()]
+        change = after - before[(band == pair.source).to_numpy()]
+        assert (pair.n, pair.flips) == (len(moved), int(flipped.sum())), (pair.source, pair.target)
+        assert pair.mean_score_change == pytest.approx(change.mean(), abs=1e-9)
+        half = 1.959963984540054 * change.std(ddof=1) / np.sqrt(len(change))
+        assert pair.score_ci[0] == pytest.approx(change.mean() - half, abs=1e-9)
+        assert pair.score_ci[1] == pytest.approx(change.mean() + half, abs=1e-9)
+    assert any(p.variant == WITH_PROXIES for p in result.pairs)
+    assert sum(p.n for p in result.pairs if p.variant == WITH_PROXIES and p.target == "under 25") == int(
+        (band != "under 25").sum())
+    one = flip_partitions(spec, plan, target_rows=ROWS, workers=1)
+    # the same counts, sums and examples whatever the partitioning (not the work: identical rows within a partition
+    # are scored once, so how many rows the model scored depends on it)
+    assert (one.pairs, one.examples) == (counts.pairs, counts.examples)
+
+
+def test_band_medians_merged_from_value_counts_are_pandas_nearest_quantile() -> None:
+    """A binned attribute's bands get their median over every row from per-partition value counts."""
+    from audit.counterfactual.flip_counts import MAX_BAND_VALUES, band_medians, band_values, merge_band_values
+    from audit.spec import ProtectedSpec
+
+    rng = np.random.default_rng(3)
+    age = pd.Series(rng.integers(17, 90, 5_001)).astype(float)
+    bands = pd.Series(np.where(age < 40, "young", "older"))
+    X, groups = pd.DataFrame({"age": age}), pd.DataFrame({"age": bands})
+    protected = [ProtectedSpec(column="age", kind="age", bins=[0, 40, 120], labels=["young", "older"])]
+    cuts = [0, 1_234, 1_235, 4_000, 5_001]
+    parts = [band_values(X.iloc[a:b], groups.iloc[a:b], protected) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merge_band_values(merged, part)
+    expected = age.groupby(bands).quantile(0.5, interpolation="nearest")
+    assert band_medians(merged) == {"age": {b: expected[b] for b in ("young", "older")}}
+    many = pd.DataFrame({"age": np.arange(MAX_BAND_VALUES + 1, dtype=float)})
+    wide = band_values(many, pd.DataFrame({"age": ["older"] * len(many)}), protected)
+    assert merge_band_values(wide, band_values(X, groups, protected)) == {}  # too many values: the sample's median
 
 
 def test_partitions_are_whole_row_groups_in_file_order(tmp_path: Path) -> None:
@@ -171,8 +282,14 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     items = {e["id"]: e for e in json.loads(next((dataset / "out-whole").glob("*/*/audit.json")).read_text())["evidence"]}
     assert items["fairness.selection_rate"]["params"]["rows_counted"] == ROWS
     assert items["fairness.eeo_impact"]["metrics"]["n_applicants"] == ROWS
-    assert items["fairness.error_rates"]["params"]["sample_rows"] == whole["sample_rows"]
-    assert any("random sample of" in line for line in items["fairness.error_rates"]["limits"])
+    for counted in ("fairness.error_rates", "counterfactual.flip"):  # counted over every row, some inputs sampled
+        assert items[counted]["params"]["rows_counted"] == ROWS, counted
+        assert items[counted]["params"]["sample_rows"] == whole["sample_rows"], counted
+        assert any("random sample of" in line for line in items[counted]["limits"]), counted
+    assert whole["counterfactual.flip"]["metrics"]["n_rows"] == ROWS
+    assert sum(row[4] for row in whole["counterfactual.flip"]["tables"][0]["rows"]
+               if row[0] == "age" and row[1] == "direct" and row[3] == "under 25") == ROWS - sum(
+        row[2] for row in whole["fairness.selection_rate"]["tables"][0]["rows"] if row[:2] == ["age", "under 25"])
     # decisions.parquet holds every decision, in the data's order, the same whatever the partitioning
     bundle = next((dataset / "out-whole").glob("*/*/"))
     decisions = pd.read_parquet(bundle / "decisions.parquet")
@@ -198,14 +315,8 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     from audit.checks._eeo import eeo_evidence
     from audit.checks._selection import selection_evidence
     from audit.fairness.groups import build_breakdowns
-    from audit.subject import load_subject
 
-    frame = pq.read_table(EXAMPLE / "adult.parquet").slice(0, ROWS).to_pandas()
-    frame.to_parquet(dataset / "whole.parquet", index=False)
-    memory_spec = load_spec(dataset / "audit.yaml").model_copy(update={"scale": None})
-    memory_spec = memory_spec.model_copy(update={"data": memory_spec.data.model_copy(
-        update={"path": Path("whole.parquet")})})
-    subject = load_subject(memory_spec)
+    memory_spec, subject = _in_memory(dataset)
     ctx = CheckContext(spec=memory_spec, seed=memory_spec.seed)
     breakdowns = build_breakdowns(subject.groups, memory_spec.fairness.intersections)
     for item in (selection_evidence(subject, ctx, breakdowns), eeo_evidence(subject, ctx)):

@@ -30,6 +30,7 @@ from audit.fairness.population import Population
 from audit.spec import AuditSpec
 
 if TYPE_CHECKING:
+    from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
     from audit.explain.shap_values import ShapResult
 
 __all__ = ["CheckContext", "Progress", "Need"]
@@ -57,6 +58,11 @@ class CheckContext:
     #: Counts over every decision when the Subject holds a sample of them (a partitioned audit, ``audit.scale``):
     #: the rate checks read these; None = the Subject holds every decision and the checks count its rows.
     population: Population | None = None
+    #: Runs a flip-test plan on every partition and returns the merged counts (a partitioned audit; set by the
+    #: pipeline, so the check never touches the engine). None: the flip test reads the Subject's rows.
+    count_flips: Callable[[FlipPlan], FlipCounts] | None = None
+    #: attribute -> band -> the band's median over every row (a partitioned audit's binned protected inputs).
+    band_medians: dict[str, dict[str, Any]] | None = None
     progress: Progress = _no_progress
 
     def rng(self, salt: int) -> np.random.Generator:

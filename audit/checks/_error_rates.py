@@ -21,9 +21,10 @@ from audit.evidence import Evidence, clean_float, clean_number
 from audit.fairness.bootstrap import percentile_interval
 from audit.fairness.calibration import N_BINS, reliability
 from audit.fairness.choice import Choice, choose_primary
-from audit.fairness.compare import Comparison, Spread, compare_each
+from audit.fairness.compare import Comparison, Spread, compare_cells
 from audit.fairness.groups import Breakdown
-from audit.fairness.individual import N_NEIGHBORS, consistency, design_matrix, theil_index
+from audit.fairness.individual import N_NEIGHBORS, consistency, design_matrix, theil_index_of_cells
+from audit.fairness.population import count_population
 from audit.subject import Subject
 
 __all__ = ["error_rate_evidence", "disparities", "SALT", "CONSISTENCY_SALT", "EVIDENCE_ID", "TITLE", "GROUP_RATES"]
@@ -51,9 +52,15 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     ranking = subject.predictions.score
     score = ranking if subject.score_is_probability else None
     rng = ctx.rng(SALT)
-    comparisons = compare_each(breakdowns, decision=decision, y=y, fairness=fairness, rng=rng)
+    population = ctx.population or count_population(subject.groups, breakdowns=[b.attributes for b in breakdowns],
+                                                    unknown_sets=[], decision=decision, y=y,
+                                                    selected=subject.favourable)
+    comparisons = [compare_cells(population.breakdown(b.attributes), population.cells(b.attributes, selected=False),
+                                 resamples=fairness.bootstrap, rng=rng, min_size=fairness.min_group_size,
+                                 min_share=fairness.min_group_share) for b in breakdowns]
+    masks = [_row_masks(c.breakdown, b) for c, b in zip(comparisons, breakdowns, strict=True)]
     references = [_reference(c, subject, favourable_is_positive=subject.favourable_is_positive) for c in comparisons]
-    group_rows = [r for c in comparisons for r in _group_rows(c, y, ranking, score)]
+    group_rows = [r for c, m in zip(comparisons, masks, strict=True) for r in _group_rows(c, m, y, ranking, score)]
     gap_rows = [r for c, ref in zip(comparisons, references, strict=True) for r in _gap_rows(c, ref)]
     disparity_rows = [r for c in comparisons for r in disparities(c)]
     ece_gaps = [_ece_gap(c, group_rows) for c in comparisons]
@@ -62,7 +69,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
     choice = choose_primary(ctx.spec)
     metrics = _headline(disparity_rows)
     metrics["max_ece_gap"] = max((g for g in ece_gaps if g is not None), default=None)
-    metrics["theil_index"] = theil_index(y=y, decision=decision)
+    metrics["theil_index"] = theil_index_of_cells(population.everyone)
     metrics["consistency"] = consistent
     metrics.update(_primary(choice, disparity_rows))
     return Evidence(
@@ -79,7 +86,7 @@ def error_rate_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Br
             report.gap_table(gap_rows),
             long_table(report.long_rows(group_rows, gap_rows, disparity_rows, metrics, len(used))),
         ],
-        charts=[report.rate_chart(comparisons, choice), *report.reliability_charts(comparisons, y, score)],
+        charts=[report.rate_chart(comparisons, choice), *report.reliability_charts(comparisons, masks, y, score)],
         method=report.method(fairness.bootstrap),
         limits=report.limits(score is not None, subject.predictions.score is not None, len(gap_rows)),
         params={
@@ -167,7 +174,15 @@ def _reference(c: Comparison, subject: Subject, *, favourable_is_positive: bool)
     return c.most("selection_rate") if favourable_is_positive else c.least("selection_rate")
 
 
-def _group_rows(c: Comparison, y: np.ndarray, ranking: np.ndarray | None, probability: np.ndarray | None) -> list[dict]:
+def _row_masks(counted: Breakdown, rows: Breakdown) -> list[np.ndarray]:
+    """For each group of the counted breakdown, the Subject's rows in it (by the group's values: in a partitioned
+    audit the Subject is the sample, which may lack a group; ROC AUC and calibration read these rows)."""
+    where = {v: g for g, v in enumerate(rows.values)}
+    return [rows.codes == where[v] if v in where else np.zeros(len(rows.codes), dtype=bool) for v in counted.values]
+
+
+def _group_rows(c: Comparison, masks: list[np.ndarray], y: np.ndarray, ranking: np.ndarray | None,
+                probability: np.ndarray | None) -> list[dict]:
     from sklearn.metrics import roc_auc_score
 
     b = c.breakdown
@@ -184,10 +199,10 @@ def _group_rows(c: Comparison, y: np.ndarray, ranking: np.ndarray | None, probab
         }
         for name, (value, low, high, denominator) in figures.items():
             row[name], row[f"{name}_ci"], row[f"{name}_n"] = value[g], (low[g], high[g]), int(denominator[g])
-        mask = b.codes == g
+        mask = masks[g]
         both_outcomes = 0 < y[mask].sum() < mask.sum()
         row["roc_auc"] = float(roc_auc_score(y[mask], ranking[mask])) if ranking is not None and both_outcomes else None
-        row["ece"] = reliability(probability[mask], y[mask]).ece if probability is not None else None
+        row["ece"] = reliability(probability[mask], y[mask]).ece if probability is not None and mask.any() else None
         rows.append(row)
     return rows
 

@@ -196,18 +196,21 @@ def rate_chart(comparisons: list[Comparison], choice: Choice) -> Chart:
     )
 
 
-def reliability_charts(comparisons: list[Comparison], y: np.ndarray, score: np.ndarray | None) -> list[Chart]:
+def reliability_charts(comparisons: list[Comparison], masks: list[list[np.ndarray]], y: np.ndarray,
+                       score: np.ndarray | None) -> list[Chart]:
+    """A reliability curve per group of each single-attribute breakdown; ``masks[i][g]``: the rows of group g of
+    comparison i (the sample's, in a partitioned audit)."""
     if score is None:
         return []
     centres = [(k + 0.5) / N_BINS for k in range(N_BINS)]
     charts = []
-    for c in comparisons:
+    for c, rows in zip(comparisons, masks, strict=True):
         b = c.breakdown
         if len(b.attributes) != 1:
             continue
         series: dict[str, list[float | None]] = {"perfect calibration": list(centres)}
         for g in np.flatnonzero(c.eligible):
-            mask = b.codes == g
+            mask = rows[g]
             curve = reliability(score[mask], y[mask])
             series[b.labels[g]] = [clean_float(v) for v in curve.observed]
         charts.append(

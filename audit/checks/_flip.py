@@ -15,7 +15,9 @@ from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.checks._term_swap import ALL_FAMILIES, TermSwapResult, rates_table_records, term_swap
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
+from audit.counterfactual.flip_counts import flip_result, plan_flips
 from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.fairness.population import Population
 from audit.subject import Subject
 from audit.thresholds import reference_line
 
@@ -31,6 +33,18 @@ METHOD = (
     "features by the proxy values of a random member of the target group (whole proxy rows, seeded, so their "
     "joint distribution is kept). Flip rates are shown per (from → to) pair with percentile bootstrap 95 % "
     "intervals (exact bootstrap law of a proportion); mean score changes with a paired row bootstrap."
+)
+COUNTED_METHOD = (
+    "Every row of every partition is moved to each other group of each protected attribute and re-predicted by the "
+    "model where the partition is read. Categories take the target group's value; binned numbers (age bands) take "
+    "the median observed value of the target band over every row (counted by value in the first pass; from the "
+    "audit's sample only for an attribute with more than 100,000 distinct values). A decision flips when the model's decision on the "
+    "changed row differs from its decision on the real row. 'With proxies' also replaces the attribute's proxy "
+    "features by the proxy values of a member of the target group drawn from the audit's sample (whole proxy rows; "
+    "the member is chosen by a keyed hash of the row's id, the attribute and the target group, so it is the same "
+    "whichever partition holds the row). Flips and score changes are counted per (from → to) pair and added over "
+    "partitions; flip rates have percentile bootstrap 95 % intervals (exact bootstrap law of a proportion, from the "
+    "counts), mean score changes a normal 95 % interval from the summed changes and their squares."
 )
 SWAP_SALT = 4131
 SWAP_METHOD = (" Term swap (free text '{column}'): every gendered word of the versioned swap lists (pronouns resolved by "
@@ -68,9 +82,16 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     started = time.perf_counter()
     proxies, proxy_source = resolve_proxies(ctx.spec, ctx.proxies)
     n_boot = ctx.spec.fairness.bootstrap
-    result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
-                       score=score, decision=subject.predictions.decision, ids=np.arange(subject.n),
-                       proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
+    counted = ctx.count_flips is not None and ctx.population is not None
+    if ctx.count_flips is not None and ctx.population is not None:  # a partitioned audit: every row, where it is
+        plan = plan_flips(X=subject.X, groups=subject.groups, protected=subject.protected, proxies=proxies,
+                          group_sizes=_group_sizes(ctx.population, subject), medians=ctx.band_medians,
+                          seed=ctx.seed)
+        result = flip_result(plan, ctx.count_flips(plan), rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
+    else:
+        result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
+                           score=score, decision=subject.predictions.decision, ids=np.arange(subject.n),
+                           proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
     direct = result.max_rate(DIRECT)
     with_proxies = result.max_rate(WITH_PROXIES)
     swaps = (term_swap(subject, column=subject.text_columns[0], rng=ctx.rng(SWAP_SALT), n_boot=n_boot)
@@ -96,14 +117,16 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             "max_flip_rate_with_proxies": clean_number(with_proxies),
             "attribute_max_flip": worst,
             "max_flip_rate_text": clean_number(text_rate),
-            "n_rows": subject.n,
+            "n_rows": ctx.population.rows if counted and ctx.population is not None else subject.n,
         },
         missing=_missing(result, proxies is not None, swaps),
         partial={"max_flip_rate": partial} if partial and measured else {},
-        tables=[_pairs_table(result), *([_examples_table(subject, result)] if wanted else []),
+        tables=[_pairs_table(result, counted=counted), *([_examples_table(subject, result, counted=counted)]
+                                                         if wanted else []),
                 *(_swap_tables(subject, swaps, wanted) if swaps is not None else [])],
         charts=[_chart(result, line, line_label)],
-        method=METHOD + (SWAP_METHOD.format(column=swaps.column) if swaps is not None else ""),
+        method=(COUNTED_METHOD if counted else METHOD) + (SWAP_METHOD.format(column=swaps.column)
+                                                          if swaps is not None else ""),
         limits=limits + result.notes + (SWAP_LIMITS if swaps is not None else []),
         params={"seed": ctx.seed, "rng_salt": SALT["flip"], "bootstrap": n_boot,
                 "proxies_source": proxy_source,
@@ -113,6 +136,16 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                    if swaps is not None else {})},
         seconds=time.perf_counter() - started,
     )
+
+
+def _group_sizes(population: Population, subject: Subject) -> dict[str, dict[str, int]]:
+    """People per group of each protected attribute, counted over every row (the flip plan's largest groups)."""
+    out = {}
+    for p in subject.protected:
+        attributes = (p.column,)
+        sizes = population.cells(attributes, selected=False).sum(axis=1)
+        out[p.column] = {v[0]: int(n) for v, n in zip(population.breakdown(attributes).values, sizes, strict=True)}
+    return out
 
 
 def _partial(result: FlipResult, subject: Subject, proxies_known: bool, *, covered: set[str] | None = None) -> str | None:
@@ -207,7 +240,7 @@ def _summary(result: FlipResult, direct: float | None, with_proxies: float | Non
     return " ".join(parts)
 
 
-def _pairs_table(result: FlipResult) -> Table:
+def _pairs_table(result: FlipResult, *, counted: bool = False) -> Table:
     def record(p: FlipPair) -> dict[str, object]:
         return {"attribute": p.attribute, "variant": p.variant, "from": p.source, "to": p.target, "n": p.n,
                 "flipped": p.flips, "flip_rate": p.flip_rate, "ci_low": p.flip_ci[0], "ci_high": p.flip_ci[1],
@@ -217,23 +250,30 @@ def _pairs_table(result: FlipResult) -> Table:
     return Table.from_records("Flip rate by group pair", [record(p) for p in result.pairs],
                               columns=["attribute", "variant", "from", "to", "n", "flipped", "flip_rate", "ci_low",
                                        "ci_high", "mean_score_change", "score_ci_low", "score_ci_high", "note"],
-                              note="95 % bootstrap intervals. 'from → to': every row of the first group moved to "
-                                   "the second.")
+                              note=("95 % intervals: bootstrap for the flip rate, normal for the mean score "
+                                    "change (counted over every partition). " if counted else
+                                    "95 % bootstrap intervals. ")
+                              + "'from → to': every row of the first group moved to the second.")
 
 
-def _examples_table(subject: Subject, result: FlipResult) -> Table:
+def _examples_table(subject: Subject, result: FlipResult, *, counted: bool = False) -> Table:
     """The flipped decisions with the largest score change; a person's values only of the example fields.
 
-    ``result.examples`` name rows by position (the flip test ran with ``ids=positions``): the id is looked up here.
-    The groups moved from and to are the person's own value of the attribute, so they are shown only when
-    the attribute is an example field.
+    In memory, ``result.examples`` name rows by position (the flip test ran with ``ids=positions``): the id and the
+    example fields are looked up here. Counted over partitions (``counted``), each example comes back with its id
+    and example fields, read where its partition was. The groups moved from and to are the person's own value of
+    the attribute, so they are shown only when the attribute is an example field.
     """
     fields = example_fields(subject)
     records = []
     for example in result.examples:
-        position = int(str(example["id"]))
         shown = example["attribute"] in fields
-        records.append({**example, "id": str(subject.ids[position]), **field_values(subject, fields, position),
+        if counted:
+            person = {"id": str(example["id"]), **{f: example.get(f) for f in fields}}
+        else:
+            position = int(str(example["id"]))
+            person = {"id": str(subject.ids[position]), **field_values(subject, fields, position)}
+        records.append({**example, **person,
                         "from": example["from"] if shown else None, "to": example["to"] if shown else None})
     columns = ["id", *fields, "attribute", "variant", "from", "to", "score_before", "score_after"]
     note = ("No decision flipped." if not records else

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["theil_index", "consistency", "design_matrix", "CONSISTENCY_SAMPLE", "N_NEIGHBORS"]
+__all__ = ["theil_index", "theil_index_of_cells", "consistency", "design_matrix", "CONSISTENCY_SAMPLE", "N_NEIGHBORS"]
 
 CONSISTENCY_SAMPLE = 5000
 N_NEIGHBORS = 5
@@ -31,6 +31,20 @@ def theil_index(*, y: np.ndarray, decision: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(relative > 0, relative * np.log(relative), 0.0)
     return float(terms.mean())
+
+
+def theil_index_of_cells(cells: tuple[int, int, int, int]) -> float | None:
+    """:func:`theil_index` from the counts (TP, FP, FN, TN) alone: b is 1 for TP and TN, 2 for FP, 0 for FN.
+
+    Counts add over partitions, so a partitioned audit gets the index of every decision (``audit.scale``).
+    None without rows, or when nobody has any benefit (mean 0: every decision a false negative).
+    """
+    tp, fp, fn, tn = (int(c) for c in cells)
+    n = tp + fp + fn + tn
+    mean = (tp + tn + 2 * fp) / n if n else 0.0
+    if mean == 0:
+        return None
+    return float(((tp + tn) * (1 / mean) * np.log(1 / mean) + fp * (2 / mean) * np.log(2 / mean)) / n)
 
 
 def design_matrix(X: pd.DataFrame, feature_types: Mapping[str, str]) -> np.ndarray:

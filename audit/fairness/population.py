@@ -44,12 +44,15 @@ class Population:
     - ``selected``: what the selection check counts as selected (the favourable decision, or for a scoring tool the
       favourable side of the median score) in FP, the others in TN.
     - ``unknown``: for each set of attributes, people whose value is unknown in at least one of them.
+    - ``everyone``: the decision against the outcome over every row, whatever its groups (TP, FP, FN, TN): the
+      Theil index reads it.
     """
 
     rows: int
     outcome: dict[tuple[str, ...], Cells]
     selected: dict[tuple[str, ...], Cells]
     unknown: dict[tuple[str, ...], int]
+    everyone: tuple[int, int, int, int]
 
     def merge(self, other: Population) -> Population:
         """Both populations' people together (partitions merge in any order to the same counts)."""
@@ -60,6 +63,8 @@ class Population:
             outcome={k: _add(v, other.outcome[k]) for k, v in self.outcome.items()},
             selected={k: _add(v, other.selected[k]) for k, v in self.selected.items()},
             unknown={k: v + other.unknown[k] for k, v in self.unknown.items()},
+            everyone=(self.everyone[0] + other.everyone[0], self.everyone[1] + other.everyone[1],
+                      self.everyone[2] + other.everyone[2], self.everyone[3] + other.everyone[3]),
         )
 
     def breakdown(self, attributes: tuple[str, ...]) -> Breakdown:
@@ -97,4 +102,6 @@ def count_population(groups: pd.DataFrame, *, breakdowns: list[tuple[str, ...]],
     unknown = {}
     for attributes in dict.fromkeys([*breakdowns, *unknown_sets]):
         unknown[attributes] = int((groups[list(attributes)] == MISSING_GROUP).any(axis=1).sum())
-    return Population(rows=len(groups), outcome=outcome, selected=chosen, unknown=unknown)
+    total = cell_counts(np.zeros(len(groups), dtype=np.int64), 1, decision=decision, y=y)[0]
+    return Population(rows=len(groups), outcome=outcome, selected=chosen, unknown=unknown,
+                      everyone=(int(total[0]), int(total[1]), int(total[2]), int(total[3])))

@@ -3,7 +3,9 @@
 - :mod:`audit.scale._partitions`: which rows make a partition (Parquet row groups), and reading one.
 - :mod:`audit.scale._work`: what a worker does with a partition (validate, decide, count, sample; rows stay there).
 - :mod:`audit.scale._sample`: the seeded sample, chosen by a keyed hash of each row's id (partition-independent).
-- :mod:`audit.scale.engine`: local processes or a Dask cluster, progress, the check of the workers' libraries.
+- :mod:`audit.scale.engine`: local processes or a Dask cluster, progress, the check of the workers' libraries; the
+  passes: counts and sample, the flip test of every row (``audit.counterfactual.flip_counts``), every decision's
+  reasons.
 
 The counts themselves are :class:`audit.fairness.population.Population`: the rate checks read them whether they were
 counted in one process or merged from partitions.
@@ -19,6 +21,7 @@ from audit.scale.engine import (
     check_partitionable,
     count_partitions,
     decide_partitions,
+    flip_partitions,
     required_distributions,
 )
 
@@ -38,5 +41,6 @@ __all__ = [
     "check_partitionable",
     "count_partitions",
     "decide_partitions",
+    "flip_partitions",
     "required_distributions",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_values
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
@@ -23,7 +24,7 @@ from audit.spec import AuditSpec
 from audit.subject import Subject
 
 __all__ = ["PartitionTask", "PartitionResult", "count_partition", "DecisionsTask", "PartitionDecisions",
-           "decide_partition", "limit_threads"]
+           "decide_partition", "FlipTask", "PartitionFlips", "flip_partition", "limit_threads"]
 
 #: The model each worker process loaded, by (model file, its modification time, trusted): loaded once per process.
 _MODELS: dict[tuple[str, int, bool], ModelAdapter] = {}
@@ -44,11 +45,13 @@ class PartitionTask:
 
 @dataclass(frozen=True)
 class PartitionResult:
-    """What comes back from a partition: its counts and its sampled rows (all their columns, global row index)."""
+    """What comes back from a partition: its counts, its sampled rows (all their columns, global row index) and the
+    value counts of its binned protected inputs."""
 
     partition: Partition
     population: Population
     sample: pd.DataFrame
+    bands: BandValues  # rows per value in each band of a binned protected input (the flip test's band medians)
 
 
 def _model_key(spec: AuditSpec, trust: bool) -> tuple[str, int, bool] | None:
@@ -77,7 +80,7 @@ def count_partition(task: PartitionTask) -> PartitionResult:
     subject = _subject(task.spec, task.partition, task.trust_model)
     keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
-                           sample=subject.frame[keep])
+                           sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected))
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,40 @@ def decide_partition(task: DecisionsTask) -> PartitionDecisions:
         result = explain(model=subject.model, X=subject.X, seed=task.spec.seed, plan=task.plan, workers=1)
         columns.update(reason_columns(subject, result, top_k=task.spec.explanations.top_k)[1])
     return PartitionDecisions(partition=task.partition, frame=decisions_frame(subject, columns))
+
+
+@dataclass(frozen=True)
+class FlipTask:
+    """One partition on which the flip test runs ``plan`` (built once, by the audit, from the sample and counts)."""
+
+    spec: AuditSpec
+    partition: Partition
+    plan: FlipPlan
+    trust_model: bool = False
+
+
+@dataclass(frozen=True)
+class PartitionFlips:
+    """A partition's flip counts and its largest flips (with the example fields, when the spec asks for examples)."""
+
+    partition: Partition
+    counts: FlipCounts
+
+
+def flip_partition(task: FlipTask) -> PartitionFlips:
+    """The flip test of the partition's rows under the audit's plan."""
+    from audit.checks._examples import example_fields, field_values
+    from audit.counterfactual.flip_counts import count_flips
+
+    subject = _subject(task.spec, task.partition, task.trust_model)
+    score = subject.predictions.score
+    if subject.model is None or score is None:  # the audit plans a flip test only with a model
+        raise ValueError("the flip test needs the model's scores")
+    fields = example_fields(subject) if task.spec.report.examples else []
+    counts = count_flips(task.plan, X=subject.X, groups=subject.groups, ids=subject.ids, model=subject.model,
+                         score=score, decision=subject.predictions.decision,
+                         describe=lambda position: field_values(subject, fields, position))
+    return PartitionFlips(partition=task.partition, counts=counts)
 
 
 def limit_threads() -> None:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_medians, merge_band_values
 from audit.errors import (
     DATA_EMPTY,
     PARTITIONED_UNSUPPORTED,
@@ -33,14 +34,16 @@ from audit.scale._partitions import plan_partitions
 from audit.scale._sample import sample_probability
 from audit.scale._work import (
     DecisionsTask,
+    FlipTask,
     PartitionTask,
     count_partition,
     decide_partition,
+    flip_partition,
     limit_threads,
 )
 from audit.spec import AuditSpec, ModelFormat
 
-__all__ = ["count_partitions", "decide_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
+__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
            "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
 
 #: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
@@ -92,6 +95,8 @@ class Partitioned:
     sample: pd.DataFrame  # every column of the sampled rows, indexed by their row number in the whole data
     partitions: int
     sample_probability: float
+    #: attribute -> band -> its median over every row (binned protected inputs; the flip test moves rows to it)
+    band_medians: dict[str, dict[str, Any]]
 
 
 def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows: int = DEFAULT_PARTITION_ROWS,
@@ -107,10 +112,12 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
     tasks = [PartitionTask(spec=spec, partition=p, sample_probability=probability, trust_model=trust_model)
              for p in partitions]
     merged: Population | None = None
+    bands: BandValues | None = None
     samples: list[pd.DataFrame] = []
     done = 0
     for result in _run(count_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
         merged = result.population if merged is None else merged.merge(result.population)
+        bands = result.bands if bands is None else merge_band_values(bands, result.bands)
         samples.append(result.sample)
         done += result.partition.rows
         if progress is not None:
@@ -118,7 +125,8 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
     if merged is None:  # unreachable: total > 0 means at least one partition
         raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
     sample = pd.concat(samples).sort_index() if samples else pd.DataFrame()
-    return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability)
+    return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability,
+                       band_medians=band_medians(bands or {}))
 
 
 def _missing(exc: ModuleNotFoundError, worker: str) -> AuditInputError:
@@ -194,3 +202,21 @@ def decide_partitions(spec: AuditSpec, plan: ExplainPlan | None, *, trust_model:
         while following in waiting:
             yield waiting.pop(following)
             following += 1
+
+
+def flip_partitions(spec: AuditSpec, plan: FlipPlan, *, trust_model: bool = False,
+                    target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
+                    progress: Progress | None = None) -> FlipCounts:
+    """The flip test of every row under ``plan``, partition by partition; counts merged as they come back (integer
+    sums and a total order of examples, so the merge is the same in any order)."""
+    partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
+    tasks = [FlipTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
+    total = sum(p.rows for p in partitions)
+    merged = FlipCounts(pairs={}, examples=(), n_predicted=0, max_examples=plan.max_examples)
+    done = 0
+    for result in _run(flip_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
+        merged = merged.merge(result.counts)
+        done += result.partition.rows
+        if progress is not None:
+            progress(done, total)
+    return merged
