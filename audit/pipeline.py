@@ -313,7 +313,14 @@ def _sample_alert(scale: dict[str, Any]) -> list[str]:
     return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
             "LL144 tables), error rates by group and the flip test count every decision; every other figure comes "
             f"from a random sample of {int(scale['sample_rows']):,} of them, as each evidence item's method and limits "
-            "say."]
+            "say." + _DECISIONS_FILE.get(str(scale.get("decisions_file")), "")]
+
+
+_DECISIONS_FILE = {
+    "every decision": " decisions.parquet holds every decision with its reasons; recourse only for the sample's.",
+    "the sample": " decisions.parquet holds the sample's decisions only (the explainer approximates, so no other "
+                  "decision was explained).",
+}
 
 
 def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> None:

@@ -428,6 +428,25 @@ def test_bad_data_in_one_partition_stops_the_audit_with_its_row_in_the_whole_fil
     assert (str(again), again.template, again.fields) == (str(error), error.template, error.fields)
 
 
+def test_an_id_in_two_partitions_is_refused_as_a_whole_file_refuses_it(dataset: Path, tmp_path: Path) -> None:
+    """Each partition refuses an id it holds twice; one repeated in two partitions would count a person twice."""
+    from audit.errors import ID_DUPLICATED
+
+    frame = pq.read_table(dataset / "adult-8k.parquet").to_pandas()
+    frame.loc[6_500, "person_id"] = frame.loc[10, "person_id"]  # partition 7 repeats an id of partition 1
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "twice.parquet",
+                   row_group_size=GROUP_ROWS)
+    shutil.copy(dataset / "model.skops", tmp_path)
+    spec = yaml.safe_load((dataset / "audit.yaml").read_text())
+    spec["data"]["path"] = "twice.parquet"
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(AuditInputError) as caught:
+        count_partitions(load_spec(tmp_path / "audit.yaml"), target_rows=GROUP_ROWS, sample_rows=1_500, workers=2)
+    assert caught.value.template == ID_DUPLICATED
+    assert caught.value.fields["count"] == 1 and repr(str(frame.loc[10, "person_id"])) in caught.value.fields["examples"]
+    assert caught.value.fields["column"] == "person_id"
+
+
 def test_a_bundle_holding_only_the_sample_says_so_to_explain_and_diff(tmp_path: Path) -> None:
     """When decisions.parquet holds the sample only (an approximate explainer), `audit explain` for someone else
     says so (not "no such decision"), and `audit diff` says its per-group figures come from the sample."""

@@ -12,12 +12,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_values
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
+from audit.scale._ids import id_hashes
 from audit.scale._partitions import Partition, read_partition
 from audit.scale._sample import sample_mask
 from audit.spec import AuditSpec
@@ -45,13 +47,14 @@ class PartitionTask:
 
 @dataclass(frozen=True)
 class PartitionResult:
-    """What comes back from a partition: its counts, its sampled rows (all their columns, global row index) and the
-    value counts of its binned protected inputs."""
+    """What comes back from a partition: its counts, its sampled rows (all their columns, global row index), the
+    value counts of its binned protected inputs and its ids' hashes."""
 
     partition: Partition
     population: Population
     sample: pd.DataFrame
     bands: BandValues  # rows per value in each band of a binned protected input (the flip test's band medians)
+    ids: np.ndarray  # sorted 64-bit hashes of the partition's ids (ids repeated across partitions are refused)
 
 
 def _model_key(spec: AuditSpec, trust: bool) -> tuple[str, int, bool] | None:
@@ -80,7 +83,8 @@ def count_partition(task: PartitionTask) -> PartitionResult:
     subject = _subject(task.spec, task.partition, task.trust_model)
     keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
-                           sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected))
+                           sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected),
+                           ids=id_hashes(subject.ids))
 
 
 @dataclass(frozen=True)

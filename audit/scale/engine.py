@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_medians, merge_band_values
@@ -30,6 +31,7 @@ from audit.errors import (
 )
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
+from audit.scale._ids import refuse_repeated_ids
 from audit.scale._partitions import plan_partitions
 from audit.scale._sample import sample_probability
 from audit.scale._work import (
@@ -102,7 +104,8 @@ class Partitioned:
 def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows: int = DEFAULT_PARTITION_ROWS,
                      sample_rows: int = DEFAULT_SAMPLE_ROWS, scheduler: str | None = None, workers: int = 2,
                      progress: Progress | None = None) -> Partitioned:
-    """Counts over all rows of ``data.path`` (Parquet) and a seeded sample of them, partition by partition."""
+    """Counts over all rows of ``data.path`` (Parquet) and a seeded sample of them, partition by partition; an id
+    in two partitions is refused as a whole file's read refuses it (``ID_DUPLICATED``), before any check runs."""
     check_partitionable(spec)
     partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
     total = sum(p.rows for p in partitions)
@@ -114,16 +117,19 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
     merged: Population | None = None
     bands: BandValues | None = None
     samples: list[pd.DataFrame] = []
+    ids: list[np.ndarray] = []
     done = 0
     for result in _run(count_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
         merged = result.population if merged is None else merged.merge(result.population)
         bands = result.bands if bands is None else merge_band_values(bands, result.bands)
+        ids.append(result.ids)
         samples.append(result.sample)
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
     if merged is None:  # unreachable: total > 0 means at least one partition
         raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
+    refuse_repeated_ids(spec, partitions, ids)
     sample = pd.concat(samples).sort_index() if samples else pd.DataFrame()
     return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability,
                        band_medians=band_medians(bands or {}))
