@@ -15,7 +15,7 @@ from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.checks._term_swap import ALL_FAMILIES, TermSwapResult, rates_table_records, term_swap
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
-from audit.counterfactual.flip_counts import flip_result, plan_flips
+from audit.counterfactual.flip_counts import MAX_BAND_VALUES, flip_result, plan_flips
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.fairness.population import Population
 from audit.subject import Subject
@@ -38,9 +38,10 @@ COUNTED_METHOD = (
     "Every row of every partition is moved to each other group of each protected attribute and re-predicted by the "
     "model where the partition is read. Categories take the target group's value; binned numbers (age bands) take "
     "the median observed value of the target band over every row (counted by value in the first pass; from the "
-    "audit's sample only for an attribute with more than 100,000 distinct values). A decision flips when the model's decision on the "
-    "changed row differs from its decision on the real row. 'With proxies' also replaces the attribute's proxy "
-    "features by the proxy values of a member of the target group drawn from the audit's sample (whole proxy rows; "
+    f"audit's sample only for an attribute with more than {MAX_BAND_VALUES:,} distinct values). A decision flips "
+    "when the model's decision on the changed row differs from its decision on the real row. 'With proxies' also "
+    "replaces the attribute's proxy features by the proxy values of a member of the target group drawn from the "
+    "audit's sample (whole proxy rows; "
     "the member is chosen by a keyed hash of the row's id, the attribute and the target group, so it is the same "
     "whichever partition holds the row). Flips and score changes are counted per (from → to) pair and added over "
     "partitions; flip rates have percentile bootstrap 95 % intervals (exact bootstrap law of a proportion, from the "
@@ -82,12 +83,14 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     started = time.perf_counter()
     proxies, proxy_source = resolve_proxies(ctx.spec, ctx.proxies)
     n_boot = ctx.spec.fairness.bootstrap
-    counted = ctx.count_flips is not None and ctx.population is not None
-    if ctx.count_flips is not None and ctx.population is not None:  # a partitioned audit: every row, where it is
+    population, count_flips = ctx.population, ctx.count_flips
+    counted = population is not None and count_flips is not None
+    rows = subject.n
+    if population is not None and count_flips is not None:  # a partitioned audit: every row, where it is read
         plan = plan_flips(X=subject.X, groups=subject.groups, protected=subject.protected, proxies=proxies,
-                          group_sizes=_group_sizes(ctx.population, subject), medians=ctx.band_medians,
-                          seed=ctx.seed)
-        result = flip_result(plan, ctx.count_flips(plan), rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
+                          group_sizes=_group_sizes(population, subject), medians=ctx.band_medians, seed=ctx.seed)
+        result = flip_result(plan, count_flips(plan), rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
+        rows = population.rows
     else:
         result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
                            score=score, decision=subject.predictions.decision, ids=np.arange(subject.n),
@@ -117,7 +120,7 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
             "max_flip_rate_with_proxies": clean_number(with_proxies),
             "attribute_max_flip": worst,
             "max_flip_rate_text": clean_number(text_rate),
-            "n_rows": ctx.population.rows if counted and ctx.population is not None else subject.n,
+            "n_rows": rows,
         },
         missing=_missing(result, proxies is not None, swaps),
         partial={"max_flip_rate": partial} if partial and measured else {},
