@@ -1,7 +1,7 @@
 """Which counts over every decision the rate checks read, and counting them from one Subject's rows.
 
-``fairness.selection_rate`` reads each protected attribute and each intersection the spec names;
-``fairness.eeo_impact`` the EEO columns and their sex × race pairs. A partitioned audit (``audit.scale``) counts
+``fairness.selection_rate`` and ``fairness.error_rates`` read each protected attribute and each intersection the
+spec names; ``fairness.eeo_impact`` the EEO columns and their sex × race pairs. A partitioned audit (``audit.scale``) counts
 exactly these sets on every partition (:func:`count_subject` on the partition's Subject) and merges them.
 """
 
