@@ -447,6 +447,24 @@ def test_an_id_in_two_partitions_is_refused_as_a_whole_file_refuses_it(dataset: 
     assert caught.value.fields["column"] == "person_id"
 
 
+def test_partitions_handed_on_in_row_order_keep_a_bounded_window() -> None:
+    """The decisions pass hands partitions on in row order; however late one is, no more than ``window`` are
+    submitted and not yet handed on (so memory never holds every partition behind a straggler)."""
+    from audit.scale.engine import _windowed
+
+    submitted: list[int] = []
+
+    def submit(task: int) -> int:
+        submitted.append(task)
+        return task
+
+    handed: list[int] = []
+    for future in _windowed(submit, list(range(10)), 3):
+        handed.append(future)
+        assert len(submitted) - len(handed) <= 3
+    assert handed == submitted == list(range(10))
+
+
 def test_a_bundle_holding_only_the_sample_says_so_to_explain_and_diff(tmp_path: Path) -> None:
     """When decisions.parquet holds the sample only (an approximate explainer), `audit explain` for someone else
     says so (not "no such decision"), and `audit diff` says its per-group figures come from the sample."""

@@ -14,7 +14,9 @@ work needs, at this machine's versions (a worker deciding with another scikit-le
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ DEFAULT_SAMPLE_ROWS = 20_000
 
 T = TypeVar("T")
 R = TypeVar("R")
+F = TypeVar("F")
 
 #: Called after each partition with (rows done, rows in all).
 Progress = Callable[[int, int], None]
@@ -142,12 +145,27 @@ def _missing(exc: ModuleNotFoundError, worker: str) -> AuditInputError:
                            why="raised while deciding a partition")
 
 
-def _on_local_processes(work: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
-    """Spawned processes (never forked: the parent may hold threads and open model handles)."""
+def _windowed(submit: Callable[[T], F], tasks: list[T], window: int) -> Iterator[F]:
+    """Futures of ``tasks`` in task order, with at most ``window`` submitted and not yet handed on: a partition that
+    finishes early waits in its future, and no more than ``window`` results are ever held, even when one straggles."""
+    queue = iter(tasks)
+    pending: deque[F] = deque(submit(t) for t in itertools.islice(queue, max(1, window)))
+    while pending:
+        head = pending.popleft()
+        for t in itertools.islice(queue, 1):  # keep the window full while the head is awaited
+            pending.append(submit(t))
+        yield head
+
+
+def _on_local_processes(work: Callable[[T], R], tasks: list[T], workers: int, *, window: int | None = None
+                        ) -> Iterator[R]:
+    """Spawned processes (never forked: the parent may hold threads and open model handles). ``window``: results in
+    task order, at most that many outstanding (else as they complete)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context, initializer=limit_threads) as pool:
-        futures = [pool.submit(work, t) for t in tasks]
-        for future in as_completed(futures):
+        futures = (_windowed(lambda t: pool.submit(work, t), tasks, window) if window is not None
+                   else as_completed([pool.submit(work, t) for t in tasks]))
+        for future in futures:
             try:
                 yield future.result()
             except ModuleNotFoundError as exc:
@@ -169,15 +187,22 @@ def _check_workers(client: Any, spec: AuditSpec) -> None:
                                       expected=expected)
 
 
-def _on_cluster(work: Callable[[T], R], tasks: list[T], address: str, spec: AuditSpec) -> Iterator[R]:
-    """The cluster at ``address`` (``tcp://host:8786``) does the work; each result is released once taken."""
+def _on_cluster(work: Callable[[T], R], tasks: list[T], address: str, spec: AuditSpec, *, window: int | None = None
+                ) -> Iterator[R]:
+    """The cluster at ``address`` (``tcp://host:8786``) does the work; each result is released once taken.
+    ``window``: results in task order, at most that many outstanding (at least two per worker thread)."""
     from distributed import Client
     from distributed import as_completed as dask_completed
 
     with Client(address, set_as_default=False) as client:
         _check_workers(client, spec)
-        futures = client.map(work, tasks, pure=False)
-        for future in dask_completed(futures, loop=client.loop):
+        if window is not None:
+            threads = sum(client.nthreads().values())
+            futures: Iterator[Any] = _windowed(lambda t: client.submit(work, t, pure=False), tasks,
+                                               max(window, 2 * threads))
+        else:
+            futures = dask_completed(client.map(work, tasks, pure=False), loop=client.loop)
+        for future in futures:
             try:
                 result = future.result()
             except ModuleNotFoundError as exc:
@@ -186,30 +211,30 @@ def _on_cluster(work: Callable[[T], R], tasks: list[T], address: str, spec: Audi
             yield result
 
 
-def _run(work: Callable[[T], R], tasks: list[T], *, spec: AuditSpec, scheduler: str | None, workers: int
-         ) -> Iterator[R]:
-    return _on_cluster(work, tasks, scheduler, spec) if scheduler is not None else _on_local_processes(work, tasks,
-                                                                                                         workers)
+def _run(work: Callable[[T], R], tasks: list[T], *, spec: AuditSpec, scheduler: str | None, workers: int,
+         window: int | None = None) -> Iterator[R]:
+    """The results of ``work`` on every task, as they complete, or in task order with ``window``."""
+    if scheduler is not None:
+        return _on_cluster(work, tasks, scheduler, spec, window=window)
+    return _on_local_processes(work, tasks, workers, window=window)
 
 
 def decide_partitions(spec: AuditSpec, plan: ExplainPlan | None, *, trust_model: bool = False,
                       target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
                       progress: Progress | None = None) -> Iterator[pd.DataFrame]:
-    """Every decision with its reasons, partition by partition, in the data's row order (a partition that finishes
-    early waits for the ones before it, so the file written from these is the same whatever the engine)."""
+    """Every decision with its reasons, partition by partition, in the data's row order (so the file written from
+    these is the same whatever the engine). At most ``2 × workers + 1`` partitions are in flight or waiting for an
+    earlier one, so a straggling partition holds back a bounded number of others, never every one."""
     partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
     tasks = [DecisionsTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
     total = sum(p.rows for p in partitions)
-    waiting: dict[int, pd.DataFrame] = {}
-    following, done = 0, 0
-    for result in _run(decide_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
-        waiting[result.partition.index] = result.frame
+    done = 0
+    for result in _run(decide_partition, tasks, spec=spec, scheduler=scheduler, workers=workers,
+                       window=2 * max(1, workers) + 1):
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
-        while following in waiting:
-            yield waiting.pop(following)
-            following += 1
+        yield result.frame
 
 
 def flip_partitions(spec: AuditSpec, plan: FlipPlan, *, trust_model: bool = False,
