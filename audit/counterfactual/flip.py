@@ -79,13 +79,40 @@ def _targets(column: pd.Series, groups: np.ndarray, spec: ProtectedSpec) -> dict
     return out
 
 
+#: Notes and reasons the in-memory flip test and the partitioned one (``flip_counts``) both write.
+LARGEST_ONLY = ("{attr}: {count} groups; only the {max_groups} largest were tested (declare bins in data.protected to "
+                "test every value)")
+PROXIES_NOT_INPUTS = "{attr}: its proxies ({listed}) are not model inputs; nothing more to change"
+FEWER_THAN_TWO = "fewer than two known groups"
+NOT_AN_INPUT = "not a model input, and no proxy of it is a known model input"
+
+
+def known_proxies(attr: str, columns: pd.Index, proxies: dict[str, list[str]] | None, notes: list[str]) -> list[str]:
+    """The attribute's listed proxies that are model inputs (a note when some are listed and none is)."""
+    listed = (proxies or {}).get(attr) or []
+    known = [p for p in listed if p in columns and p != attr]
+    if listed and not known:
+        notes.append(PROXIES_NOT_INPUTS.format(attr=attr, listed=", ".join(listed)))
+    return known
+
+
+def why_untested(attr: str, *, targets: int, is_input: bool, known: bool, proxies_known: bool,
+                 notes: list[str]) -> str | None:
+    """Why an attribute cannot be flipped (None: it can), with the note fewer than two groups also leave."""
+    if targets < 2:
+        notes.append(f"{attr}: {FEWER_THAN_TWO}; nothing to flip")
+        return FEWER_THAN_TWO
+    if not is_input and not known:
+        return NOT_AN_INPUT + ("" if proxies_known else " (no proxy information)")
+    return None
+
+
 def _largest_groups(g: np.ndarray, max_groups: int, attr: str, notes: list[str]) -> np.ndarray:
     """Group labels with all but the ``max_groups`` largest groups marked missing (left out)."""
     counts = pd.Series(g[g != MISSING_GROUP]).value_counts()
     if len(counts) <= max_groups:
         return g
-    notes.append(f"{attr}: {len(counts)} groups; only the {max_groups} largest were tested (declare bins in "
-                 "data.protected to test every value)")
+    notes.append(LARGEST_ONLY.format(attr=attr, count=len(counts), max_groups=max_groups))
     return np.where(np.isin(g, counts.index[:max_groups].to_numpy()), g, MISSING_GROUP)
 
 
@@ -147,20 +174,14 @@ def flip_test(
         attr = spec.column
         g = _largest_groups(groups[attr].to_numpy(dtype=object), max_groups, attr, result.notes)
         is_input = attr in X.columns
-        listed = (proxies or {}).get(attr) or []
-        known = [p for p in listed if p in X.columns and p != attr]
-        if listed and not known:
-            result.notes.append(f"{attr}: its proxies ({', '.join(listed)}) are not model inputs; nothing more to change")
+        known = known_proxies(attr, X.columns, proxies, result.notes)
         if known:
             result.proxies_used[attr] = known
         targets = _targets(X[attr] if is_input else pd.Series(np.zeros(len(X))), g, spec)
-        if len(targets) < 2:
-            result.notes.append(f"{attr}: fewer than two known groups; nothing to flip")
-            result.not_tested[attr] = "fewer than two known groups"
-            continue
-        if not is_input and not known:
-            result.not_tested[attr] = ("not a model input, and no proxy of it is a known model input"
-                                       + ("" if proxies is not None else " (no proxy information)"))
+        why = why_untested(attr, targets=len(targets), is_input=is_input, known=bool(known),
+                           proxies_known=proxies is not None, notes=result.notes)
+        if why is not None:
+            result.not_tested[attr] = why
             continue
         for variant in ([DIRECT] if is_input else []) + ([WITH_PROXIES] if known else []):
             new_score = _variant_scores(source, g, attr if is_input else None, targets,

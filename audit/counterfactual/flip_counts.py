@@ -33,7 +33,17 @@ import pandas as pd
 
 from audit.counterfactual._bootstrap import proportion_ci
 from audit.counterfactual._frames import Predictor, RowSource
-from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, _rescore
+from audit.counterfactual.flip import (
+    DIRECT,
+    LARGEST_ONLY,
+    WITH_PROXIES,
+    FlipPair,
+    FlipResult,
+    _rescore,
+    known_proxies,
+    why_untested,
+)
+from audit.id_hash import id_hashes, seeded_key
 from audit.spec import ProtectedSpec
 from audit.subject import MISSING_GROUP
 
@@ -172,49 +182,34 @@ def plan_flips(*, X: pd.DataFrame, groups: pd.DataFrame, protected: list[Protect
         sizes = {g: n for g, n in group_sizes.get(attr, {}).items() if g != MISSING_GROUP and n > 0}
         tested = sorted(sizes, key=lambda g: (-sizes[g], g))[:max_groups]
         if len(sizes) > max_groups:
-            notes.append(f"{attr}: {len(sizes)} groups; only the {max_groups} largest were tested (declare bins in "
-                         "data.protected to test every value)")
+            notes.append(LARGEST_ONLY.format(attr=attr, count=len(sizes), max_groups=max_groups))
         is_input = attr in X.columns
-        listed = (proxies or {}).get(attr) or []
-        known = [p for p in listed if p in X.columns and p != attr]
-        if listed and not known:
-            notes.append(f"{attr}: its proxies ({', '.join(listed)}) are not model inputs; nothing more to change")
+        known = known_proxies(attr, X.columns, proxies, notes)
         if known:
             used[attr] = known
         labels = groups[attr].astype(str).to_numpy(dtype=object)
+        column = X[attr] if is_input else pd.Series(np.zeros(len(X)))  # not an input: the value is never set
+        counted = (medians or {}).get(attr, {})
         targets: dict[str, Any] = {}
         for g in sorted(tested):
             members = labels == g
             if not members.any():
                 notes.append(f"{attr}: group '{g}' has no row in the audit's sample, so no value to move rows into "
                              "it; its rows were moved to the other groups only")
-                continue
-            column = X[attr] if is_input else pd.Series(np.zeros(len(X)))
-            chosen = column[members]
-            counted = (medians or {}).get(attr, {})
-            if spec.bins is not None and g in counted:
-                targets[g] = counted[g]
+            elif spec.bins is None:
+                targets[g] = column[members].iloc[0]
             else:
-                targets[g] = chosen.quantile(0.5, interpolation="nearest") if spec.bins is not None else chosen.iloc[0]
-        if len(targets) < 2:
-            notes.append(f"{attr}: fewer than two known groups; nothing to flip")
-            not_tested[attr] = "fewer than two known groups"
-            continue
-        if not is_input and not known:
-            not_tested[attr] = ("not a model input, and no proxy of it is a known model input"
-                                + ("" if proxies is not None else " (no proxy information)"))
+                targets[g] = counted[g] if g in counted else column[members].quantile(0.5, interpolation="nearest")
+        why = why_untested(attr, targets=len(targets), is_input=is_input, known=bool(known),
+                           proxies_known=proxies is not None, notes=notes)
+        if why is not None:
+            not_tested[attr] = why
             continue
         donors = {t: {p: X[p].to_numpy()[labels == t] for p in known} for t in targets} if known else {}
         planned.append(AttributePlan(column=attr, is_input=is_input, groups=tuple(sorted(tested)), targets=targets,
                                      proxies=tuple(known), donors=donors))
     return FlipPlan(attributes=tuple(planned), seed=seed, notes=tuple(notes), not_tested=not_tested,
                     proxies_used=used, max_examples=max_examples)
-
-
-def _id_hashes(ids: np.ndarray, seed: int) -> np.ndarray:
-    key = hashlib.sha256(f"audit.flip.donor:{seed}".encode()).hexdigest()[:16]
-    hashed = pd.util.hash_pandas_object(pd.Series(np.asarray(ids, dtype=str)), index=False, hash_key=key)
-    return hashed.to_numpy(dtype=np.uint64)
 
 
 def _donor_rows(hashes: np.ndarray, attribute: str, target: str, pool: int) -> np.ndarray:
@@ -244,7 +239,7 @@ def count_flips(plan: FlipPlan, *, X: pd.DataFrame, groups: pd.DataFrame, ids: n
     source = RowSource(X)
     predictor = Predictor(model)
     encoded = predictor.encode(source.frame, source.template())
-    hashes = _id_hashes(ids, plan.seed)
+    hashes = id_hashes(ids, key=seeded_key("audit.flip.donor", plan.seed))
     pairs: PairSums = {}
     candidates: list[tuple[tuple[bool, float, str], int, dict[str, Any]]] = []
     for a in plan.attributes:

@@ -9,21 +9,20 @@ the id column of the partitions again to tell a repeated id from two ids whose h
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from audit.errors import ID_DUPLICATED, AuditInputError
+from audit.id_hash import id_hashes
 from audit.scale._partitions import Partition, read_partition
 from audit.spec import AuditSpec
 
-__all__ = ["id_hashes", "refuse_repeated_ids"]
+__all__ = ["sorted_id_hashes", "refuse_repeated_ids"]
 
 _KEY = "audit.scale.ids0"  # 16 characters: SipHash's key
 
 
-def id_hashes(ids: np.ndarray) -> np.ndarray:
-    """Sorted 64-bit hashes of the ids as text (as the Subject holds them)."""
-    hashed = pd.util.hash_pandas_object(pd.Series(np.asarray(ids, dtype=str)), index=False, hash_key=_KEY)
-    return np.sort(hashed.to_numpy(dtype=np.uint64))
+def sorted_id_hashes(ids: np.ndarray) -> np.ndarray:
+    """Sorted 64-bit hashes of the ids (what a partition sends back)."""
+    return np.sort(id_hashes(ids, key=_KEY))
 
 
 def refuse_repeated_ids(spec: AuditSpec, partitions: list[Partition], hashes: list[np.ndarray]) -> None:
@@ -38,8 +37,7 @@ def refuse_repeated_ids(spec: AuditSpec, partitions: list[Partition], hashes: li
     seen: dict[str, int] = {}
     for partition in partitions:
         ids = read_partition(partition, columns=[column])[column].astype(str).to_numpy()
-        hashed = pd.util.hash_pandas_object(pd.Series(ids), index=False, hash_key=_KEY).to_numpy(dtype=np.uint64)
-        for value in ids[np.isin(hashed, twice)]:
+        for value in ids[np.isin(id_hashes(ids, key=_KEY), twice)]:
             seen[str(value)] = seen.get(str(value), 0) + 1
     repeated = [value for value, n in seen.items() if n > 1]
     if repeated:

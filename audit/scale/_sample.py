@@ -9,27 +9,20 @@ chance, so the sample is a simple random sample in expectation (Bernoulli sampli
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
-import pandas as pd
+
+from audit.id_hash import id_hashes, seeded_key
 
 __all__ = ["sample_mask", "sample_probability"]
 
 _TWO_64 = float(2**64)
 
 
-def _key(seed: int) -> str:
-    """A 16-character SipHash key from the seed (a salt keeps it apart from every other use of the seed)."""
-    return hashlib.sha256(f"audit.scale.sample:{seed}".encode()).hexdigest()[:16]
-
-
 def sample_mask(ids: np.ndarray, *, seed: int, probability: float) -> np.ndarray:
     """Which of the rows with these ids the sample keeps."""
     if probability >= 1.0:
         return np.ones(len(ids), dtype=bool)
-    hashed = pd.util.hash_pandas_object(pd.Series(np.asarray(ids, dtype=str)), index=False, hash_key=_key(seed))
-    return hashed.to_numpy(dtype=np.uint64) / _TWO_64 < probability
+    return id_hashes(ids, key=seeded_key("audit.scale.sample", seed)) / _TWO_64 < probability
 
 
 def sample_probability(*, rows: int, sample_rows: int) -> float:

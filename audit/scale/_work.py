@@ -19,7 +19,7 @@ from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, b
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
-from audit.scale._ids import id_hashes
+from audit.scale._ids import sorted_id_hashes
 from audit.scale._partitions import Partition, read_partition
 from audit.scale._sample import sample_mask
 from audit.spec import AuditSpec
@@ -84,7 +84,7 @@ def count_partition(task: PartitionTask) -> PartitionResult:
     keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
                            sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected),
-                           ids=id_hashes(subject.ids))
+                           ids=sorted_id_hashes(subject.ids))
 
 
 @dataclass(frozen=True)
