@@ -35,6 +35,7 @@ from audit.evidence import AuditResult, Evidence, EvidenceStatus, write_audit_js
 from audit.explain.shap_values import ExplainPlan
 from audit.partials import PARTIAL_MARKER, remove_abandoned_partials, writing_bundle
 from audit.preflight import check_inputs_before_work, slug
+from audit.sample import DEFAULT_SAMPLE_ROWS
 from audit.spec import AuditSpec, direction_declared, load_spec
 from audit.subject import Subject, load_subject
 
@@ -217,7 +218,7 @@ COUNTED_OVER_ALL_ROWS: dict[str, str | None] = {
     "fairness.eeo_impact": None,
     "fairness.error_rates": "ROC AUC, calibration (ECE, max_ece_gap, the reliability curves) and consistency",
     "counterfactual.flip": "the proxies (the proxy screen reads the sample) and the donors of proxy values (the "
-                           "sample's members)",
+                           "sample's members, as when the data is read whole)",
 }
 
 
@@ -380,7 +381,8 @@ def run_audit(
         check_before_append(db_path=history)
     now = now or dt.datetime.now(dt.UTC)
     audit_date = spec.audit_date or now.date()
-    ctx = CheckContext(spec=spec, seed=spec.seed, scheduler=scheduler or spec.explanations.scheduler)
+    ctx = CheckContext(spec=spec, seed=spec.seed, scheduler=scheduler or spec.explanations.scheduler,
+                       sample_rows=spec.scale.sample_rows if spec.scale is not None else DEFAULT_SAMPLE_ROWS)
     if progress is not None:
         ctx.progress = progress
     scale: dict[str, Any] | None = None

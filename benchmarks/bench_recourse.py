@@ -186,8 +186,8 @@ def main() -> None:
 
     def flip(fast: bool) -> Any:
         return flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
-                         score=pred.score, decision=pred.decision, ids=subject.ids, proxies=proxies, rng=ctx.rng(1),
-                         n_boot=subject.spec.fairness.bootstrap, fast=fast)
+                         score=pred.score, decision=pred.decision, ids=subject.ids, proxies=proxies, seed=subject.spec.seed,
+                         rng=ctx.rng(1), n_boot=subject.spec.fairness.bootstrap, fast=fast)
 
     for label, fast in (("flip_fast", True), ("flip_generic", False)):
         result, wall, cpu, walls = median_timed(lambda f=fast: flip(f), r)

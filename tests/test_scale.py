@@ -165,6 +165,22 @@ def test_the_flip_test_over_8_partitions_moves_every_row_as_the_model_itself_dec
     # the same counts, sums and examples whatever the partitioning (not the work: identical rows within a partition
     # are scored once, so how many rows the model scored depends on it)
     assert (one.pairs, one.examples) == (counts.pairs, counts.examples)
+    # and the same rows read whole in memory give the same pairs, intervals and examples (donors: the audit's sample)
+    from dataclasses import asdict
+
+    from audit.counterfactual import flip_test
+    from audit.sample import sample_positions
+
+    _, whole = _in_memory(dataset)
+    score = whole.predictions.score
+    assert score is not None
+    alone = flip_test(X=whole.X, groups=whole.groups, protected=whole.protected, model=whole.model, score=score,
+                      decision=whole.predictions.decision, ids=whole.ids,
+                      proxies={"age": ["marital-status", "relationship"]}, seed=spec.seed,
+                      rng=np.random.default_rng(0), n_boot=200,
+                      sample=sample_positions(whole.ids, seed=spec.seed, sample_rows=1_500))
+    assert [asdict(p) for p in alone.pairs] == [asdict(p) for p in result.pairs]
+    assert alone.examples == result.examples and len(alone.examples) == 5
 
 
 def test_band_medians_merged_from_value_counts_are_pandas_nearest_quantile() -> None:
@@ -266,8 +282,8 @@ def _evidence(folder: Path, spec_file: str, tag: str, *args: str) -> dict[str, A
 def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(dataset: Path, cluster: str) -> None:
     """Issue 16: every figure of audit.json (rates, ratios, intervals, flip rates, the sample's explanations) is
     the same whether the data is one partition on a local process or eight on a 2-worker cluster (eight on local
-    processes give the same inputs, test above); the rates and ratios counted over all rows are those of the
-    in-memory audit of the same rows."""
+    processes give the same inputs, test above); the rates and ratios counted over all rows, the flip test and the
+    robustness test (on the audit's sample) are those of the in-memory audit of the same rows."""
     spec = yaml.safe_load((dataset / "audit.yaml").read_text())
     spec["scale"]["partition_rows"] = ROWS
     (dataset / "whole.yaml").write_text(yaml.safe_dump(spec))
@@ -323,6 +339,20 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
         mine = json.loads(item.model_dump_json())
         assert mine["metrics"] == whole[item.id]["metrics"], item.id
         assert mine["tables"] == whole[item.id]["tables"], item.id
+    # the flip test (direct and with proxies: every flip rate, interval and score change) and the robustness test
+    # (on the audit's sample, the same rows in both) are those of the in-memory audit, given the same proxies
+    from audit.checks._flip import flip_evidence
+    from audit.checks._robustness import robustness_evidence
+
+    ctx = CheckContext(spec=memory_spec, seed=memory_spec.seed, sample_rows=1_500)
+    ctx.proxies = {line.split(": ")[0]: line.split(": ")[1].split(", ")
+                   for line in items["counterfactual.flip"]["params"]["proxies"]}
+    assert ctx.proxies  # the with-proxies variant ran
+    for item in (flip_evidence(subject, ctx), robustness_evidence(subject, ctx)):
+        mine = json.loads(item.model_dump_json())
+        for key in ("metrics", "tables", "missing", "partial"):
+            assert mine[key] == whole[item.id][key], (item.id, key)
+    assert whole["robustness.perturbation"]["metrics"]["n_rows"] == whole["sample_rows"]
 
 
 def test_a_worker_without_a_library_is_named_before_any_partition_is_read(

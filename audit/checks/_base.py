@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from audit.fairness.population import Population
+from audit.sample import DEFAULT_SAMPLE_ROWS, sample_positions
 from audit.spec import AuditSpec
 
 if TYPE_CHECKING:
     from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
     from audit.explain.shap_values import ShapResult
+    from audit.subject import Subject
 
 __all__ = ["CheckContext", "Progress", "Need"]
 
@@ -63,7 +65,17 @@ class CheckContext:
     count_flips: Callable[[FlipPlan], FlipCounts] | None = None
     #: attribute -> band -> the band's median over every row (a partitioned audit's binned protected inputs).
     band_medians: dict[str, dict[str, Any]] | None = None
+    #: About how many rows the audit's sample holds (``scale.sample_rows``): the rows work that reads a sample reads.
+    sample_rows: int = DEFAULT_SAMPLE_ROWS
     progress: Progress = _no_progress
+
+    def sample(self, subject: Subject) -> np.ndarray:
+        """Positions of the audit's sample in the Subject: the rows a keyed hash of their id and the seed keeps
+        (``audit.sample``), so a check that reads a sample reads the same rows whether the data was read whole or
+        in partitions. In a partitioned audit (``population`` set) the Subject is that sample: every row."""
+        if self.population is not None:
+            return np.arange(subject.n)
+        return sample_positions(subject.ids, seed=self.seed, sample_rows=self.sample_rows)
 
     def rng(self, salt: int) -> np.random.Generator:
         """A generator seeded from the spec's seed and a per-use salt, so checks do not share streams."""

@@ -13,7 +13,7 @@ IMAGE_ONLY = ("the model's only input is an image (data.feature_types: image): t
               "the image's attribution maps, with their sanity checks, are in local.image_maps")
 
 # Salts of ctx.rng: each stochastic step draws from its own stream.
-SALT = {"flip": 5101, "recourse": 5102, "gap": 5103, "plausibility": 5104, "robustness": 5201, "sample": 5202}
+SALT = {"flip": 5101, "recourse": 5102, "gap": 5103, "plausibility": 5104, "robustness": 5201}
 
 
 def resolve_proxies(spec: AuditSpec, screen: dict[str, list[str]] | None) -> tuple[dict[str, list[str]] | None, str]:

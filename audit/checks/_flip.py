@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct, resolve_proxies
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.checks._term_swap import ALL_FAMILIES, TermSwapResult, rates_table_records, term_swap
-from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
-from audit.counterfactual.flip_counts import MAX_BAND_VALUES, flip_result, plan_flips
+from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult
+from audit.counterfactual.flip_counts import MAX_BAND_VALUES, flip_result, flip_test, plan_flips
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.fairness.population import Population
 from audit.subject import Subject
@@ -26,26 +24,18 @@ __all__ = ["flip_evidence", "FLIP_ID", "FLIP_TITLE"]
 FLIP_ID = "counterfactual.flip"
 FLIP_TITLE = "Flip test: does the decision change with the protected attribute alone?"
 METHOD = (
-    "Every row is moved to each other group of each protected attribute and re-predicted by the model "
-    "(one batch per target group). Categories take the target group's value; binned numbers (age bands) take "
-    "the median observed value of the target band. A decision flips when the model's decision on the changed "
-    "row differs from its decision on the real row. 'With proxies' also replaces the attribute's proxy "
-    "features by the proxy values of a random member of the target group (whole proxy rows, seeded, so their "
-    "joint distribution is kept). Flip rates are shown per (from → to) pair with percentile bootstrap 95 % "
-    "intervals (exact bootstrap law of a proportion); mean score changes with a paired row bootstrap."
-)
-COUNTED_METHOD = (
-    "Every row of every partition is moved to each other group of each protected attribute and re-predicted by the "
-    "model where the partition is read. Categories take the target group's value; binned numbers (age bands) take "
-    "the median observed value of the target band over every row (counted by value in the first pass; from the "
-    f"audit's sample only for an attribute with more than {MAX_BAND_VALUES:,} distinct values). A decision flips "
-    "when the model's decision on the changed row differs from its decision on the real row. 'With proxies' also "
-    "replaces the attribute's proxy features by the proxy values of a member of the target group drawn from the "
-    "audit's sample (whole proxy rows; "
-    "the member is chosen by a keyed hash of the row's id, the attribute and the target group, so it is the same "
-    "whichever partition holds the row). Flips and score changes are counted per (from → to) pair and added over "
-    "partitions; flip rates have percentile bootstrap 95 % intervals (exact bootstrap law of a proportion, from the "
-    "counts), mean score changes a normal 95 % interval from the summed changes and their squares."
+    "Every row is moved to each other group of each protected attribute and re-predicted by the model (in a "
+    "partitioned audit, where its partition is read). Categories take the target group's value; binned numbers "
+    "(age bands) take the median observed value of the target band over every row (in a partitioned audit, "
+    f"counted by value in the first pass; from the audit's sample only for an attribute with more than "
+    f"{MAX_BAND_VALUES:,} distinct values). A decision flips when the model's decision on the changed row differs "
+    "from its decision on the real row. 'With proxies' also replaces the attribute's proxy features by the proxy "
+    "values of a member of the target group in the audit's seeded sample (whole proxy rows, so their joint "
+    "distribution is kept; the member is chosen by a keyed hash of the row's id, the attribute and the target "
+    "group, so it is the same however the rows are read). Flips and score changes are counted per (from → to) "
+    "pair (and added over partitions); flip rates have percentile bootstrap 95 % intervals (exact bootstrap law of "
+    "a proportion, from the counts), mean score changes a normal 95 % interval from the summed changes and their "
+    "squares."
 )
 SWAP_SALT = 4131
 SWAP_METHOD = (" Term swap (free text '{column}'): every gendered word of the versioned swap lists (pronouns resolved by "
@@ -84,17 +74,22 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     proxies, proxy_source = resolve_proxies(ctx.spec, ctx.proxies)
     n_boot = ctx.spec.fairness.bootstrap
     population, count_flips = ctx.population, ctx.count_flips
-    counted = population is not None and count_flips is not None
+    wanted = ctx.spec.report.examples
+    fields = example_fields(subject) if wanted else []
     rows = subject.n
+    donors: int | None = None  # rows of the audit's sample whose proxy values the with-proxies variant used
     if population is not None and count_flips is not None:  # a partitioned audit: every row, where it is read
         plan = plan_flips(X=subject.X, groups=subject.groups, protected=subject.protected, proxies=proxies,
                           group_sizes=_group_sizes(population, subject), medians=ctx.band_medians, seed=ctx.seed)
         result = flip_result(plan, count_flips(plan), rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
         rows = population.rows
     else:
+        sample = ctx.sample(subject)
+        donors = int(sample.size)
         result = flip_test(X=subject.X, groups=subject.groups, protected=subject.protected, model=subject.model,
-                           score=score, decision=subject.predictions.decision, ids=np.arange(subject.n),
-                           proxies=proxies, rng=ctx.rng(SALT["flip"]), n_boot=n_boot)
+                           score=score, decision=subject.predictions.decision, ids=subject.ids, proxies=proxies,
+                           seed=ctx.seed, rng=ctx.rng(SALT["flip"]), n_boot=n_boot, sample=sample,
+                           describe=lambda position: field_values(subject, fields, position))
     direct = result.max_rate(DIRECT)
     with_proxies = result.max_rate(WITH_PROXIES)
     swaps = (term_swap(subject, column=subject.text_columns[0], rng=ctx.rng(SWAP_SALT), n_boot=n_boot)
@@ -102,8 +97,11 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     text_rate = swaps.max_rate if swaps is not None else None
     measured = [r for r in (direct, with_proxies, text_rate) if r is not None]
     worst = _worst(result)
-    wanted = ctx.spec.report.examples
     limits = ([] if wanted else [EXAMPLES_LEFT_OUT]) + list(LIMITS)
+    if donors is not None and donors < subject.n and result.proxies_used:
+        limits.append(f"The with-proxies variant took its proxy values from the members of the target group in the "
+                      f"audit's seeded sample of {donors:,} of the {subject.n:,} decisions (chosen by a keyed hash "
+                      "of each row's id and the seed): the rows a partitioned audit of the same data takes them from.")
     if proxies is None:
         limits.insert(0, "No proxy information (no proxy screen ran, counterfactuals.proxies not set): the "
                          "with-proxies variant was not run.")
@@ -124,12 +122,10 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         },
         missing=_missing(result, proxies is not None, swaps),
         partial={"max_flip_rate": partial} if partial and measured else {},
-        tables=[_pairs_table(result, counted=counted), *([_examples_table(subject, result, counted=counted)]
-                                                         if wanted else []),
+        tables=[_pairs_table(result), *([_examples_table(subject, result)] if wanted else []),
                 *(_swap_tables(subject, swaps, wanted) if swaps is not None else [])],
         charts=[_chart(result, line, line_label)],
-        method=(COUNTED_METHOD if counted else METHOD) + (SWAP_METHOD.format(column=swaps.column)
-                                                          if swaps is not None else ""),
+        method=METHOD + (SWAP_METHOD.format(column=swaps.column) if swaps is not None else ""),
         limits=limits + result.notes + (SWAP_LIMITS if swaps is not None else []),
         params={"seed": ctx.seed, "rng_salt": SALT["flip"], "bootstrap": n_boot,
                 "proxies_source": proxy_source,
@@ -243,7 +239,7 @@ def _summary(result: FlipResult, direct: float | None, with_proxies: float | Non
     return " ".join(parts)
 
 
-def _pairs_table(result: FlipResult, *, counted: bool = False) -> Table:
+def _pairs_table(result: FlipResult) -> Table:
     def record(p: FlipPair) -> dict[str, object]:
         return {"attribute": p.attribute, "variant": p.variant, "from": p.source, "to": p.target, "n": p.n,
                 "flipped": p.flips, "flip_rate": p.flip_rate, "ci_low": p.flip_ci[0], "ci_high": p.flip_ci[1],
@@ -253,29 +249,22 @@ def _pairs_table(result: FlipResult, *, counted: bool = False) -> Table:
     return Table.from_records("Flip rate by group pair", [record(p) for p in result.pairs],
                               columns=["attribute", "variant", "from", "to", "n", "flipped", "flip_rate", "ci_low",
                                        "ci_high", "mean_score_change", "score_ci_low", "score_ci_high", "note"],
-                              note=("95 % intervals: bootstrap for the flip rate, normal for the mean score "
-                                    "change (counted over every partition). " if counted else
-                                    "95 % bootstrap intervals. ")
-                              + "'from → to': every row of the first group moved to the second.")
+                              note="95 % intervals: bootstrap for the flip rate, normal for the mean score change. "
+                                   "'from → to': every row of the first group moved to the second.")
 
 
-def _examples_table(subject: Subject, result: FlipResult, *, counted: bool = False) -> Table:
+def _examples_table(subject: Subject, result: FlipResult) -> Table:
     """The flipped decisions with the largest score change; a person's values only of the example fields.
 
-    In memory, ``result.examples`` name rows by position (the flip test ran with ``ids=positions``): the id and the
-    example fields are looked up here. Counted over partitions (``counted``), each example comes back with its id
-    and example fields, read where its partition was. The groups moved from and to are the person's own value of
-    the attribute, so they are shown only when the attribute is an example field.
+    Each example carries its id and the example fields, read where its rows were (the Subject, or the partition).
+    The groups moved from and to are the person's own value of the attribute, so they are shown only when the
+    attribute is an example field.
     """
     fields = example_fields(subject)
     records = []
     for example in result.examples:
         shown = example["attribute"] in fields
-        if counted:
-            person = {"id": str(example["id"]), **{f: example.get(f) for f in fields}}
-        else:
-            position = int(str(example["id"]))
-            person = {"id": str(subject.ids[position]), **field_values(subject, fields, position)}
+        person = {"id": str(example["id"]), **{f: example.get(f) for f in fields}}
         records.append({**example, **person,
                         "from": example["from"] if shown else None, "to": example["to"] if shown else None})
     columns = ["id", *fields, "attribute", "variant", "from", "to", "score_before", "score_after"]

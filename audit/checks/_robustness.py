@@ -6,17 +6,15 @@ import time
 
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
-from audit.counterfactual._common import sample_rows
 from audit.evidence import Chart, Evidence, Table
 from audit.robustness.perturbation import RateCI, RobustnessResult, perturbation_test
 from audit.subject import Subject
 from audit.thresholds import reference_line
 
-__all__ = ["robustness_evidence", "ROBUSTNESS_ID", "ROBUSTNESS_TITLE", "MAX_ROWS", "REPEATS"]
+__all__ = ["robustness_evidence", "ROBUSTNESS_ID", "ROBUSTNESS_TITLE", "REPEATS"]
 
 ROBUSTNESS_ID = "robustness.perturbation"
 ROBUSTNESS_TITLE = "Robustness to noise and missing values (Art. 15(4))"
-MAX_ROWS = 20_000  # a flip rate on 20,000 rows has a 95 % interval of about ±0.3 points at 5 %
 REPEATS = 3
 METHOD = (
     "The model re-predicts perturbed copies of the rows and we count decisions that differ from its decision "
@@ -44,7 +42,7 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         return Evidence.not_assessed(ROBUSTNESS_ID, "robustness", ROBUSTNESS_TITLE, NO_MODEL)
     started = time.perf_counter()
     spec = ctx.spec.robustness
-    rows = sample_rows(subject.n, MAX_ROWS, ctx.rng(SALT["sample"]))
+    rows = ctx.sample(subject)  # the audit's sample: the same rows read whole or in partitions
     result = perturbation_test(X=subject.X.iloc[rows], feature_types=subject.feature_types, model=subject.model,
                                decision=subject.predictions.decision[rows], noise_levels=list(spec.noise_levels),
                                missing_rate=spec.missing_rate, rng=ctx.rng(SALT["robustness"]),
@@ -54,7 +52,8 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     sensitive = max(result.noise_by_feature, key=lambda r: r.rate) if result.noise_by_feature else None
     limits = list(LIMITS)
     if rows.size < subject.n:
-        limits.append(f"Measured on a seeded random sample of {rows.size:,} of the {subject.n:,} decisions.")
+        limits.append(f"Measured on the audit's seeded random sample of {rows.size:,} of the {subject.n:,} decisions "
+                      "(each kept by a keyed hash of its id and the seed: the rows a partitioned audit reads).")
     missing: dict[str, str] = {}
     partial: dict[str, str] = {}
     if result.refused:
@@ -92,8 +91,8 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                       ylabel="share of decisions that flip", reference=line, reference_label=line_label)],
         method=METHOD.format(repeats=REPEATS, rate=spec.missing_rate),
         limits=limits,
-        params={"seed": ctx.seed, "rng_salts": [SALT["sample"], SALT["robustness"]], "noise_levels": list(spec.noise_levels),
-                "missing_rate": spec.missing_rate, "repeats": REPEATS, "rows": int(rows.size), "max_rows": MAX_ROWS,
+        params={"seed": ctx.seed, "rng_salts": [SALT["robustness"]], "noise_levels": list(spec.noise_levels),
+                "missing_rate": spec.missing_rate, "repeats": REPEATS, "rows": int(rows.size), "sample_rows": ctx.sample_rows,
                 "bootstrap": ctx.spec.fairness.bootstrap,
                 "numeric_features": list(result.numeric), "refused_missing": list(result.refused),
                 "rows_predicted": result.n_predicted},

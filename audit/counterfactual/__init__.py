@@ -1,6 +1,7 @@
 """Counterfactual methods: the flip test and recourse for adverse decisions (pure: frames in, dataclasses out).
 
-- :mod:`flip`: does a decision change when only the protected attribute (and its proxies) change?
+- :mod:`flip` and :mod:`flip_counts`: does a decision change when only the protected attribute (and its proxies)
+  change? Counted per partition of rows and merged, so read whole or in partitions gives the same figures.
 - :mod:`recourse`: the nearest actionable change that turns each adverse decision favourable,
   under the rules of :mod:`actionability` (immutable, increase-only, observed values).
 - :mod:`quality`: plausibility of counterfactuals and the recourse gap between groups.
@@ -18,7 +19,8 @@ turns these results into evidence. Robustness to noise is its own package,
 from __future__ import annotations
 
 from audit.counterfactual.actionability import Actionability, Unit, build_actionability
-from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult, flip_test
+from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult
+from audit.counterfactual.flip_counts import flip_test
 from audit.counterfactual.quality import GapResult, Plausibility, plausibility, recourse_gap
 from audit.counterfactual.recourse import NO_RECOURSE, RecourseResult, constraint_violations, find_recourse
 

@@ -1,24 +1,22 @@
-"""The flip test over every row of a partitioned audit: a plan fixed once, counts per partition, merged exactly.
-
-:func:`audit.counterfactual.flip.flip_test` moves every row of one in-memory frame. A partitioned audit
-(``audit.scale``) cannot hold the rows together, so the test is split in three:
+"""The flip test: a plan fixed once, counts per partition of rows, merged exactly, whether the rows were read
+whole (one partition, :func:`flip_test`) or partition by partition (``audit.scale``).
 
 1. :func:`plan_flips` (where the audit runs, once): what is tested and how, decided from what every partition can
    share: the groups of each attribute (their sizes counted over all rows), the value a row takes when moved into
-   a group (a category's value; a binned number's median **in the audit's sample**), the proxies (from the proxy
-   screen, which reads the sample) and the donor rows of the with-proxies variant (the sample's members of each
-   target group).
-2. :func:`count_flips` (on each partition, where it is read): the same moves and re-predictions as ``flip_test``;
-   per (attribute, variant, from, to) it keeps the rows moved, the flips and the sums of score changes and of their
-   squares (in units of 1e-12, as integers, so sums add exactly in any order), and the largest flips as examples.
-   A row's donor is chosen by a keyed hash of its id, the attribute and the target group: the same donor whichever
-   partition holds the row.
+   a group (a category's value; a binned number's median over every row, counted by value), the proxies and the
+   donor rows of the with-proxies variant: the members of each target group in the audit's sample
+   (:mod:`audit.sample`, the same rows whether the data was read whole or in partitions).
+2. :func:`count_flips` (on each partition, where it is read): every row is moved and re-predicted; per (attribute,
+   variant, from, to) it keeps the rows moved, the flips and the sums of score changes and of their squares (in
+   units of 1e-12, as integers, so sums add exactly in any order), and the largest flips as examples. A row's donor
+   is chosen by a keyed hash of its id, the attribute and the target group: the same donor whichever partition
+   holds the row.
 3. :meth:`FlipCounts.merge` adds partitions; :func:`flip_result` turns the counts into the ``FlipResult`` the
-   evidence reads. Flip-rate intervals are the exact bootstrap law of a proportion (as in memory, from the counts);
-   the mean score change gets a normal 95 % interval from the summed changes and squares (a row bootstrap would
-   need every row in one place).
+   evidence reads. Flip-rate intervals are the exact bootstrap law of a proportion, from the counts; the mean score
+   change gets a normal 95 % interval from the summed changes and squares (a row bootstrap would need every row in
+   one place; its coverage is checked in simulation, tests/checks/test_bootstrap.py).
 
-So a partitioned audit's flip rates count every decision and are the same however the rows were partitioned.
+So an audit's flip rates count every decision and are the same however the rows were read.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ from audit.id_hash import id_hashes, seeded_key
 from audit.spec import ProtectedSpec
 from audit.subject import MISSING_GROUP
 
-__all__ = ["AttributePlan", "FlipPlan", "FlipCounts", "plan_flips", "count_flips", "flip_result", "SCALE",
+__all__ = ["AttributePlan", "FlipPlan", "FlipCounts", "flip_test", "plan_flips", "count_flips", "flip_result", "SCALE",
            "BandValues", "band_values", "merge_band_values", "band_medians", "MAX_BAND_VALUES"]
 
 #: Score changes are summed as integers in these units, so partition sums add exactly.
@@ -233,11 +231,12 @@ def _largest(flipped: np.ndarray, change: np.ndarray, k: int) -> np.ndarray:
 
 def count_flips(plan: FlipPlan, *, X: pd.DataFrame, groups: pd.DataFrame, ids: np.ndarray, model: object,
                 score: np.ndarray, decision: np.ndarray,
-                describe: Callable[[int], dict[str, Any]] | None = None) -> FlipCounts:
+                describe: Callable[[int], dict[str, Any]] | None = None, fast: bool = True) -> FlipCounts:
     """Run the plan on these rows (one partition). ``describe(position)``: what an example shows of the person
-    besides the flip (their example fields), called only for the rows kept as examples."""
+    besides the flip (their example fields), called only for the rows kept as examples. ``fast=False`` scores every
+    changed row through the adapter on DataFrames (same numbers; see :mod:`._encoded`)."""
     source = RowSource(X)
-    predictor = Predictor(model)
+    predictor = Predictor(model, fast=fast)
     encoded = predictor.encode(source.frame, source.template())
     hashes = id_hashes(ids, key=seeded_key("audit.flip.donor", plan.seed))
     pairs: PairSums = {}
@@ -315,3 +314,28 @@ def flip_result(plan: FlipPlan, counts: FlipCounts, *, rng: np.random.Generator,
                                                  note=note))
     result.examples = [dict(e.record) for e in counts.examples]
     return result
+
+
+def flip_test(*, X: pd.DataFrame, groups: pd.DataFrame, protected: list[ProtectedSpec], model: object,
+              score: np.ndarray, decision: np.ndarray, ids: np.ndarray, proxies: dict[str, list[str]] | None, seed: int,
+              rng: np.random.Generator, n_boot: int, sample: np.ndarray | None = None, max_examples: int = 5,
+              max_groups: int = 12, fast: bool = True,
+              describe: Callable[[int], dict[str, Any]] | None = None) -> FlipResult:
+    """The flip test of rows read whole: the partitioned audit's plan, counts and result with every row in one
+    partition, so both give the same figures.
+
+    ``score``/``decision``: the model's outputs on ``X`` (computed once by the Subject); ``proxies``: attribute ->
+    proxy features (None: unknown); ``sample``: positions of the audit's sample, whose members of each target group
+    give the with-proxies variant its proxy values (None: every row); ``seed``: keys the donor each row is given;
+    ``rng``: the flip-rate intervals' draws. An attribute with more than ``max_groups`` groups (a number without
+    bins) is tested on its ``max_groups`` largest groups only, and a note says so.
+    """
+    pool = np.arange(len(X)) if sample is None else sample
+    sizes = {spec.column: {str(g): int(n) for g, n in groups[spec.column].astype(str).value_counts().items()}
+             for spec in protected}
+    plan = plan_flips(X=X.iloc[pool], groups=groups.iloc[pool], protected=protected, proxies=proxies,
+                      group_sizes=sizes, seed=seed, medians=band_medians(band_values(X, groups, protected)),
+                      max_groups=max_groups, max_examples=max_examples)
+    counts = count_flips(plan, X=X, groups=groups, ids=ids, model=model, score=score, decision=decision,
+                         describe=describe, fast=fast)
+    return flip_result(plan, counts, rng=rng, n_boot=n_boot)

@@ -2,7 +2,7 @@
 
 :func:`count_partition` reads the partition's rows, validates and decides them exactly as a whole-file audit does
 (``load_subject`` on those rows: the same column checks, the same model adapter, the same decision), and returns
-the partition's counts (``audit.fairness.population``) and its share of the audit's sample (:mod:`._sample`). The
+the partition's counts (``audit.fairness.population``) and its share of the audit's sample (:mod:`audit.sample`). The
 other rows never leave the worker. A worker loads the model once and keeps it for its next partitions.
 """
 
@@ -19,9 +19,9 @@ from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, b
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
+from audit.sample import sample_mask
 from audit.scale._ids import sorted_id_hashes
 from audit.scale._partitions import Partition, read_partition
-from audit.scale._sample import sample_mask
 from audit.spec import AuditSpec
 from audit.subject import Subject
 

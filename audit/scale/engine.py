@@ -35,9 +35,9 @@ from audit.errors import (
 )
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
+from audit.sample import DEFAULT_SAMPLE_ROWS, sample_probability
 from audit.scale._ids import refuse_repeated_ids
 from audit.scale._partitions import plan_partitions
-from audit.scale._sample import sample_probability
 from audit.scale._work import (
     DecisionsTask,
     FlipTask,
@@ -54,8 +54,6 @@ __all__ = ["count_partitions", "decide_partitions", "flip_partitions", "check_pa
 
 #: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
 DEFAULT_PARTITION_ROWS = 250_000
-#: Rows of the seeded sample the sample-based checks read, unless the spec says.
-DEFAULT_SAMPLE_ROWS = 20_000
 
 T = TypeVar("T")
 R = TypeVar("R")
