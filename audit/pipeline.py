@@ -236,6 +236,7 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
                             progress=lambda done, total: ctx.progress("rows decided and counted", done, total))
     ctx.population = read.population
     ctx.band_medians = read.band_medians
+    ctx.column_counts = read.columns
 
     def count_flips(plan: FlipPlan) -> FlipCounts:
         return flip_partitions(spec, plan, trust_model=trust_model, target_rows=settings.partition_rows,

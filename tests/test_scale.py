@@ -183,6 +183,43 @@ def test_the_flip_test_over_8_partitions_moves_every_row_as_the_model_itself_dec
     assert alone.examples == result.examples and len(alone.examples) == 5
 
 
+def test_recourse_rules_counted_in_8_partitions_are_the_in_memory_audits(dataset: Path, eight: Partitioned) -> None:
+    """Recourse's rules of change (values, grids, spreads, linked columns) come from every row's values merged over
+    partitions, so a person in the sample gets the recourse the in-memory audit gives them: the rules equal those
+    built from the whole frame, and the sample's own rules differ (which is why they are not used)."""
+    from audit.counterfactual import find_recourse
+    from audit.counterfactual.actionability import actionability_from_counts, build_actionability
+    from audit.counterfactual.column_counts import column_counts
+    from audit.subject import load_subject
+
+    spec, whole = _in_memory(dataset)
+    rules = {"feature_types": whole.feature_types, "immutable": whole.immutable,
+             "increase_only": spec.data.increase_only, "not_choices": spec.data.code_book.not_choices}
+    memory = build_actionability(X=whole.X, **rules)
+    counted = actionability_from_counts(counts=eight.columns, **rules)
+    assert eight.columns.rows == ROWS and not eight.columns.dropped
+    for field in ("ranges", "categories", "scales", "integer", "notes"):
+        assert getattr(counted, field) == getattr(memory, field), field
+    for mine, theirs in zip(counted.units, memory.units, strict=True):
+        pd.testing.assert_frame_equal(mine.options, theirs.options)
+    sample = load_subject(_spec(dataset), frame=eight.sample)
+    own = actionability_from_counts(counts=column_counts(sample.X), **rules)
+    assert own.scales != memory.scales
+    # the same recourse for the sample's adverse decisions as the in-memory audit searches for those rows
+    adverse = np.flatnonzero(~sample.favourable)[:300]
+    score = sample.predictions.score
+    assert score is not None
+    found = find_recourse(X=sample.X, rows=adverse, model=sample.model, action=counted, score_before=score[adverse],
+                          max_changes=spec.counterfactuals.max_changes)
+    positions = pd.Index(whole.ids.astype(str)).get_indexer(sample.ids[adverse].astype(str))
+    whole_score = whole.predictions.score
+    assert whole_score is not None
+    theirs = find_recourse(X=whole.X, rows=positions, model=whole.model, action=memory,
+                           score_before=whole_score[positions], max_changes=spec.counterfactuals.max_changes)
+    assert found.texts() == theirs.texts()
+    np.testing.assert_array_equal(found.cost, theirs.cost)
+
+
 def test_band_medians_merged_from_value_counts_are_pandas_nearest_quantile() -> None:
     """A binned attribute's bands get their median over every row from per-partition value counts."""
     from audit.counterfactual.flip_counts import MAX_BAND_VALUES, band_medians, band_values, merge_band_values

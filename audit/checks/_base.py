@@ -31,6 +31,7 @@ from audit.sample import DEFAULT_SAMPLE_ROWS, sample_positions
 from audit.spec import AuditSpec
 
 if TYPE_CHECKING:
+    from audit.counterfactual.column_counts import ColumnCounts
     from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
     from audit.explain.shap_values import ShapResult
     from audit.subject import Subject
@@ -65,6 +66,9 @@ class CheckContext:
     count_flips: Callable[[FlipPlan], FlipCounts] | None = None
     #: attribute -> band -> the band's median over every row (a partitioned audit's binned protected inputs).
     band_medians: dict[str, dict[str, Any]] | None = None
+    #: Rows per value of each model input over every row (a partitioned audit): recourse derives its rules of change
+    #: from them, as an audit of the file read whole does from its rows. None: count the Subject's rows.
+    column_counts: ColumnCounts | None = None
     #: About how many rows the audit's sample holds (``scale.sample_rows``): the rows work that reads a sample reads.
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     progress: Progress = _no_progress

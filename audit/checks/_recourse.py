@@ -12,7 +12,8 @@ import pandas as pd
 from audit.checks._base import CheckContext
 from audit.checks._common import NO_MODEL, SALT, pct
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
-from audit.counterfactual.actionability import build_actionability, format_value
+from audit.counterfactual.actionability import actionability_from_counts, format_value
+from audit.counterfactual.column_counts import MAX_VALUES, column_counts
 from audit.counterfactual.quality import Gap, GapResult, plausibility, recourse_gap
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
 from audit.evidence import Chart, Evidence, Table, clean_float, clean_number
@@ -26,7 +27,9 @@ N_EXAMPLES = 10
 METHOD = (
     "For every adverse decision, a search over actionable changes (our own, vectorised across all rows and "
     "model-agnostic): candidate values are observed categories and a grid of observed numeric values "
-    "(quantiles of rows and of distinct values); immutable features (protected attributes and data.immutable) "
+    "(quantiles of rows and of distinct values), found from the rows per value of every column over every "
+    "decision (in a partitioned audit counted per partition and added, so a person's recourse does not depend on "
+    "how the rows were read); immutable features (protected attributes and data.immutable) "
     "never change, increase-only features never decrease, numbers stay within the observed range. Columns "
     "that always agree in the data change together as one unit. Cost = sum over changed units of "
     "|Δ| / robust spread (MAD, else IQR, else standard deviation) for numbers and 1 per category. Single "
@@ -69,10 +72,17 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     spec = ctx.spec
     max_changes = spec.counterfactuals.max_changes
     # Free text is held fixed: which words a person should write is no action this search can propose.
-    action = build_actionability(X=subject.X, feature_types=subject.feature_types,
-                                 immutable=[*subject.immutable, *subject.text_columns],
-                                 increase_only=spec.data.increase_only,
-                                 not_choices=spec.data.code_book.not_choices)
+    # The rules of change come from every row's values: counted over every partition in a partitioned audit (so a
+    # person in the sample gets the recourse an audit of the file read whole gives them), else the Subject's rows.
+    counts = column_counts(subject.X)
+    sampled_columns: list[str] = []
+    if ctx.column_counts is not None:
+        sampled_columns = ctx.column_counts.dropped
+        counts = ctx.column_counts.filled_from(counts)
+    action = actionability_from_counts(counts=counts, feature_types=subject.feature_types,
+                                       immutable=[*subject.immutable, *subject.text_columns],
+                                       increase_only=spec.data.increase_only,
+                                       not_choices=spec.data.code_book.not_choices)
     score = subject.predictions.score
     if score is None:  # never with a model: load_subject scores every row with it
         raise ValueError("recourse needs the model's scores, and this subject has none")
@@ -117,7 +127,9 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         tables=[_gap_table(gap), *examples, _usage_table(result)],
         charts=_charts(gap),
         method=METHOD,
-        limits=([] if wanted else [EXAMPLES_LEFT_OUT]) + LIMITS + action.notes,
+        limits=([] if wanted else [EXAMPLES_LEFT_OUT]) + LIMITS + action.notes
+        + ([f"The values and spreads of {', '.join(sampled_columns)} (more than {MAX_VALUES:,} distinct values) "
+            "come from the audit's sample, not every row."] if sampled_columns else []),
         params={"seed": ctx.seed, "rng_salts": [SALT["plausibility"], SALT["gap"]], "max_changes": max_changes,
                 "beam": 3, "bootstrap": spec.fairness.bootstrap, "min_group_size": spec.fairness.min_group_size,
                 "immutable": list(action.immutable), "increase_only": list(action.increase_only),

@@ -10,6 +10,9 @@ Columns that always move together in the data (a one-to-one mapping such as
 Adult's ``education`` and ``education-num``) form one *unit*: changing one
 without the other would describe a person who does not exist, so they change
 together and count as one change.
+
+Every rule is derived from the rows per value of each column (:mod:`.column_counts`), not from the rows themselves:
+the same rules whether the data was read whole or counted partition by partition and merged.
 """
 
 from __future__ import annotations
@@ -20,7 +23,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["Unit", "Actionability", "build_actionability", "robust_scale", "is_integer_column", "format_value", "nice_step"]
+from audit.counterfactual.column_counts import (
+    ColumnCounts,
+    Counted,
+    column_counts,
+    deviations,
+    median,
+    quantile_linear,
+    quantile_nearest,
+    std,
+    without,
+)
+
+__all__ = ["Unit", "Actionability", "build_actionability", "actionability_from_counts", "robust_scale", "is_integer_column", "format_value", "nice_step"]
 
 
 @dataclass(frozen=True)
@@ -70,15 +85,24 @@ def robust_scale(values: pd.Series) -> float:
     (capital gains: 92 % zeros, so both are 0) the MAD of the *other* values, since
     the standard deviation would make large moves look cheap; then std; then 1.
     """
-    x = values.dropna().to_numpy(dtype=float)
-    if x.size == 0:
+    counted = values.dropna().value_counts(sort=False)
+    return _robust_scale((np.asarray(counted.index, dtype=float), counted.to_numpy(dtype=np.int64)))
+
+
+def _robust_scale(counted: Counted) -> float:
+    """:func:`robust_scale` of the rows the counts describe."""
+    values, n = counted
+    order = np.argsort(values, kind="stable")
+    counted = (values[order].astype(float), n[order])
+    if counted[0].size == 0:
         return 1.0
-    median = np.median(x)
-    others = x[x != median]
-    for candidate in (lambda: 1.4826 * np.median(np.abs(x - median)),
-                      lambda: (np.quantile(x, 0.75) - np.quantile(x, 0.25)) / 1.349,
-                      lambda: 1.4826 * np.median(np.abs(others - np.median(others))) if others.size else 0.0,
-                      lambda: float(np.std(x))):
+    centre = median(counted)
+    others = without(counted, centre)
+    candidates = (lambda: 1.4826 * median(deviations(counted, centre)),
+                  lambda: (quantile_linear(counted, 0.75) - quantile_linear(counted, 0.25)) / 1.349,
+                  lambda: 1.4826 * median(deviations(others, median(others))) if others[0].size else 0.0,
+                  lambda: std(counted))
+    for candidate in candidates:
         value = float(candidate())
         if value > 0:
             return value
@@ -107,24 +131,22 @@ def nice_step(scale: float) -> float:
     return float(10.0 ** np.floor(np.log10(scale / 100.0))) if scale > 0 else 1.0
 
 
-def _numeric_grid(values: pd.Series, grid_size: int) -> np.ndarray:
+def _numeric_grid(counted: Counted, grid_size: int) -> np.ndarray:
     """Observed values at evenly spaced quantiles of the rows and of the distinct values.
 
     The second half matters for sparse features (capital gains: 90 % zeros), whose
     row quantiles would all be 0.
     """
-    x = values.dropna().to_numpy(dtype=float)
-    if x.size == 0:
+    if counted[0].size == 0:
         return np.array([])
     levels = np.linspace(0.0, 1.0, grid_size)
-    distinct = np.unique(x)
-    grid = np.concatenate([np.quantile(x, levels, method="nearest"), np.quantile(distinct, levels, method="nearest")])
+    distinct = counted[0]
+    grid = np.concatenate([quantile_nearest(counted, levels), np.quantile(distinct, levels, method="nearest")])
     return np.unique(grid)
 
 
-def _linked_groups(X: pd.DataFrame, columns: list[str]) -> list[list[str]]:
+def _linked_groups(counts: ColumnCounts, columns: list[str]) -> list[list[str]]:
     """Groups of columns in one-to-one correspondence (same rows missing, each value fixes the others)."""
-    nunique = {c: X[c].nunique(dropna=True) for c in columns}
     parent = {c: c for c in columns}
 
     def root(c: str) -> str:
@@ -134,12 +156,7 @@ def _linked_groups(X: pd.DataFrame, columns: list[str]) -> list[list[str]]:
 
     for i, a in enumerate(columns):
         for b in columns[i + 1:]:
-            if nunique[a] < 2 or nunique[a] != nunique[b]:
-                continue
-            if not X[a].isna().equals(X[b].isna()):
-                continue
-            pairs = X[[a, b]].dropna().drop_duplicates()
-            if len(pairs) == nunique[a]:
+            if counts.one_to_one(a, b):
                 parent[root(b)] = root(a)
     groups: dict[str, list[str]] = {}
     for c in columns:
@@ -157,30 +174,50 @@ def build_actionability(
     max_categories: int = 30,
     not_choices: Mapping[str, Iterable[str]] | None = None,
 ) -> Actionability:
-    """Derive the units a recourse may change and their candidate values from the data itself.
+    """Derive the units a recourse may change and their candidate values from the data itself (every row of ``X``).
 
     ``grid_size`` quantile levels per numeric feature (values are observed ones);
     at most ``max_categories`` most frequent categories per categorical feature. ``not_choices``
     (the code book's, per column) are values no recourse may propose ("unknown / none"): left out of the options.
     """
-    columns = [str(c) for c in X.columns]
+    return actionability_from_counts(counts=column_counts(X), feature_types=feature_types, immutable=immutable,
+                                     increase_only=increase_only, grid_size=grid_size, max_categories=max_categories,
+                                     not_choices=not_choices)
+
+
+def actionability_from_counts(
+    *,
+    counts: ColumnCounts,
+    feature_types: Mapping[str, str],
+    immutable: Iterable[str],
+    increase_only: Iterable[str],
+    grid_size: int = 9,
+    max_categories: int = 30,
+    not_choices: Mapping[str, Iterable[str]] | None = None,
+) -> Actionability:
+    """:func:`build_actionability` from the rows per value of each column (merged from partitions, or one frame's).
+
+    A column the counts dropped (too many distinct values) must be filled in first (``ColumnCounts.filled_from``).
+    """
+    columns = list(counts.columns)
     fixed = [c for c in columns if c in set(immutable)]
     up = [c for c in columns if c in set(increase_only)]
     numeric = {c for c in columns if feature_types.get(c) == "numeric"}
-    ranges = {c: (float(X[c].min()), float(X[c].max())) for c in numeric if X[c].notna().any()}
-    categories = {c: set(X[c].dropna().unique().astype(str)) for c in columns if c not in numeric}
-    scales = {c: robust_scale(X[c]) for c in numeric}
-    integer = {c: is_integer_column(X[c]) for c in numeric}
+    numbers = {c: counts.numbers(c) for c in numeric}
+    ranges = {c: (float(v[0]), float(v[-1])) for c, (v, _) in numbers.items() if v.size}
+    categories = {c: {str(v) for v in counts.values[c]} for c in columns if c not in numeric}
+    scales = {c: _robust_scale(numbers[c]) for c in numeric}
+    integer = {c: _is_integer(counts, c, numbers[c]) for c in numeric}
     notes: list[str] = []
     units: list[Unit] = []
-    for group in _linked_groups(X, columns):
+    for group in _linked_groups(counts, columns):
         if len(group) > 1:
             notes.append(f"{', '.join(group)} always agree in the data (one-to-one): they change together as one unit")
         if any(c in fixed for c in group):
             if len(group) > 1 and not all(c in fixed for c in group):
                 notes.append(f"{', '.join(group)} kept fixed because one of them is immutable")
             continue
-        unit = _unit(X, group, numeric=numeric, up=up, grid_size=grid_size, max_categories=max_categories)
+        unit = _unit(counts, group, numeric=numeric, up=up, grid_size=grid_size, max_categories=max_categories)
         excluded = [(c, {str(v) for v in (not_choices or {}).get(c, [])}) for c in group]
         keep = np.ones(unit.n_options, dtype=bool)
         for c, values in excluded:
@@ -197,22 +234,33 @@ def build_actionability(
                          categories=categories, scales=scales, integer=integer, notes=notes)
 
 
-def _unit(X: pd.DataFrame, group: list[str], *, numeric: set[str], up: list[str], grid_size: int,
+def _is_integer(counts: ColumnCounts, column: str, counted: Counted) -> bool:
+    """:func:`is_integer_column` from the counts: an integer dtype, or only whole numbers seen."""
+    if pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(counts.dtypes[column])):
+        return True
+    return bool(counted[0].size) and bool(np.all(counted[0] == np.round(counted[0])))
+
+
+def _unit(counts: ColumnCounts, group: list[str], *, numeric: set[str], up: list[str], grid_size: int,
           max_categories: int) -> Unit:
     cost_column = next((c for c in group if c in numeric), None)
     if len(group) == 1 and cost_column is not None:
-        options = pd.DataFrame({cost_column: _numeric_grid(X[cost_column], grid_size)})
-        if pd.api.types.is_integer_dtype(X[cost_column]):
-            options = options.astype({cost_column: X[cost_column].dtype})
+        options = pd.DataFrame({cost_column: _numeric_grid(counts.numbers(cost_column), grid_size)})
+        dtype = pd.api.types.pandas_dtype(counts.dtypes[cost_column])
+        if pd.api.types.is_integer_dtype(dtype):
+            options = options.astype({cost_column: dtype})
     elif len(group) == 1:
-        frequent = X[group[0]].dropna().value_counts().index[:max_categories]
+        frequent = counts.by_frequency(group[0])[:max_categories]
         options = pd.DataFrame({group[0]: np.asarray(frequent, dtype=object)})
-    else:
-        combos = X[group].dropna().value_counts().index[:max_categories]
-        options = pd.DataFrame(list(combos), columns=group)
+    else:  # one-to-one columns: the first one's most frequent values, each with the others' matching values
+        first = counts.by_frequency(group[0])[:max_categories]
+        options = pd.DataFrame({group[0]: np.asarray(first, dtype=object)})
+        for c in group[1:]:
+            matching = counts.partner(group[0], c)
+            options[c] = np.asarray([matching[v] for v in first], dtype=object)
         for c in group:
             if c in numeric:
-                options[c] = options[c].astype(X[c].dtype)
+                options[c] = options[c].astype(pd.api.types.pandas_dtype(counts.dtypes[c]))
             else:
                 options[c] = options[c].astype(object)
     options = options.reset_index(drop=True)

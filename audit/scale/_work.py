@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit.counterfactual.column_counts import ColumnCounts, column_counts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_values
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
@@ -48,13 +49,14 @@ class PartitionTask:
 @dataclass(frozen=True)
 class PartitionResult:
     """What comes back from a partition: its counts, its sampled rows (all their columns, global row index), the
-    value counts of its binned protected inputs and its ids' hashes."""
+    value counts of its binned protected inputs and of its model inputs, and its ids' hashes."""
 
     partition: Partition
     population: Population
     sample: pd.DataFrame
     bands: BandValues  # rows per value in each band of a binned protected input (the flip test's band medians)
     ids: np.ndarray  # sorted 64-bit hashes of the partition's ids (ids repeated across partitions are refused)
+    columns: ColumnCounts  # rows per value of each model input (recourse's rules of change)
 
 
 def _model_key(spec: AuditSpec, trust: bool) -> tuple[str, int, bool] | None:
@@ -84,7 +86,7 @@ def count_partition(task: PartitionTask) -> PartitionResult:
     keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
                            sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected),
-                           ids=sorted_id_hashes(subject.ids))
+                           ids=sorted_id_hashes(subject.ids), columns=column_counts(subject.X))
 
 
 @dataclass(frozen=True)

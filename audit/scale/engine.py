@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from audit.counterfactual.column_counts import ColumnCounts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_medians, merge_band_values
 from audit.errors import (
     DATA_EMPTY,
@@ -102,6 +103,9 @@ class Partitioned:
     sample_probability: float
     #: attribute -> band -> its median over every row (binned protected inputs; the flip test moves rows to it)
     band_medians: dict[str, dict[str, Any]]
+    #: rows per value of each model input over every row (recourse's rules of change); columns past
+    #: ``column_counts.MAX_VALUES`` distinct values dropped
+    columns: ColumnCounts
 
 
 def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows: int = DEFAULT_PARTITION_ROWS,
@@ -119,23 +123,25 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
              for p in partitions]
     merged: Population | None = None
     bands: BandValues | None = None
+    columns: ColumnCounts | None = None
     samples: list[pd.DataFrame] = []
     ids: list[np.ndarray] = []
     done = 0
     for result in _run(count_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
         merged = result.population if merged is None else merged.merge(result.population)
         bands = result.bands if bands is None else merge_band_values(bands, result.bands)
+        columns = result.columns if columns is None else columns.merge(result.columns)
         ids.append(result.ids)
         samples.append(result.sample)
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
-    if merged is None:  # unreachable: total > 0 means at least one partition
+    if merged is None or columns is None:  # unreachable: total > 0 means at least one partition
         raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
     refuse_repeated_ids(spec, partitions, ids)
     sample = pd.concat(samples).sort_index() if samples else pd.DataFrame()
     return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability,
-                       band_medians=band_medians(bands or {}))
+                       band_medians=band_medians(bands or {}), columns=columns.capped())
 
 
 def _missing(exc: ModuleNotFoundError, worker: str) -> AuditInputError:
