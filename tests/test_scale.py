@@ -549,3 +549,23 @@ def test_a_bundle_holding_only_the_sample_says_so_to_explain_and_diff(tmp_path: 
     assert caught.value.fields["rows"] == "1,000,000" and caught.value.fields["count"] == "2"
     result = AuditResult.model_construct(run={"scale": scale})
     assert "random sample of 2 of its 1,000,000 decisions" in (_rows_note(result, result) or "")
+
+
+def test_each_item_says_what_it_read_from_the_sample() -> None:
+    """The flip item names the donors of proxy values only when proxies were changed; an item that is not counted
+    says it is an estimate from the sample; a counted one carries the rows it counted."""
+    from audit.evidence import Evidence, EvidenceStatus
+    from audit.pipeline import _say_what_was_sampled
+
+    scale = {"rows": 1_000_000, "sample_rows": 20_000, "sample_probability": 0.02}
+    def item(id: str, **params: Any) -> Evidence:  # only what _say_what_was_sampled reads and writes
+        return Evidence.model_construct(id=id, status=EvidenceStatus.OK, params=params, limits=[], method="m")
+
+    with_proxies = item("counterfactual.flip", proxies=["sex: relationship"])
+    without = item("counterfactual.flip", proxies=[])
+    robustness = item("robustness.perturbation")
+    _say_what_was_sampled([with_proxies, without, robustness], scale)
+    assert with_proxies.params["rows_counted"] == without.params["rows_counted"] == 1_000_000
+    assert "the donors of proxy values" in with_proxies.limits[-1]
+    assert "donors" not in without.limits[-1] and "no proxy values were drawn" in without.limits[-1]
+    assert robustness.params["sample_rows"] == 20_000 and "estimates for all decisions" in robustness.limits[-1]
