@@ -338,8 +338,8 @@ def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> No
                            "partitioning).").strip()
             sampled = COUNTED_OVER_ALL_ROWS[item.id]
             if item.id == "counterfactual.flip" and not item.params.get("proxies"):
-                sampled = "the proxies (the proxy screen reads the sample; none of those found is a model input, so "
-                "no proxy values were drawn)"
+                sampled = ("the proxies (the proxy screen reads the sample; none of those found is a model input, so "
+                           "no proxy values were drawn)")
             if sampled is not None:
                 item.params["sample_rows"] = sample
                 item.params["population_rows"] = rows
