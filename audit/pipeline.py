@@ -41,6 +41,7 @@ from audit.subject import Subject, load_subject
 
 if TYPE_CHECKING:
     from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
+    from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
 
 __all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version", "PARTIAL_MARKER"]
 
@@ -219,13 +220,16 @@ COUNTED_OVER_ALL_ROWS: dict[str, str | None] = {
     "fairness.error_rates": "ROC AUC, calibration (ECE, max_ece_gap, the reliability curves) and consistency",
     "counterfactual.flip": "the proxies (the proxy screen reads the sample) and the donors of proxy values (the "
                            "sample's members, as when the data is read whole)",
+    "counterfactual.recourse": "plausibility and the examples (the sample's adverse decisions, as when the data is "
+                               "read whole); decisions.parquet holds the recourse of the sample's adverse decisions "
+                               "only",
 }
 
 
 def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: bool,
                          scheduler: str | None) -> tuple[Subject, dict[str, Any]]:
     """Decide and count every row partition by partition (``audit.scale``); the Subject is the seeded sample."""
-    from audit.scale import count_partitions, flip_partitions
+    from audit.scale import count_partitions, flip_partitions, recourse_partitions
 
     settings = spec.scale
     if settings is None:  # the caller checks; kept so the function stands alone
@@ -243,7 +247,14 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
                                scheduler=address, workers=settings.workers,
                                progress=lambda done, total: ctx.progress("flip test of every row", done, total))
 
+    def count_recourse(plan: RecoursePlan) -> RecourseCounts | None:
+        return recourse_partitions(spec, plan, trust_model=trust_model, target_rows=settings.partition_rows,
+                                   scheduler=address, workers=settings.workers,
+                                   progress=lambda done, total: ctx.progress("recourse for every adverse decision",
+                                                                             done, total))
+
     ctx.count_flips = count_flips
+    ctx.count_recourse = count_recourse
     subject = load_subject(spec, trust_model=trust_model, frame=read.sample)
     return subject, {
         "rows": read.population.rows,
@@ -313,9 +324,9 @@ def _write_every_decision(spec: AuditSpec, sample: pd.DataFrame, every: _EveryDe
 def _sample_alert(scale: dict[str, Any]) -> list[str]:
     """The cover and summary say which figures count every decision and which read the sample."""
     return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
-            "LL144 tables), error rates by group and the flip test count every decision; every other figure comes "
-            f"from a random sample of {int(scale['sample_rows']):,} of them, as each evidence item's method and limits "
-            "say." + _DECISIONS_FILE.get(str(scale.get("decisions_file")), "")]
+            "LL144 tables), error rates by group, the flip test and recourse count every decision; every other figure "
+            f"comes from a random sample of {int(scale['sample_rows']):,} of them, as each evidence item's method and "
+            "limits say." + _DECISIONS_FILE.get(str(scale.get("decisions_file")), "")]
 
 
 _DECISIONS_FILE = {

@@ -660,8 +660,8 @@ class ScaleSpec(_Strict):
     """A partitioned audit (issue 16): data.path is Parquet (a file or a folder of files) read partition by partition.
 
     Selection rates and impact ratios (``fairness.selection_rate``, ``fairness.eeo_impact``, the LL144 tables), error
-    rates by group (``fairness.error_rates``) and the flip test are counted over every row; every other check reads
-    the audit's seeded random sample of about ``sample_rows`` rows (``audit.sample``), and says so.
+    rates by group (``fairness.error_rates``), the flip test and recourse are counted over every row; every other check
+    reads the audit's seeded random sample of about ``sample_rows`` rows (``audit.sample``), and says so.
     """
 
     partition_rows: int = Field(default=250_000, ge=1, description="Rows per partition (whole Parquet row groups).")

@@ -129,6 +129,7 @@ def run_once(data: Path, workers: int, out: Path) -> dict[str, object]:
     timings = json.loads((bundle / "manifest.json").read_text())["audit"]["timings"]
     result = json.loads((bundle / "audit.json").read_text())
     return {"wall": wall, "load": timings["load"], "flip": timings.get("evidence.counterfactual.flip", float("nan")),
+            "recourse": timings.get("evidence.counterfactual.recourse", float("nan")),
             "peaks": memory.peaks, "rows": result["subject"]["rows"],
             "sample": result["subject"].get("sample_rows"), "verdict": result["verdict"]}
 
@@ -148,7 +149,7 @@ def main() -> None:
     print(f"machine: {machine()}, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; load {os.getloadavg()[0]:.2f}")
     print(f"{'workers':>8} {'rows':>12} {'sample':>7} {'wall s':>8} {'partitions s':>13} {'flip test s':>12} "
-          f"{'audit GiB':>10} {'worker GiB (max)':>17}")
+          f"{'recourse s':>11} {'audit GiB':>10} {'worker GiB (max)':>17}")
     times: dict[int, tuple[float, float]] = {}
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +160,7 @@ def main() -> None:
         times[workers] = (float(r["wall"]), float(r["load"]))  # type: ignore[arg-type]
         label = str(workers) if workers else "local 2"
         print(f"{label:>8} {r['rows']:>12,} {r['sample']:>7,} {r['wall']:>8.1f} {r['load']:>13.1f} "
-              f"{r['flip']:>12.1f} {audit_peak:>10.2f} {worker_peak:>17.2f}")
+              f"{r['flip']:>12.1f} {r['recourse']:>11.1f} {audit_peak:>10.2f} {worker_peak:>17.2f}")
     if 1 in times and 2 in times:
         whole = times[1][0] / (2 * times[2][0])
         partitions = times[1][1] / (2 * times[2][1])

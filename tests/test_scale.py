@@ -319,8 +319,8 @@ def _evidence(folder: Path, spec_file: str, tag: str, *args: str) -> dict[str, A
 def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(dataset: Path, cluster: str) -> None:
     """Issue 16: every figure of audit.json (rates, ratios, intervals, flip rates, the sample's explanations) is
     the same whether the data is one partition on a local process or eight on a 2-worker cluster (eight on local
-    processes give the same inputs, test above); the rates and ratios counted over all rows, the flip test and the
-    robustness test (on the audit's sample) are those of the in-memory audit of the same rows."""
+    processes give the same inputs, test above); the rates and ratios counted over all rows, the flip test, recourse
+    and the robustness test (on the audit's sample) are those of the in-memory audit of the same rows."""
     spec = yaml.safe_load((dataset / "audit.yaml").read_text())
     spec["scale"]["partition_rows"] = ROWS
     (dataset / "whole.yaml").write_text(yaml.safe_dump(spec))
@@ -335,7 +335,7 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     items = {e["id"]: e for e in json.loads(next((dataset / "out-whole").glob("*/*/audit.json")).read_text())["evidence"]}
     assert items["fairness.selection_rate"]["params"]["rows_counted"] == ROWS
     assert items["fairness.eeo_impact"]["metrics"]["n_applicants"] == ROWS
-    for counted in ("fairness.error_rates", "counterfactual.flip"):  # counted over every row, some inputs sampled
+    for counted in ("fairness.error_rates", "counterfactual.flip", "counterfactual.recourse"):  # some inputs sampled
         assert items[counted]["params"]["rows_counted"] == ROWS, counted
         assert items[counted]["params"]["sample_rows"] == whole["sample_rows"], counted
         assert any("random sample of" in line for line in items[counted]["limits"]), counted
@@ -379,17 +379,20 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     # the flip test (direct and with proxies: every flip rate, interval and score change) and the robustness test
     # (on the audit's sample, the same rows in both) are those of the in-memory audit, given the same proxies
     from audit.checks._flip import flip_evidence
+    from audit.checks._recourse import recourse_evidence
     from audit.checks._robustness import robustness_evidence
 
     ctx = CheckContext(spec=memory_spec, seed=memory_spec.seed, sample_rows=1_500)
     ctx.proxies = {line.split(": ")[0]: line.split(": ")[1].split(", ")
                    for line in items["counterfactual.flip"]["params"]["proxies"]}
     assert ctx.proxies  # the with-proxies variant ran
-    for item in (flip_evidence(subject, ctx), robustness_evidence(subject, ctx)):
+    for item in (flip_evidence(subject, ctx), robustness_evidence(subject, ctx), recourse_evidence(subject, ctx)):
         mine = json.loads(item.model_dump_json())
         for key in ("metrics", "tables", "missing", "partial"):
             assert mine[key] == whole[item.id][key], (item.id, key)
     assert whole["robustness.perturbation"]["metrics"]["n_rows"] == whole["sample_rows"]
+    # recourse searched every adverse decision of every partition: as many as the model's adverse decisions
+    assert whole["counterfactual.recourse"]["metrics"]["n_adverse"] == int((~subject.favourable).sum()) > 3_000
 
 
 def test_a_worker_without_a_library_is_named_before_any_partition_is_read(

@@ -33,6 +33,7 @@ from audit.spec import AuditSpec
 if TYPE_CHECKING:
     from audit.counterfactual.column_counts import ColumnCounts
     from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
+    from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
     from audit.explain.shap_values import ShapResult
     from audit.subject import Subject
 
@@ -64,6 +65,9 @@ class CheckContext:
     #: Runs a flip-test plan on every partition and returns the merged counts (a partitioned audit; set by the
     #: pipeline, so the check never touches the engine). None: the flip test reads the Subject's rows.
     count_flips: Callable[[FlipPlan], FlipCounts] | None = None
+    #: Searches recourse for every adverse decision of every partition under a plan and returns the merged sums (a
+    #: partitioned audit; set by the pipeline). None: recourse searches the Subject's adverse decisions.
+    count_recourse: Callable[[RecoursePlan], RecourseCounts | None] | None = None
     #: attribute -> band -> the band's median over every row (a partitioned audit's binned protected inputs).
     band_medians: dict[str, dict[str, Any]] | None = None
     #: Rows per value of each model input over every row (a partitioned audit): recourse derives its rules of change

@@ -6,6 +6,8 @@ with a person's values only for ``report.example_fields`` (other changes name th
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -14,8 +16,9 @@ from audit.checks._common import NO_MODEL, SALT, pct
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.counterfactual.actionability import actionability_from_counts, format_value
 from audit.counterfactual.column_counts import MAX_VALUES, column_counts
-from audit.counterfactual.quality import Gap, GapResult, plausibility, recourse_gap
+from audit.counterfactual.quality import Gap, GapResult, plausibility
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
+from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan, count_recourse, recourse_gap_of_counts
 from audit.evidence import Chart, Evidence, Table, clean_float, clean_number
 from audit.subject import Subject
 
@@ -38,7 +41,12 @@ METHOD = (
     "until the cheapest favourable one is certain: the same choice as scoring them all). Found changes are then "
     "polished (drop a change that is not needed; move numbers back towards the original while the decision "
     "stays favourable) and every counterfactual is re-predicted by the model in one final batch: only those "
-    "it decides favourably are reported."
+    "it decides favourably are reported. Every figure but plausibility and the examples is a ratio of sums over "
+    "every adverse decision (in a partitioned audit each partition's adverse decisions are searched where it is "
+    "read and the sums added, so the figures do not depend on the partitioning). Per group: the mean cost with a "
+    "normal 95 % interval from the sums of costs and of their squares; per attribute, the gap between the highest "
+    "and lowest mean cost over groups with at least min_group_size recourses, with a parametric bootstrap 95 % "
+    "interval (each group's mean drawn from its normal law)."
 )
 LIMITS = [
     "The search is heuristic (beam search on a value grid): a cheaper change, or one with fewer features, may "
@@ -69,6 +77,7 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, IMAGE_ONLY)
     if not subject.tabular_columns:
         return Evidence.not_assessed(RECOURSE_ID, "counterfactual", RECOURSE_TITLE, TEXT_ONLY)
+    started = time.perf_counter()
     spec = ctx.spec
     max_changes = spec.counterfactuals.max_changes
     # Free text is held fixed: which words a person should write is no action this search can propose.
@@ -93,49 +102,63 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                            progress=ctx.progress, favourable_is_positive=subject.favourable_is_positive)
     texts = result.texts()
     _write_columns(subject, ctx, result, texts)
-    violations = constraint_violations(result, action)
-    cf_found = result.counterfactual[result.found]
-    plaus = plausibility(X=subject.X, favourable=favourable, counterfactuals=cf_found, action=action,
+    counted = count_recourse(result, action, groups=subject.groups.iloc[adverse].reset_index(drop=True))
+    if ctx.count_recourse is not None:  # a partitioned audit: every adverse decision, searched where it is read
+        every = ctx.count_recourse(RecoursePlan(action=action, max_changes=max_changes))
+        counted = every if every is not None else counted
+    # Plausibility and the examples read the adverse decisions of the audit's sample: the same rows read whole or
+    # in partitions (in a partitioned audit the Subject is that sample).
+    sample = ctx.sample(subject)
+    in_sample = np.isin(result.rows, sample)
+    plaus = plausibility(X=subject.X.iloc[sample], favourable=favourable[sample],
+                         counterfactuals=result.counterfactual[result.found & in_sample], action=action,
                          rng=ctx.rng(SALT["plausibility"]))
-    gap = recourse_gap(groups=subject.groups.iloc[adverse].reset_index(drop=True), cost=result.cost,
-                       min_group_size=spec.fairness.min_group_size, rng=ctx.rng(SALT["gap"]),
-                       n_boot=spec.fairness.bootstrap)
+    gap = recourse_gap_of_counts(counted, attributes=[str(c) for c in subject.groups.columns],
+                                 min_group_size=spec.fairness.min_group_size, rng=ctx.rng(SALT["gap"]),
+                                 n_boot=spec.fairness.bootstrap)
     worst = max(gap.gaps.items(), key=lambda kv: kv[1]["gap"]) if gap.gaps else None
-    n_adverse = int(adverse.size)
-    coverage = float(result.found.mean()) if n_adverse else None
+    n_adverse = counted.adverse
+    coverage = counted.found / n_adverse if n_adverse else None
     wanted = spec.report.examples
-    examples = [_examples_table(subject, ctx, result, texts)] if wanted else []
+    examples = [_examples_table(subject, ctx, result, texts, np.flatnonzero(in_sample))] if wanted else []
+    limits = ([] if wanted else [EXAMPLES_LEFT_OUT]) + LIMITS + action.notes
+    if sampled_columns:
+        limits.append(f"The values and spreads of {', '.join(sampled_columns)} (more than {MAX_VALUES:,} distinct "
+                      "values) come from the audit's sample, not every row.")
+    if ctx.population is None and sample.size < subject.n:
+        limits.append(f"Plausibility and the examples read the adverse decisions of the audit's seeded sample of "
+                      f"{sample.size:,} of the {subject.n:,} decisions (chosen by a keyed hash of each row's id and "
+                      "the seed: the rows a partitioned audit reads); every other figure counts every adverse "
+                      "decision.")
     return Evidence(
         id=RECOURSE_ID, check="counterfactual", title=RECOURSE_TITLE,
-        summary=_summary(n_adverse, coverage, result, worst),
+        summary=_summary(n_adverse, coverage, max_changes, counted.validity, worst),
         metrics={
             "n_adverse": n_adverse,
             "coverage": clean_number(coverage),
-            "n_no_recourse": int((~result.found).sum()),
-            "validity": clean_number(result.validity),
-            "n_withdrawn": result.n_withdrawn,
-            "immutable_violations": violations["immutable"],
-            "increase_only_violations": violations["increase_only"],
-            "outside_observed_values": violations["outside_observed"],
-            "mean_features_changed": clean_number(result.n_changes[result.found].mean()) if result.found.any() else None,
-            "mean_cost": clean_number(np.nanmean(result.cost)) if result.found.any() else None,
+            "n_no_recourse": n_adverse - counted.found,
+            "validity": clean_number(counted.validity),
+            "n_withdrawn": counted.withdrawn,
+            "immutable_violations": counted.violations["immutable"],
+            "increase_only_violations": counted.violations["increase_only"],
+            "outside_observed_values": counted.violations["outside_observed"],
+            "mean_features_changed": clean_number(counted.mean_changes),
+            "mean_cost": clean_number(counted.mean_cost),
             "plausibility": clean_number(plaus.counterfactual),
             "plausibility_reference": clean_number(plaus.reference),
             "recourse_gap_max": clean_number(worst[1]["gap"]) if worst else None,
             "recourse_gap_attribute": worst[0] if worst else None,
         },
-        tables=[_gap_table(gap), *examples, _usage_table(result)],
+        tables=[_gap_table(gap), *examples, _usage_table(counted)],
         charts=_charts(gap),
         method=METHOD,
-        limits=([] if wanted else [EXAMPLES_LEFT_OUT]) + LIMITS + action.notes
-        + ([f"The values and spreads of {', '.join(sampled_columns)} (more than {MAX_VALUES:,} distinct values) "
-            "come from the audit's sample, not every row."] if sampled_columns else []),
+        limits=limits,
         params={"seed": ctx.seed, "rng_salts": [SALT["plausibility"], SALT["gap"]], "max_changes": max_changes,
                 "beam": 3, "bootstrap": spec.fairness.bootstrap, "min_group_size": spec.fairness.min_group_size,
                 "immutable": list(action.immutable), "increase_only": list(action.increase_only),
                 "actionable_units": [u.name for u in action.units], "plausibility_queries": plaus.n_queries,
-                "plausibility_reference_rows": plaus.n_reference, "rows_predicted": result.n_predicted},
-        seconds=result.seconds,
+                "plausibility_reference_rows": plaus.n_reference, "rows_predicted": counted.n_predicted},
+        seconds=time.perf_counter() - started,  # the search here and, partitioned, the pass over every partition
     )
 
 
@@ -149,13 +172,13 @@ def _write_columns(subject: Subject, ctx: CheckContext, result: RecourseResult, 
     ctx.decision_columns["recourse_cost"] = cost
 
 
-def _summary(n_adverse: int, coverage: float | None, result: RecourseResult,
+def _summary(n_adverse: int, coverage: float | None, max_changes: int, validity: float | None,
              worst: tuple[str, Gap] | None) -> str:
     if n_adverse == 0:
         return "No decision is adverse, so no recourse is needed."
     text = (f"{pct(coverage)} of the {n_adverse:,} adverse decisions have a recourse within "
-            f"{result.max_changes} changes; each one shown was re-predicted by the model as favourable "
-            f"(validity {pct(result.validity)}).")
+            f"{max_changes} changes; each one shown was re-predicted by the model as favourable "
+            f"(validity {pct(validity)}).")
     if worst is not None:
         attr, g = worst
         text += (f" The largest recourse gap is for {attr}: '{g['highest']}' needs on average {g['gap']:.2f} cost "
@@ -177,11 +200,14 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{float(value):.2f}"
 
 
-def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str]) -> Table:
-    """Ten random adverse decisions and their recourse; a person's values only of the example fields."""
+def _examples_table(subject: Subject, ctx: CheckContext, result: RecourseResult, texts: list[str],
+                    among: np.ndarray) -> Table:
+    """Ten random adverse decisions (of ``among``: positions in ``result``, those of the audit's sample) and their
+    recourse; a person's values only of the example fields."""
     fields = example_fields(subject)
-    n = len(result.rows)
-    pick = np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False)) if n else np.zeros(0, int)
+    n = len(among)
+    pick = among[np.sort(ctx.rng(SALT["recourse"]).choice(n, size=min(N_EXAMPLES, n), replace=False))] if n else \
+        np.zeros(0, int)
     records = [{"id": str(subject.ids[result.rows[i]]), **field_values(subject, fields, int(result.rows[i])),
                 "recourse": _shown_recourse(result, int(i), texts[i], fields),
                 "features_changed": int(result.n_changes[i]), "cost": clean_number(result.cost[i]),
@@ -212,11 +238,10 @@ def _shown_recourse(result: RecourseResult, i: int, text: str, fields: list[str]
     return "; ".join(parts)
 
 
-def _usage_table(result: RecourseResult) -> Table:
-    found = max(int(result.found.sum()), 1)
-    counts = result.changed[result.found].sum(axis=0)
-    records = [{"feature": u.name, "share_of_recourses": float(k / found), "n": int(k)}
-               for u, k in sorted(zip(result.units, counts, strict=True), key=lambda t: -t[1]) if k]
+def _usage_table(counted: RecourseCounts) -> Table:
+    found = max(counted.found, 1)
+    records = [{"feature": unit, "share_of_recourses": float(k / found), "n": int(k)}
+               for unit, k in sorted(counted.units.items(), key=lambda t: -t[1]) if k]
     return Table.from_records("What the recourses ask to change", records, columns=["feature", "share_of_recourses", "n"])
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from audit.counterfactual.actionability import Actionability, Unit, build_actionability
 from audit.counterfactual.flip import DIRECT, WITH_PROXIES, FlipPair, FlipResult
 from audit.counterfactual.flip_counts import flip_test
-from audit.counterfactual.quality import GapResult, Plausibility, plausibility, recourse_gap
+from audit.counterfactual.quality import GapResult, Plausibility, plausibility
 from audit.counterfactual.recourse import NO_RECOURSE, RecourseResult, constraint_violations, find_recourse
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "GapResult",
     "Plausibility",
     "plausibility",
-    "recourse_gap",
     "NO_RECOURSE",
     "RecourseResult",
     "constraint_violations",

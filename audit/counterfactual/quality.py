@@ -4,9 +4,8 @@
   with a favourable decision, in the recourse cost's units (numeric |Δ| / robust
   spread, 1 per differing category), next to the same distance for real
   favourable rows (the reference: how far real people are from each other).
-- Recourse gap: mean recourse cost by group of each protected attribute; the
-  gap is the largest group mean minus the smallest, with a bootstrap interval
-  (groups resampled independently).
+- Recourse gap: the shape of its result (``Gap``, ``GapResult``); it is computed from summed costs by
+  :func:`audit.counterfactual.recourse_counts.recourse_gap_of_counts`, the same read whole or in partitions.
 """
 
 from __future__ import annotations
@@ -17,12 +16,10 @@ from typing import TypedDict
 import numpy as np
 import pandas as pd
 
-from audit.counterfactual._bootstrap import ALPHA, bootstrap_means, mean_ci
 from audit.counterfactual._common import sample_rows
 from audit.counterfactual.actionability import Actionability
-from audit.subject import MISSING_GROUP
 
-__all__ = ["Plausibility", "plausibility", "Gap", "GapResult", "recourse_gap"]
+__all__ = ["Plausibility", "plausibility", "Gap", "GapResult"]
 
 _CHUNK = 256
 
@@ -94,7 +91,7 @@ class Gap(TypedDict):
     """The largest gap in mean recourse cost for one attribute (highest minus lowest eligible group)."""
 
     gap: float
-    ci_low: float | None  # 95 % bootstrap interval; None without bootstrap
+    ci_low: float | None  # 95 % parametric bootstrap interval; None without bootstrap
     ci_high: float | None
     highest: str  # the group with the highest mean cost
     lowest: str
@@ -106,41 +103,3 @@ class GapResult:
 
     rows: list[dict[str, object]]
     gaps: dict[str, Gap]
-
-
-def recourse_gap(*, groups: pd.DataFrame, cost: np.ndarray, min_group_size: int, rng: np.random.Generator,
-                 n_boot: int) -> GapResult:
-    """Mean cost per group (rows with a recourse) and max − min gap per attribute over groups large enough.
-
-    ``groups`` and ``cost`` are aligned with the adverse decisions; NaN cost = no recourse found.
-    """
-    rows: list[dict[str, object]] = []
-    gaps: dict[str, Gap] = {}
-    found = ~np.isnan(cost)
-    for attr in groups.columns:
-        labels = groups[attr].to_numpy(dtype=object)
-        means: dict[str, float] = {}
-        boots: dict[str, np.ndarray] = {}
-        for g in sorted(pd.unique(labels), key=str):
-            m = labels == g
-            values = cost[m & found]
-            eligible = g != MISSING_GROUP and values.size >= min_group_size
-            lo, hi = mean_ci(values, rng=rng, n_boot=n_boot) if values.size else (None, None)
-            rows.append({"attribute": attr, "group": str(g), "n_adverse": int(m.sum()), "n_with_recourse": int(values.size),
-                         "coverage": float(values.size / m.sum()), "mean_cost": float(values.mean()) if values.size else None,
-                         "ci_low": lo, "ci_high": hi, "in_gap": bool(eligible)})
-            if eligible:
-                means[str(g)] = float(values.mean())
-                if n_boot > 0:
-                    boots[str(g)] = bootstrap_means(values, rng=rng, n_boot=n_boot)
-        if len(means) < 2:
-            continue
-        high, low = max(means, key=means.__getitem__), min(means, key=means.__getitem__)
-        ci: tuple[float | None, float | None] = (None, None)
-        if boots:
-            stacked = np.stack(list(boots.values()), axis=1)
-            q = np.quantile(stacked.max(axis=1) - stacked.min(axis=1), [ALPHA / 2, 1 - ALPHA / 2])
-            ci = (float(q[0]), float(q[1]))
-        gaps[str(attr)] = {"gap": means[high] - means[low], "ci_low": ci[0], "ci_high": ci[1], "highest": high,
-                           "lowest": low}
-    return GapResult(rows=rows, gaps=gaps)

@@ -4,8 +4,8 @@
 - :mod:`audit.scale._work`: what a worker does with a partition (validate, decide, count, sample; rows stay there).
 - :mod:`audit.sample`: the seeded sample, chosen by a keyed hash of each row's id (partition-independent).
 - :mod:`audit.scale.engine`: local processes or a Dask cluster, progress, the check of the workers' libraries; the
-  passes: counts and sample, the flip test of every row (``audit.counterfactual.flip_counts``), every decision's
-  reasons.
+  passes: counts and sample, the flip test of every row (``audit.counterfactual.flip_counts``), recourse for every
+  adverse decision (``audit.counterfactual.recourse_counts``), every decision's reasons.
 
 The counts themselves are :class:`audit.fairness.population.Population`: the rate checks read them whether they were
 counted in one process or merged from partitions.
@@ -22,6 +22,7 @@ from audit.scale.engine import (
     count_partitions,
     decide_partitions,
     flip_partitions,
+    recourse_partitions,
     required_distributions,
 )
 
@@ -42,5 +43,6 @@ __all__ = [
     "count_partitions",
     "decide_partitions",
     "flip_partitions",
+    "recourse_partitions",
     "required_distributions",
 ]

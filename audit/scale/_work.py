@@ -17,6 +17,7 @@ import pandas as pd
 
 from audit.counterfactual.column_counts import ColumnCounts, column_counts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_values
+from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
@@ -27,7 +28,8 @@ from audit.spec import AuditSpec
 from audit.subject import Subject
 
 __all__ = ["PartitionTask", "PartitionResult", "count_partition", "DecisionsTask", "PartitionDecisions",
-           "decide_partition", "FlipTask", "PartitionFlips", "flip_partition", "limit_threads"]
+           "decide_partition", "FlipTask", "PartitionFlips", "flip_partition", "RecourseTask", "PartitionRecourse",
+           "recourse_partition", "limit_threads"]
 
 #: The model each worker process loaded, by (model file, its modification time, trusted): loaded once per process.
 _MODELS: dict[tuple[str, int, bool], ModelAdapter] = {}
@@ -154,6 +156,42 @@ def flip_partition(task: FlipTask) -> PartitionFlips:
                          score=score, decision=subject.predictions.decision,
                          describe=lambda position: field_values(subject, fields, position))
     return PartitionFlips(partition=task.partition, counts=counts)
+
+
+@dataclass(frozen=True)
+class RecourseTask:
+    """One partition whose adverse decisions get a recourse search under ``plan`` (the rules of change counted over
+    every row, built once by the audit)."""
+
+    spec: AuditSpec
+    partition: Partition
+    plan: RecoursePlan
+    trust_model: bool = False
+
+
+@dataclass(frozen=True)
+class PartitionRecourse:
+    """A partition's recourse sums (the searched rows stay on the worker)."""
+
+    partition: Partition
+    counts: RecourseCounts
+
+
+def recourse_partition(task: RecourseTask) -> PartitionRecourse:
+    """Search recourse for every adverse decision of the partition, as the audit of a whole file does, and sum."""
+    from audit.counterfactual.recourse import find_recourse
+    from audit.counterfactual.recourse_counts import count_recourse
+
+    subject = _subject(task.spec, task.partition, task.trust_model)
+    score = subject.predictions.score
+    if subject.model is None or score is None:  # the audit plans a recourse pass only with a model
+        raise ValueError("recourse needs the model's scores")
+    adverse = np.flatnonzero(~subject.favourable)
+    result = find_recourse(X=subject.X, rows=adverse, model=subject.model, action=task.plan.action,
+                           score_before=score[adverse], max_changes=task.plan.max_changes,
+                           favourable_is_positive=subject.favourable_is_positive)
+    counts = count_recourse(result, task.plan.action, groups=subject.groups.iloc[adverse].reset_index(drop=True))
+    return PartitionRecourse(partition=task.partition, counts=counts)
 
 
 def limit_threads() -> None:

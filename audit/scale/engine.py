@@ -27,6 +27,7 @@ import pandas as pd
 
 from audit.counterfactual.column_counts import ColumnCounts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_medians, merge_band_values
+from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
 from audit.errors import (
     DATA_EMPTY,
     PARTITIONED_UNSUPPORTED,
@@ -43,14 +44,16 @@ from audit.scale._work import (
     DecisionsTask,
     FlipTask,
     PartitionTask,
+    RecourseTask,
     count_partition,
     decide_partition,
     flip_partition,
     limit_threads,
+    recourse_partition,
 )
 from audit.spec import AuditSpec, ModelFormat
 
-__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
+__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "recourse_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
            "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
 
 #: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
@@ -253,6 +256,24 @@ def flip_partitions(spec: AuditSpec, plan: FlipPlan, *, trust_model: bool = Fals
     done = 0
     for result in _run(flip_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
         merged = merged.merge(result.counts)
+        done += result.partition.rows
+        if progress is not None:
+            progress(done, total)
+    return merged
+
+
+def recourse_partitions(spec: AuditSpec, plan: RecoursePlan, *, trust_model: bool = False,
+                        target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
+                        progress: Progress | None = None) -> RecourseCounts | None:
+    """Recourse for every adverse decision under ``plan``, partition by partition; sums merged as they come back
+    (integers, so the merge is the same in any order). None: no partition (never, past the first pass)."""
+    partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
+    tasks = [RecourseTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
+    total = sum(p.rows for p in partitions)
+    merged: RecourseCounts | None = None
+    done = 0
+    for result in _run(recourse_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
+        merged = result.counts if merged is None else merged.merge(result.counts)
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
