@@ -247,7 +247,7 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
                                scheduler=address, workers=settings.workers,
                                progress=lambda done, total: ctx.progress("flip test of every row", done, total))
 
-    def count_recourse(plan: RecoursePlan) -> RecourseCounts | None:
+    def count_recourse(plan: RecoursePlan) -> RecourseCounts:
         return recourse_partitions(spec, plan, trust_model=trust_model, target_rows=settings.partition_rows,
                                    scheduler=address, workers=settings.workers,
                                    progress=lambda done, total: ctx.progress("recourse for every adverse decision",

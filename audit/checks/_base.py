@@ -67,7 +67,7 @@ class CheckContext:
     count_flips: Callable[[FlipPlan], FlipCounts] | None = None
     #: Searches recourse for every adverse decision of every partition under a plan and returns the merged sums (a
     #: partitioned audit; set by the pipeline). None: recourse searches the Subject's adverse decisions.
-    count_recourse: Callable[[RecoursePlan], RecourseCounts | None] | None = None
+    count_recourse: Callable[[RecoursePlan], RecourseCounts] | None = None
     #: attribute -> band -> the band's median over every row (a partitioned audit's binned protected inputs).
     band_medians: dict[str, dict[str, Any]] | None = None
     #: Rows per value of each model input over every row (a partitioned audit): recourse derives its rules of change

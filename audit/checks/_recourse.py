@@ -80,9 +80,9 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     started = time.perf_counter()
     spec = ctx.spec
     max_changes = spec.counterfactuals.max_changes
-    # Free text is held fixed: which words a person should write is no action this search can propose.
     # The rules of change come from every row's values: counted over every partition in a partitioned audit (so a
     # person in the sample gets the recourse an audit of the file read whole gives them), else the Subject's rows.
+    # Free text is held fixed: which words a person should write is no action this search can propose.
     counts = column_counts(subject.X)
     sampled_columns: list[str] = []
     if ctx.column_counts is not None:
@@ -102,10 +102,10 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
                            progress=ctx.progress, favourable_is_positive=subject.favourable_is_positive)
     texts = result.texts()
     _write_columns(subject, ctx, result, texts)
-    counted = count_recourse(result, action, groups=subject.groups.iloc[adverse].reset_index(drop=True))
     if ctx.count_recourse is not None:  # a partitioned audit: every adverse decision, searched where it is read
-        every = ctx.count_recourse(RecoursePlan(action=action, max_changes=max_changes))
-        counted = every if every is not None else counted
+        counted = ctx.count_recourse(RecoursePlan(action=action, max_changes=max_changes))
+    else:
+        counted = count_recourse(result, action, groups=subject.groups.iloc[adverse].reset_index(drop=True))
     # Plausibility and the examples read the adverse decisions of the audit's sample: the same rows read whole or
     # in partitions (in a partitioned audit the Subject is that sample).
     sample = ctx.sample(subject)

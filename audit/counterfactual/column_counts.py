@@ -5,7 +5,7 @@ and which spread depend on every row. Counting them per value makes them exactly
 (``audit.scale``) counts each partition where it is read and adds the counts, an audit of the file read whole counts
 its one frame, and both derive the same rules from the same counts, so the same recourse for the same person.
 
-- ``values``: column -> value -> rows (missing values left out, counted in ``missing``). A column with more than
+- ``values``: column -> value -> rows (missing values left out). A column with more than
   :data:`MAX_VALUES` distinct values is dropped at merge (its counts would grow with the rows); the caller then
   derives that column's rules from the audit's sample and says so.
 - ``pairs``: for two columns that are one-to-one in these rows (same rows missing, each value of one fixes the
@@ -43,7 +43,6 @@ class ColumnCounts:
 
     rows: int
     values: dict[str, dict[Any, int]]
-    missing: dict[str, int]
     dtypes: dict[str, str]  # column -> its dtype's name in the frame counted (integer columns keep it in options)
     pairs: dict[tuple[str, str], dict[tuple[Any, Any], int]]
     columns: tuple[str, ...]  # every column counted, in the frame's order (dropped ones included)
@@ -66,22 +65,21 @@ class ColumnCounts:
             for value, n in other.pairs[key].items():
                 joint[value] = joint.get(value, 0) + n
             pairs[key] = joint
-        missing = {c: self.missing.get(c, 0) + other.missing.get(c, 0) for c in self.columns}
-        return ColumnCounts(rows=self.rows + other.rows, values=values, missing=missing, dtypes=dict(self.dtypes),
+        return ColumnCounts(rows=self.rows + other.rows, values=values, dtypes=dict(self.dtypes),
                             pairs=pairs, columns=self.columns)
 
     def filled_from(self, other: ColumnCounts) -> ColumnCounts:
         """These counts with the columns they dropped taken from ``other`` (the sample's), for a column with too many
         distinct values to count over every row."""
         values = {c: self.values[c] if c in self.values else other.values.get(c, {}) for c in self.columns}
-        return ColumnCounts(rows=self.rows, values=values, missing=dict(self.missing), dtypes=dict(self.dtypes),
+        return ColumnCounts(rows=self.rows, values=values, dtypes=dict(self.dtypes),
                             pairs=dict(self.pairs), columns=self.columns)
 
     def capped(self) -> ColumnCounts:
         """These counts without the columns past ``MAX_VALUES`` distinct values (as a merge leaves them), so one
         partition and many give the same counts."""
         values = {c: v for c, v in self.values.items() if len(v) <= MAX_VALUES}
-        return ColumnCounts(rows=self.rows, values=values, missing=dict(self.missing), dtypes=dict(self.dtypes),
+        return ColumnCounts(rows=self.rows, values=values, dtypes=dict(self.dtypes),
                             pairs=dict(self.pairs), columns=self.columns)
 
     @property
@@ -133,11 +131,9 @@ def column_counts(frame: pd.DataFrame) -> ColumnCounts:
     """Count one frame (a partition, or every row read whole)."""
     columns = tuple(str(c) for c in frame.columns)
     values: dict[str, dict[Any, int]] = {}
-    missing: dict[str, int] = {}
     for c in columns:
         counted = frame[c].value_counts(dropna=True, sort=False)
         values[c] = {_scalar(v): int(n) for v, n in counted.items() if n > 0}  # a categorical's unseen categories: 0
-        missing[c] = int(frame[c].isna().sum())
     distinct = {c: len(values[c]) for c in columns}
     pairs = {}
     for i, a in enumerate(columns):
@@ -145,7 +141,7 @@ def column_counts(frame: pd.DataFrame) -> ColumnCounts:
             joint = _one_to_one_here(frame, a, b, distinct)
             if joint is not None:
                 pairs[(a, b)] = joint
-    return ColumnCounts(rows=len(frame), values=values, missing=missing,
+    return ColumnCounts(rows=len(frame), values=values,
                         dtypes={c: str(frame[c].dtype) for c in columns}, pairs=pairs, columns=columns)
 
 

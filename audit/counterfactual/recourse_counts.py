@@ -25,7 +25,10 @@ from audit.counterfactual.quality import Gap, GapResult
 from audit.counterfactual.recourse import RecourseResult, constraint_violations
 from audit.subject import MISSING_GROUP
 
-__all__ = ["GroupCosts", "RecourseCounts", "RecoursePlan", "count_recourse", "recourse_gap_of_counts"]
+__all__ = ["GroupCosts", "RecourseCounts", "RecoursePlan", "count_recourse", "recourse_gap_of_counts", "VIOLATIONS"]
+
+#: The rules a counterfactual may break (``constraint_violations``' keys; all should count 0).
+VIOLATIONS = ("immutable", "increase_only", "outside_observed")
 
 _Z = 1.959963984540054  # standard normal 97.5 % quantile
 ALPHA = 0.05

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,10 @@ from audit.spec import AuditSpec
 from audit.subject import Subject
 
 __all__ = ["PartitionTask", "PartitionResult", "count_partition", "DecisionsTask", "PartitionDecisions",
-           "decide_partition", "FlipTask", "PartitionFlips", "flip_partition", "RecourseTask", "PartitionRecourse",
-           "recourse_partition", "limit_threads"]
+           "decide_partition", "PlanTask", "PartitionCounts", "flip_partition", "recourse_partition", "limit_threads"]
+
+P = TypeVar("P")
+C = TypeVar("C")
 
 #: The model each worker process loaded, by (model file, its modification time, trusted): loaded once per process.
 _MODELS: dict[tuple[str, int, bool], ModelAdapter] = {}
@@ -125,25 +127,27 @@ def decide_partition(task: DecisionsTask) -> PartitionDecisions:
 
 
 @dataclass(frozen=True)
-class FlipTask:
-    """One partition on which the flip test runs ``plan`` (built once, by the audit, from the sample and counts)."""
+class PlanTask(Generic[P]):
+    """One partition on which a plan built once by the audit runs (the flip test's, recourse's): small, it travels
+    to the worker; the rows do not."""
 
     spec: AuditSpec
     partition: Partition
-    plan: FlipPlan
+    plan: P
     trust_model: bool = False
 
 
 @dataclass(frozen=True)
-class PartitionFlips:
-    """A partition's flip counts and its largest flips (with the example fields, when the spec asks for examples)."""
+class PartitionCounts(Generic[C]):
+    """What a plan's pass brings back from a partition: its sums (the rows stay on the worker)."""
 
     partition: Partition
-    counts: FlipCounts
+    counts: C
 
 
-def flip_partition(task: FlipTask) -> PartitionFlips:
-    """The flip test of the partition's rows under the audit's plan."""
+def flip_partition(task: PlanTask[FlipPlan]) -> PartitionCounts[FlipCounts]:
+    """The flip test of the partition's rows under the audit's plan; its largest flips carry the example fields when
+    the spec asks for examples."""
     from audit.checks._examples import example_fields, field_values
     from audit.counterfactual.flip_counts import count_flips
 
@@ -155,29 +159,10 @@ def flip_partition(task: FlipTask) -> PartitionFlips:
     counts = count_flips(task.plan, X=subject.X, groups=subject.groups, ids=subject.ids, model=subject.model,
                          score=score, decision=subject.predictions.decision,
                          describe=lambda position: field_values(subject, fields, position))
-    return PartitionFlips(partition=task.partition, counts=counts)
+    return PartitionCounts(partition=task.partition, counts=counts)
 
 
-@dataclass(frozen=True)
-class RecourseTask:
-    """One partition whose adverse decisions get a recourse search under ``plan`` (the rules of change counted over
-    every row, built once by the audit)."""
-
-    spec: AuditSpec
-    partition: Partition
-    plan: RecoursePlan
-    trust_model: bool = False
-
-
-@dataclass(frozen=True)
-class PartitionRecourse:
-    """A partition's recourse sums (the searched rows stay on the worker)."""
-
-    partition: Partition
-    counts: RecourseCounts
-
-
-def recourse_partition(task: RecourseTask) -> PartitionRecourse:
+def recourse_partition(task: PlanTask[RecoursePlan]) -> PartitionCounts[RecourseCounts]:
     """Search recourse for every adverse decision of the partition, as the audit of a whole file does, and sum."""
     from audit.counterfactual.recourse import find_recourse
     from audit.counterfactual.recourse_counts import count_recourse
@@ -191,7 +176,7 @@ def recourse_partition(task: RecourseTask) -> PartitionRecourse:
                            score_before=score[adverse], max_changes=task.plan.max_changes,
                            favourable_is_positive=subject.favourable_is_positive)
     counts = count_recourse(result, task.plan.action, groups=subject.groups.iloc[adverse].reset_index(drop=True))
-    return PartitionRecourse(partition=task.partition, counts=counts)
+    return PartitionCounts(partition=task.partition, counts=counts)
 
 
 def limit_threads() -> None:

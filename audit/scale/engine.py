@@ -27,7 +27,7 @@ import pandas as pd
 
 from audit.counterfactual.column_counts import ColumnCounts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_medians, merge_band_values
-from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
+from audit.counterfactual.recourse_counts import VIOLATIONS, RecourseCounts, RecoursePlan
 from audit.errors import (
     DATA_EMPTY,
     PARTITIONED_UNSUPPORTED,
@@ -42,9 +42,9 @@ from audit.scale._ids import refuse_repeated_ids
 from audit.scale._partitions import plan_partitions
 from audit.scale._work import (
     DecisionsTask,
-    FlipTask,
+    PartitionCounts,
     PartitionTask,
-    RecourseTask,
+    PlanTask,
     count_partition,
     decide_partition,
     flip_partition,
@@ -62,6 +62,8 @@ DEFAULT_PARTITION_ROWS = 250_000
 T = TypeVar("T")
 R = TypeVar("R")
 F = TypeVar("F")
+P = TypeVar("P")
+C = TypeVar("C")
 
 #: Called after each partition with (rows done, rows in all).
 Progress = Callable[[int, int], None]
@@ -244,37 +246,41 @@ def decide_partitions(spec: AuditSpec, plan: ExplainPlan | None, *, trust_model:
         yield result.frame
 
 
-def flip_partitions(spec: AuditSpec, plan: FlipPlan, *, trust_model: bool = False,
-                    target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
-                    progress: Progress | None = None) -> FlipCounts:
-    """The flip test of every row under ``plan``, partition by partition; counts merged as they come back (integer
-    sums and a total order of examples, so the merge is the same in any order)."""
+def _summed(work: Callable[[PlanTask[P]], PartitionCounts[C]], plan: P, merge: Callable[[C, C], C],
+            spec: AuditSpec, *, trust_model: bool, target_rows: int, scheduler: str | None, workers: int,
+            progress: Progress | None) -> C | None:
+    """``plan`` run on every partition by ``work``; the sums merged as they come back (integer sums, so the same in
+    any order). None: no partition."""
     partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
-    tasks = [FlipTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
+    tasks = [PlanTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
     total = sum(p.rows for p in partitions)
-    merged = FlipCounts(pairs={}, examples=(), n_predicted=0, max_examples=plan.max_examples)
+    merged: C | None = None
     done = 0
-    for result in _run(flip_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
-        merged = merged.merge(result.counts)
+    for result in _run(work, tasks, spec=spec, scheduler=scheduler, workers=workers):
+        merged = result.counts if merged is None else merge(merged, result.counts)
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
     return merged
+
+
+def flip_partitions(spec: AuditSpec, plan: FlipPlan, *, trust_model: bool = False,
+                    target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
+                    progress: Progress | None = None) -> FlipCounts:
+    """The flip test of every row under ``plan``, partition by partition (counts and a total order of examples, so
+    the merge is the same in any order)."""
+    merged = _summed(flip_partition, plan, FlipCounts.merge, spec, trust_model=trust_model, target_rows=target_rows,
+                     scheduler=scheduler, workers=workers, progress=progress)
+    return merged if merged is not None else FlipCounts(pairs={}, examples=(), n_predicted=0,
+                                                        max_examples=plan.max_examples)
 
 
 def recourse_partitions(spec: AuditSpec, plan: RecoursePlan, *, trust_model: bool = False,
                         target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
-                        progress: Progress | None = None) -> RecourseCounts | None:
-    """Recourse for every adverse decision under ``plan``, partition by partition; sums merged as they come back
-    (integers, so the merge is the same in any order). None: no partition (never, past the first pass)."""
-    partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
-    tasks = [RecourseTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
-    total = sum(p.rows for p in partitions)
-    merged: RecourseCounts | None = None
-    done = 0
-    for result in _run(recourse_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
-        merged = result.counts if merged is None else merged.merge(result.counts)
-        done += result.partition.rows
-        if progress is not None:
-            progress(done, total)
-    return merged
+                        progress: Progress | None = None) -> RecourseCounts:
+    """Recourse for every adverse decision under ``plan``, partition by partition (integer sums, so the merge is
+    the same in any order)."""
+    merged = _summed(recourse_partition, plan, RecourseCounts.merge, spec, trust_model=trust_model,
+                     target_rows=target_rows, scheduler=scheduler, workers=workers, progress=progress)
+    return merged if merged is not None else RecourseCounts(adverse=0, found=0, withdrawn=0, changes=0, cost=0, units={},
+                                                            violations=dict.fromkeys(VIOLATIONS, 0))
