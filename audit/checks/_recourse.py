@@ -16,9 +16,16 @@ from audit.checks._common import NO_MODEL, SALT, pct
 from audit.checks._examples import EXAMPLES_LEFT_OUT, example_fields, field_values
 from audit.counterfactual.actionability import actionability_from_counts, format_value
 from audit.counterfactual.column_counts import MAX_VALUES, column_counts
-from audit.counterfactual.quality import Gap, GapResult, plausibility
+from audit.counterfactual.quality import plausibility
 from audit.counterfactual.recourse import RecourseResult, constraint_violations, find_recourse
-from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan, count_recourse, recourse_gap_of_counts
+from audit.counterfactual.recourse_counts import (
+    Gap,
+    GapResult,
+    RecourseCounts,
+    RecoursePlan,
+    count_recourse,
+    recourse_gap_of_counts,
+)
 from audit.evidence import Chart, Evidence, Table, clean_float, clean_number
 from audit.subject import Subject
 
@@ -83,11 +90,12 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     # The rules of change come from every row's values: counted over every partition in a partitioned audit (so a
     # person in the sample gets the recourse an audit of the file read whole gives them), else the Subject's rows.
     # Free text is held fixed: which words a person should write is no action this search can propose.
-    counts = column_counts(subject.X)
-    sampled_columns: list[str] = []
-    if ctx.column_counts is not None:
-        sampled_columns = ctx.column_counts.dropped
-        counts = ctx.column_counts.filled_from(counts)
+    counted_columns = ctx.column_counts
+    sampled_columns = counted_columns.dropped if counted_columns is not None else []
+    if counted_columns is None:
+        counts = column_counts(subject.X)
+    else:
+        counts = counted_columns.filled_from(column_counts(subject.X)) if sampled_columns else counted_columns
     action = actionability_from_counts(counts=counts, feature_types=subject.feature_types,
                                        immutable=[*subject.immutable, *subject.text_columns],
                                        increase_only=spec.data.increase_only,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,15 +86,12 @@ def robust_scale(values: pd.Series) -> float:
     (capital gains: 92 % zeros, so both are 0) the MAD of the *other* values, since
     the standard deviation would make large moves look cheap; then std; then 1.
     """
-    counted = values.dropna().value_counts(sort=False)
+    counted = values.dropna().value_counts(sort=False).sort_index()
     return _robust_scale((np.asarray(counted.index, dtype=float), counted.to_numpy(dtype=np.int64)))
 
 
 def _robust_scale(counted: Counted) -> float:
-    """:func:`robust_scale` of the rows the counts describe."""
-    values, n = counted
-    order = np.argsort(values, kind="stable")
-    counted = (values[order].astype(float), n[order])
+    """:func:`robust_scale` of the rows the counts describe (values ascending)."""
     if counted[0].size == 0:
         return 1.0
     centre = median(counted)
@@ -111,10 +109,12 @@ def _robust_scale(counted: Counted) -> float:
 
 def is_integer_column(values: pd.Series) -> bool:
     """True when a numeric column holds whole numbers only (then changed values are rounded)."""
-    if pd.api.types.is_integer_dtype(values):
-        return True
-    x = values.dropna().to_numpy(dtype=float)
-    return bool(x.size) and bool(np.all(x == np.round(x)))
+    return _whole_numbers(values.dtype, values.dropna().to_numpy(dtype=float))
+
+
+def _whole_numbers(dtype: Any, values: np.ndarray) -> bool:
+    """An integer dtype, or some values and every one a whole number."""
+    return bool(pd.api.types.is_integer_dtype(dtype)) or (bool(values.size) and bool(np.all(values == np.round(values))))
 
 
 def format_value(value: object) -> str:
@@ -207,7 +207,7 @@ def actionability_from_counts(
     ranges = {c: (float(v[0]), float(v[-1])) for c, (v, _) in numbers.items() if v.size}
     categories = {c: {str(v) for v in counts.values[c]} for c in columns if c not in numeric}
     scales = {c: _robust_scale(numbers[c]) for c in numeric}
-    integer = {c: _is_integer(counts, c, numbers[c]) for c in numeric}
+    integer = {c: _whole_numbers(counts.dtype(c), numbers[c][0]) for c in numeric}
     notes: list[str] = []
     units: list[Unit] = []
     for group in _linked_groups(counts, columns):
@@ -234,21 +234,13 @@ def actionability_from_counts(
                          categories=categories, scales=scales, integer=integer, notes=notes)
 
 
-def _is_integer(counts: ColumnCounts, column: str, counted: Counted) -> bool:
-    """:func:`is_integer_column` from the counts: an integer dtype, or only whole numbers seen."""
-    if pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(counts.dtypes[column])):
-        return True
-    return bool(counted[0].size) and bool(np.all(counted[0] == np.round(counted[0])))
-
-
 def _unit(counts: ColumnCounts, group: list[str], *, numeric: set[str], up: list[str], grid_size: int,
           max_categories: int) -> Unit:
     cost_column = next((c for c in group if c in numeric), None)
     if len(group) == 1 and cost_column is not None:
         options = pd.DataFrame({cost_column: _numeric_grid(counts.numbers(cost_column), grid_size)})
-        dtype = pd.api.types.pandas_dtype(counts.dtypes[cost_column])
-        if pd.api.types.is_integer_dtype(dtype):
-            options = options.astype({cost_column: dtype})
+        if pd.api.types.is_integer_dtype(counts.dtype(cost_column)):
+            options = options.astype({cost_column: counts.dtype(cost_column)})
     elif len(group) == 1:
         frequent = counts.by_frequency(group[0])[:max_categories]
         options = pd.DataFrame({group[0]: np.asarray(frequent, dtype=object)})
@@ -260,7 +252,7 @@ def _unit(counts: ColumnCounts, group: list[str], *, numeric: set[str], up: list
             options[c] = np.asarray([matching[v] for v in first], dtype=object)
         for c in group:
             if c in numeric:
-                options[c] = options[c].astype(pd.api.types.pandas_dtype(counts.dtypes[c]))
+                options[c] = options[c].astype(counts.dtype(c))
             else:
                 options[c] = options[c].astype(object)
     options = options.reset_index(drop=True)

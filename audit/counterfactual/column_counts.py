@@ -43,7 +43,7 @@ class ColumnCounts:
 
     rows: int
     values: dict[str, dict[Any, int]]
-    dtypes: dict[str, str]  # column -> its dtype's name in the frame counted (integer columns keep it in options)
+    dtypes: dict[str, str]  # column -> its dtype's name in the frame counted (read with :meth:`dtype`)
     pairs: dict[tuple[str, str], dict[tuple[Any, Any], int]]
     columns: tuple[str, ...]  # every column counted, in the frame's order (dropped ones included)
 
@@ -81,6 +81,10 @@ class ColumnCounts:
         values = {c: v for c, v in self.values.items() if len(v) <= MAX_VALUES}
         return ColumnCounts(rows=self.rows, values=values, dtypes=dict(self.dtypes),
                             pairs=dict(self.pairs), columns=self.columns)
+
+    def dtype(self, column: str) -> Any:
+        """The column's dtype in the frames counted (integer columns keep it in a recourse's options)."""
+        return pd.api.types.pandas_dtype(self.dtypes[column])
 
     @property
     def dropped(self) -> list[str]:

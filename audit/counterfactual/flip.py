@@ -17,11 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-
-from audit.counterfactual._encoded import EncodedRows
-from audit.counterfactual._frames import Predictor, RowSource
 
 __all__ = ["FlipPair", "FlipResult", "DIRECT", "WITH_PROXIES", "LARGEST_ONLY", "known_proxies", "why_untested"]
 
@@ -89,27 +85,3 @@ def why_untested(attr: str, *, targets: int, is_input: bool, known: bool, proxie
     if not is_input and not known:
         return NOT_AN_INPUT + ("" if proxies_known else " (no proxy information)")
     return None
-
-
-def _rescore(source: RowSource, cols: dict[str, np.ndarray], rows: np.ndarray, score: np.ndarray,
-             attr: list[str], proxies: list[str], predictor: Predictor, encoded: EncodedRows | None) -> np.ndarray:
-    """Scores of the modified rows; rows left identical (a donor with the same proxy values) keep their score.
-
-    With ``encoded`` rows (the fast path), a modified row is its encoded row with
-    the changed columns' blocks replaced; else a frame of the modified rows is scored.
-    """
-    differs = np.zeros(rows.size, dtype=bool)
-    for c in attr + proxies:
-        old, new = source.arrays[c][rows], cols[c]
-        differs |= ~(np.asarray(old == new, dtype=bool) | (pd.isna(old) & pd.isna(new)))
-    out = score[rows].astype(float)
-    if differs.any():
-        idx = np.flatnonzero(differs)
-        blocks = encoded.encode({c: cols[c][idx] for c in attr + proxies}) if encoded is not None else None
-        if blocks is not None and encoded is not None:
-            every = np.arange(idx.size)
-            changes = [(every, c, block, every) for c, block in blocks.items()]
-            out[idx] = predictor.score_encoded(encoded, rows[idx], changes)
-        else:
-            out[idx] = predictor.score(source.to_frame({c: a[idx] for c, a in cols.items()}))
-    return out

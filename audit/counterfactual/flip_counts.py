@@ -30,14 +30,15 @@ import numpy as np
 import pandas as pd
 
 from audit.counterfactual._bootstrap import proportion_ci
+from audit.counterfactual._encoded import EncodedRows
 from audit.counterfactual._frames import Predictor, RowSource
+from audit.counterfactual._sums import SCALE, normal_interval, summed_mean, to_units
 from audit.counterfactual.flip import (
     DIRECT,
     LARGEST_ONLY,
     WITH_PROXIES,
     FlipPair,
     FlipResult,
-    _rescore,
     known_proxies,
     why_untested,
 )
@@ -48,9 +49,6 @@ from audit.subject import MISSING_GROUP
 __all__ = ["AttributePlan", "FlipPlan", "FlipCounts", "flip_test", "plan_flips", "count_flips", "flip_result", "SCALE",
            "BandValues", "band_values", "merge_band_values", "band_medians", "MAX_BAND_VALUES"]
 
-#: Score changes are summed as integers in these units, so partition sums add exactly.
-SCALE = 10**12
-_Z = 1.959963984540054  # standard normal 97.5 % quantile
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 #: Distinct values of a binned attribute kept to find its bands' medians over every row; beyond, the sample's median.
 MAX_BAND_VALUES = 100_000
@@ -229,6 +227,30 @@ def _largest(flipped: np.ndarray, change: np.ndarray, k: int) -> np.ndarray:
     return flipped[values >= np.partition(values, -k)[-k]]
 
 
+def _rescore(source: RowSource, cols: dict[str, np.ndarray], rows: np.ndarray, score: np.ndarray,
+             attr: list[str], proxies: list[str], predictor: Predictor, encoded: EncodedRows | None) -> np.ndarray:
+    """Scores of the modified rows; rows left identical (a donor with the same proxy values) keep their score.
+
+    With ``encoded`` rows (the fast path), a modified row is its encoded row with
+    the changed columns' blocks replaced; else a frame of the modified rows is scored.
+    """
+    differs = np.zeros(rows.size, dtype=bool)
+    for c in attr + proxies:
+        old, new = source.arrays[c][rows], cols[c]
+        differs |= ~(np.asarray(old == new, dtype=bool) | (pd.isna(old) & pd.isna(new)))
+    out = score[rows].astype(float)
+    if differs.any():
+        idx = np.flatnonzero(differs)
+        blocks = encoded.encode({c: cols[c][idx] for c in attr + proxies}) if encoded is not None else None
+        if blocks is not None and encoded is not None:
+            every = np.arange(idx.size)
+            changes = [(every, c, block, every) for c, block in blocks.items()]
+            out[idx] = predictor.score_encoded(encoded, rows[idx], changes)
+        else:
+            out[idx] = predictor.score(source.to_frame({c: a[idx] for c, a in cols.items()}))
+    return out
+
+
 def count_flips(plan: FlipPlan, *, X: pd.DataFrame, groups: pd.DataFrame, ids: np.ndarray, model: object,
                 score: np.ndarray, decision: np.ndarray,
                 describe: Callable[[int], dict[str, Any]] | None = None, fast: bool = True) -> FlipCounts:
@@ -260,8 +282,7 @@ def count_flips(plan: FlipPlan, *, X: pd.DataFrame, groups: pd.DataFrame, ids: n
                                encoded)
                 flipped = (predictor.decide(np.nan_to_num(new)) != decision[rows]) & ~np.isnan(new)
                 delta = new - score[rows]
-                units = np.rint(delta * SCALE).astype(np.int64)
-                squares = np.rint(delta * delta * SCALE).astype(np.int64)
+                units, squares = to_units(delta)
                 for origin in a.groups:
                     if origin == target:
                         continue
@@ -282,18 +303,6 @@ def count_flips(plan: FlipPlan, *, X: pd.DataFrame, groups: pd.DataFrame, ids: n
                       max_examples=plan.max_examples)
 
 
-def _mean_interval(n: int, total: int, squares: int) -> tuple[float | None, tuple[float | None, float | None]]:
-    """Mean score change and its normal 95 % interval from the integer sums (units of 1/SCALE)."""
-    if n == 0:
-        return None, (None, None)
-    mean = total / SCALE / n
-    if n < 2:
-        return mean, (None, None)
-    variance = max(0.0, (squares / SCALE - n * mean * mean) / (n - 1))
-    half = _Z * float(np.sqrt(variance / n))
-    return mean, (mean - half, mean + half)
-
-
 def flip_result(plan: FlipPlan, counts: FlipCounts, *, rng: np.random.Generator, n_boot: int) -> FlipResult:
     """The merged counts as the flip evidence reads them; pairs in the plan's order (attributes as declared, groups
     sorted), so the flip-rate intervals draw from ``rng`` in the same order however the rows were partitioned."""
@@ -308,7 +317,8 @@ def flip_result(plan: FlipPlan, counts: FlipCounts, *, rng: np.random.Generator,
                     if target == origin or found is None or found[0] == 0:
                         continue
                     n, k, total, squares = found
-                    mean, interval = _mean_interval(n, total, squares)
+                    mean, se = summed_mean(n, total, squares)
+                    interval = normal_interval(mean, se)
                     result.pairs.append(FlipPair(a.column, variant, origin, target, n, k, k / n,
                                                  proportion_ci(k, n, rng=rng, n_boot=n_boot), mean, interval,
                                                  note=note))

@@ -4,14 +4,13 @@
   with a favourable decision, in the recourse cost's units (numeric |Δ| / robust
   spread, 1 per differing category), next to the same distance for real
   favourable rows (the reference: how far real people are from each other).
-- Recourse gap: the shape of its result (``Gap``, ``GapResult``); it is computed from summed costs by
-  :func:`audit.counterfactual.recourse_counts.recourse_gap_of_counts`, the same read whole or in partitions.
+
+The recourse gap between groups is computed from summed costs: :mod:`audit.counterfactual.recourse_counts`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ import pandas as pd
 from audit.counterfactual._common import sample_rows
 from audit.counterfactual.actionability import Actionability
 
-__all__ = ["Plausibility", "plausibility", "Gap", "GapResult"]
+__all__ = ["Plausibility", "plausibility"]
 
 _CHUNK = 256
 
@@ -85,21 +84,3 @@ def plausibility(*, X: pd.DataFrame, favourable: np.ndarray, counterfactuals: pd
     else:  # every favourable row is in the reference: leave each one out of its own search
         real_dist = _nearest(reference[:max_queries], reference, exclude_self=True)
     return Plausibility(float(cf_dist.mean()), float(real_dist.mean()), len(queries), len(ref_idx))
-
-
-class Gap(TypedDict):
-    """The largest gap in mean recourse cost for one attribute (highest minus lowest eligible group)."""
-
-    gap: float
-    ci_low: float | None  # 95 % parametric bootstrap interval; None without bootstrap
-    ci_high: float | None
-    highest: str  # the group with the highest mean cost
-    lowest: str
-
-
-@dataclass
-class GapResult:
-    """Recourse cost by group, and the largest gap per attribute with its interval."""
-
-    rows: list[dict[str, object]]
-    gaps: dict[str, Gap]

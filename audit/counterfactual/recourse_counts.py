@@ -15,23 +15,40 @@ each eligible group's mean drawn from its normal law, ``n_boot`` times, and the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
+from audit.counterfactual._bootstrap import ALPHA
+from audit.counterfactual._sums import SCALE, normal_interval, summed_mean, to_units
 from audit.counterfactual.actionability import Actionability
-from audit.counterfactual.flip_counts import SCALE
-from audit.counterfactual.quality import Gap, GapResult
 from audit.counterfactual.recourse import RecourseResult, constraint_violations
 from audit.subject import MISSING_GROUP
 
-__all__ = ["GroupCosts", "RecourseCounts", "RecoursePlan", "count_recourse", "recourse_gap_of_counts", "VIOLATIONS"]
+__all__ = ["Gap", "GapResult", "GroupCosts", "RecourseCounts", "RecoursePlan", "count_recourse", "recourse_gap_of_counts", "VIOLATIONS"]
 
 #: The rules a counterfactual may break (``constraint_violations``' keys; all should count 0).
 VIOLATIONS = ("immutable", "increase_only", "outside_observed")
 
-_Z = 1.959963984540054  # standard normal 97.5 % quantile
-ALPHA = 0.05
+
+
+class Gap(TypedDict):
+    """The largest gap in mean recourse cost for one attribute (highest minus lowest eligible group)."""
+
+    gap: float
+    ci_low: float | None  # 95 % parametric bootstrap interval; None without bootstrap
+    ci_high: float | None
+    highest: str  # the group with the highest mean cost
+    lowest: str
+
+
+@dataclass
+class GapResult:
+    """Recourse cost by group, and the largest gap per attribute with its interval."""
+
+    rows: list[dict[str, object]]
+    gaps: dict[str, Gap]
 
 
 @dataclass(frozen=True)
@@ -101,9 +118,7 @@ class RecourseCounts:
 
 def count_recourse(result: RecourseResult, action: Actionability, *, groups: pd.DataFrame) -> RecourseCounts:
     """The sums of one search (``groups``: the protected groups of the searched rows, aligned with them)."""
-    cost = np.where(result.found, np.nan_to_num(result.cost), 0.0)
-    units = np.rint(cost * SCALE).astype(np.int64)
-    squares = np.rint(cost * cost * SCALE).astype(np.int64)
+    units, squares = to_units(np.where(result.found, np.nan_to_num(result.cost), 0.0))
     per_group: dict[tuple[str, str], GroupCosts] = {}
     for attribute in groups.columns:
         labels = groups[attribute].astype(str).to_numpy(dtype=object)
@@ -121,18 +136,6 @@ def count_recourse(result: RecourseResult, action: Actionability, *, groups: pd.
         groups=per_group, n_predicted=int(result.n_predicted))
 
 
-def _mean_interval(sums: GroupCosts) -> tuple[float | None, float | None, float | None, float | None]:
-    """A group's mean cost, its normal 95 % interval, and the standard error of the mean."""
-    if sums.found == 0:
-        return None, None, None, None
-    mean = sums.cost / SCALE / sums.found
-    if sums.found < 2:
-        return mean, None, None, None
-    variance = max(0.0, (sums.squares / SCALE - sums.found * mean * mean) / (sums.found - 1))
-    se = float(np.sqrt(variance / sums.found))
-    return mean, mean - _Z * se, mean + _Z * se, se
-
-
 def recourse_gap_of_counts(counts: RecourseCounts, *, attributes: list[str], min_group_size: int,
                            rng: np.random.Generator, n_boot: int) -> GapResult:
     """Mean cost per group and, per attribute, the gap between the highest and the lowest mean cost over groups
@@ -145,7 +148,8 @@ def recourse_gap_of_counts(counts: RecourseCounts, *, attributes: list[str], min
         errors: dict[str, float] = {}
         for g in names:
             sums = counts.groups[(attribute, g)]
-            mean, low, high, se = _mean_interval(sums)
+            mean, se = summed_mean(sums.found, sums.cost, sums.squares)
+            low, high = normal_interval(mean, se)
             eligible = g != MISSING_GROUP and sums.found >= min_group_size and sums.found > 0
             rows.append({"attribute": attribute, "group": g, "n_adverse": sums.adverse, "n_with_recourse": sums.found,
                          "coverage": sums.found / sums.adverse if sums.adverse else None, "mean_cost": mean,

@@ -1,10 +1,10 @@
 """Run the partition work on local processes or a Dask cluster, and take the results as they come back.
 
-Three passes use it. :func:`count_partitions` runs :func:`audit.scale._work.count_partition` on every partition: only
-counts, the sample's rows, band value counts and id hashes travel back, added as each partition finishes, so the
-memory of the process that runs ``audit`` holds counts and 8 bytes of id hash a row, never the rows.
-:func:`flip_partitions` runs the flip test's plan on every partition (:func:`audit.scale._work.flip_partition`) and
-adds its counts. :func:`decide_partitions` runs
+Four passes use it. :func:`count_partitions` runs :func:`audit.scale._work.count_partition` on every partition: only
+counts, the sample's rows, value counts (band medians, recourse's rules of change) and id hashes travel back, added
+as each partition finishes, so the memory of the process that runs ``audit`` holds counts and 8 bytes of id hash a
+row, never the rows. :func:`flip_partitions` and :func:`recourse_partitions` run the flip test's and recourse's
+plans on every partition and add their sums (``_summed``). :func:`decide_partitions` runs
 :func:`audit.scale._work.decide_partition`: each partition's decisions with their reasons, handed on in row order
 for the audit to write one partition at a time. Without a scheduler address, ``workers`` local processes (spawned,
 one BLAS thread each) do the work; with one, the cluster's workers do, after a check that each has the libraries the

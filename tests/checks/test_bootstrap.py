@@ -108,18 +108,18 @@ def test_exclusion_reasons_name_the_rule():
 
 def test_coverage_of_the_partitioned_flip_tests_score_change_interval_in_simulation():
     """The partitioned flip test's mean score change gets a normal interval from summed changes and squares
-    (``flip_counts._mean_interval``). Known truth 0.05 (a tenth of the rows change by U(0.2, 0.8), the rest by
+    (``_sums.summed_mean`` and ``normal_interval``, which recourse's group costs use too). Known truth 0.05 (a tenth of the rows change by U(0.2, 0.8), the rest by
     noise): covered 93 % to 97 % of the time at n = 1,000; at n = 300 at least 92 % (a skewed small group is
     under-covered, as with the row bootstrap: 0.935 at n = 300 and 0.912 at n = 60 in the same simulation)."""
-    from audit.counterfactual.flip_counts import SCALE, _mean_interval
+    from audit.counterfactual._sums import normal_interval, summed_mean, to_units
 
     rng = np.random.default_rng(20261130)
     for n, floor, ceiling in ((1_000, 0.93, 0.97), (300, 0.92, 0.97)):
         covered = 0
         for _ in range(1_500):
             change = np.where(rng.random(n) < 0.1, rng.uniform(0.2, 0.8, n), rng.normal(0, 0.01, n))
-            _, (low, high) = _mean_interval(n, int(np.rint(change * SCALE).sum()),
-                                            int(np.rint(change * change * SCALE).sum()))
+            units, squares = to_units(change)
+            low, high = normal_interval(*summed_mean(n, int(units.sum()), int(squares.sum())))
             assert low is not None and high is not None
             covered += low <= 0.05 <= high
         assert floor <= covered / 1_500 <= ceiling, (n, covered / 1_500)
