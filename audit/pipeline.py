@@ -42,6 +42,7 @@ from audit.subject import Subject, load_subject
 if TYPE_CHECKING:
     from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
     from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
+    from audit.scale import CarriedColumns
 
 __all__ = ["RunOutcome", "run_audit", "library_versions", "TOOL_NAME", "tool_version", "PARTIAL_MARKER"]
 
@@ -218,17 +219,17 @@ COUNTED_OVER_ALL_ROWS: dict[str, str | None] = {
     "fairness.selection_rate": None,
     "fairness.eeo_impact": None,
     "fairness.error_rates": "ROC AUC, calibration (ECE, max_ece_gap, the reliability curves) and consistency",
-    "counterfactual.flip": "the proxies (the proxy screen reads the sample) and the donors of proxy values (the "
-                           "sample's members, as when the data is read whole)",
+    "counterfactual.flip": "the donors of proxy values (the sample's members, as when the data is read whole)",
+    "data.proxies": "the ROC AUC of a classifier predicting each attribute from every input (trained on the sample)",
     "counterfactual.recourse": "plausibility and the examples (the sample's adverse decisions, as when the data is "
-                               "read whole); decisions.parquet holds the recourse of the sample's adverse decisions "
-                               "only",
+                               "read whole)",
 }
 
 
-def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: bool,
-                         scheduler: str | None) -> tuple[Subject, dict[str, Any]]:
-    """Decide and count every row partition by partition (``audit.scale``); the Subject is the seeded sample."""
+def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: bool, scheduler: str | None
+                         ) -> tuple[Subject, dict[str, Any], _EveryDecision | None]:
+    """Decide and count every row partition by partition (``audit.scale``); the Subject is the seeded sample. Also
+    how decisions.parquet will hold every decision (None: it holds the sample's, or is not written)."""
     from audit.scale import count_partitions, flip_partitions, recourse_partitions
 
     settings = spec.scale
@@ -241,6 +242,9 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
     ctx.population = read.population
     ctx.band_medians = read.band_medians
     ctx.column_counts = read.columns
+    ctx.association_counts = read.associations
+    subject = load_subject(spec, trust_model=trust_model, frame=read.sample)
+    every = _every_decision_plan(subject) if spec.report.decisions_file else None
 
     def count_flips(plan: FlipPlan) -> FlipCounts:
         return flip_partitions(spec, plan, trust_model=trust_model, target_rows=settings.partition_rows,
@@ -251,11 +255,11 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
         return recourse_partitions(spec, plan, trust_model=trust_model, target_rows=settings.partition_rows,
                                    scheduler=address, workers=settings.workers,
                                    progress=lambda done, total: ctx.progress("recourse for every adverse decision",
-                                                                             done, total))
+                                                                             done, total),
+                                   keep=every.carried.put if every is not None else None)
 
     ctx.count_flips = count_flips
     ctx.count_recourse = count_recourse
-    subject = load_subject(spec, trust_model=trust_model, frame=read.sample)
     return subject, {
         "rows": read.population.rows,
         "sample_rows": subject.n,
@@ -264,23 +268,26 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
         "partition_rows": settings.partition_rows,
         "engine": f"Dask scheduler {address}" if address else f"{settings.workers} local processes",
         "counted_over_all_rows": list(COUNTED_OVER_ALL_ROWS),
-    }
+    }, every
 
 
 @dataclass(frozen=True)
 class _EveryDecision:
-    """How a partitioned audit explains every decision: the explanation plan built on the sample (None: no model,
-    the rows carry no reasons)."""
+    """How a partitioned audit writes every decision: the explanation plan built on the sample (None: no model, the
+    rows carry no reasons), and the per-decision columns passes before it computed (recourse's), kept on disk."""
 
     plan: ExplainPlan | None
+    carried: CarriedColumns
 
 
 def _every_decision_plan(subject: Subject) -> _EveryDecision | None:
     """Whether decisions.parquet can hold every decision of a partitioned audit, with reasons computed exactly as
     on the sample: an exact explainer (a KernelSHAP budget picks rows, and a native booster's categories come from
     the data the plan saw, so those keep the sample's decisions), or no model (decisions without reasons)."""
+    from audit.scale import CarriedColumns
+
     if subject.model is None:
-        return _EveryDecision(plan=None)
+        return _EveryDecision(plan=None, carried=CarriedColumns())
     from audit.explain.shap_values import plan_explanation
 
     spec = subject.spec
@@ -288,15 +295,16 @@ def _every_decision_plan(subject: Subject) -> _EveryDecision | None:
                             kernel_budget=spec.explanations.kernel_budget_seconds)
     if plan.explainer == "kernel" or plan.categories is not None:
         return None
-    return _EveryDecision(plan=plan)
+    return _EveryDecision(plan=plan, carried=CarriedColumns())
 
 
 def _write_every_decision(spec: AuditSpec, sample: pd.DataFrame, every: _EveryDecision, path: Path, *,
                           ctx: CheckContext, trust_model: bool, scheduler: str | None) -> int:
     """decisions.parquet of every decision, written one partition at a time in row order (memory: one partition).
 
-    Each row has the columns the sample's decisions have; what only the sample has (recourse, computed for the
-    sample's adverse decisions) is carried over by id and left empty for the other rows."""
+    Each row has the columns the sample's decisions have: its reasons from this pass, its recourse from the recourse
+    pass (kept on disk per partition); a column only the sample has is carried over by id and left empty for the
+    other rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -309,28 +317,35 @@ def _write_every_decision(spec: AuditSpec, sample: pd.DataFrame, every: _EveryDe
     by_id = sample.set_index("id")
     rows = 0
     with pq.ParquetWriter(path, schema) as writer:
-        for frame in decide_partitions(spec, every.plan, trust_model=trust_model, target_rows=settings.partition_rows,
-                                       scheduler=scheduler or settings.scheduler, workers=settings.workers,
-                                       progress=lambda done, total: ctx.progress("reasons for every decision", done,
-                                                                                 total)):
+        for decided in decide_partitions(spec, every.plan, trust_model=trust_model,
+                                         target_rows=settings.partition_rows,
+                                         scheduler=scheduler or settings.scheduler, workers=settings.workers,
+                                         progress=lambda done, total: ctx.progress("reasons for every decision", done,
+                                                                                   total)):
+            frame = decided.frame
+            for column, values in every.carried.take(decided.partition, frame["id"]).items():
+                frame[column] = values
             for column in sample.columns:
                 if column not in frame.columns:
                     frame[column] = by_id[column].reindex(frame["id"]).to_numpy()
             writer.write_table(pa.Table.from_pandas(frame[list(sample.columns)], schema=schema, preserve_index=False))
             rows += len(frame)
+    every.carried.cleanup()
     return rows
 
 
 def _sample_alert(scale: dict[str, Any]) -> list[str]:
     """The cover and summary say which figures count every decision and which read the sample."""
     return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
-            "LL144 tables), error rates by group, the flip test and recourse count every decision; every other figure "
+            "LL144 tables), error rates by group, the proxy screen's associations, the flip test and recourse count "
+            "every decision; every other figure "
             f"comes from a random sample of {int(scale['sample_rows']):,} of them, as each evidence item's method and "
             "limits say." + _DECISIONS_FILE.get(str(scale.get("decisions_file")), "")]
 
 
 _DECISIONS_FILE = {
-    "every decision": " decisions.parquet holds every decision with its reasons; recourse only for the sample's.",
+    "every decision": " decisions.parquet holds every decision with its reasons, and every adverse decision's "
+                      "recourse.",
     "the sample": " decisions.parquet holds the sample's decisions only (the explainer approximates, so no other "
                   "decision was explained).",
 }
@@ -349,8 +364,7 @@ def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> No
                            "partitioning).").strip()
             sampled = COUNTED_OVER_ALL_ROWS[item.id]
             if item.id == "counterfactual.flip" and not item.params.get("proxies"):
-                sampled = ("the proxies (the proxy screen reads the sample; none of those found is a model input, so "
-                           "no proxy values were drawn)")
+                sampled = None  # no proxy was changed, so no donor drawn: every figure counts every decision
             if sampled is not None:
                 item.params["sample_rows"] = sample
                 item.params["population_rows"] = rows
@@ -401,17 +415,16 @@ def run_audit(
     if progress is not None:
         ctx.progress = progress
     scale: dict[str, Any] | None = None
+    every: _EveryDecision | None = None
     if spec.scale is None:
         subject = load_subject(spec, trust_model=trust_model)
     else:
-        subject, scale = _partitioned_subject(spec, ctx, trust_model=trust_model, scheduler=scheduler)
+        subject, scale, every = _partitioned_subject(spec, ctx, trust_model=trust_model, scheduler=scheduler)
     timings["load"] = round(time.perf_counter() - start, 3)
 
     evidence = _run_checks(subject, ctx, timings)
-    every: _EveryDecision | None = None
     if scale is not None:
         _say_what_was_sampled(evidence, scale)
-        every = _every_decision_plan(subject) if spec.report.decisions_file else None
         scale["decisions_file"] = ("none" if not spec.report.decisions_file
                                    else "every decision" if every is not None else "the sample")
 

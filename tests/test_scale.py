@@ -335,7 +335,7 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     items = {e["id"]: e for e in json.loads(next((dataset / "out-whole").glob("*/*/audit.json")).read_text())["evidence"]}
     assert items["fairness.selection_rate"]["params"]["rows_counted"] == ROWS
     assert items["fairness.eeo_impact"]["metrics"]["n_applicants"] == ROWS
-    for counted in ("fairness.error_rates", "counterfactual.flip", "counterfactual.recourse"):  # some inputs sampled
+    for counted in ("fairness.error_rates", "counterfactual.flip", "counterfactual.recourse", "data.proxies"):  # sampled parts
         assert items[counted]["params"]["rows_counted"] == ROWS, counted
         assert items[counted]["params"]["sample_rows"] == whole["sample_rows"], counted
         assert any("random sample of" in line for line in items[counted]["limits"]), counted
@@ -376,16 +376,23 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
         mine = json.loads(item.model_dump_json())
         assert mine["metrics"] == whole[item.id]["metrics"], item.id
         assert mine["tables"] == whole[item.id]["tables"], item.id
-    # the flip test (direct and with proxies: every flip rate, interval and score change) and the robustness test
-    # (on the audit's sample, the same rows in both) are those of the in-memory audit, given the same proxies
+    # the proxy screen's associations (Cramér's V and NMI of every pair, counted over every row) and so its proxies;
+    # then the flip test (direct and with those proxies: every flip rate, interval and score change) and the
+    # robustness test (on the audit's sample, the same rows in both) are those of the in-memory audit
     from audit.checks._flip import flip_evidence
+    from audit.checks._proxies import proxy_evidence
     from audit.checks._recourse import recourse_evidence
     from audit.checks._robustness import robustness_evidence
 
     ctx = CheckContext(spec=memory_spec, seed=memory_spec.seed, sample_rows=1_500)
-    ctx.proxies = {line.split(": ")[0]: line.split(": ")[1].split(", ")
-                   for line in items["counterfactual.flip"]["params"]["proxies"]}
-    assert ctx.proxies  # the with-proxies variant ran
+    screen, ctx.proxies = proxy_evidence(subject, ctx)
+    mine = json.loads(screen.model_dump_json())
+    assert mine["tables"][0] == whole["data.proxies"]["tables"][0]
+    for metric in ("max_cramers_v", "strongest_proxy", "n_strong_proxies"):
+        assert mine["metrics"][metric] == whole["data.proxies"]["metrics"][metric], metric
+    assert {a: f for a, f in ctx.proxies.items() if f} == {
+        line.split(": ")[0]: line.split(": ")[1].split(", ") for line in items["counterfactual.flip"]["params"]["proxies"]}
+    assert items["counterfactual.flip"]["params"]["proxies"]  # the with-proxies variant ran
     for item in (flip_evidence(subject, ctx), robustness_evidence(subject, ctx), recourse_evidence(subject, ctx)):
         mine = json.loads(item.model_dump_json())
         for key in ("metrics", "tables", "missing", "partial"):
@@ -393,6 +400,13 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     assert whole["robustness.perturbation"]["metrics"]["n_rows"] == whole["sample_rows"]
     # recourse searched every adverse decision of every partition: as many as the model's adverse decisions
     assert whole["counterfactual.recourse"]["metrics"]["n_adverse"] == int((~subject.favourable).sum()) > 3_000
+    # and decisions.parquet holds each one's recourse and cost, as the in-memory audit writes them (not only the
+    # sample's): the same text for every decision, None for the favourable ones
+    assert decisions["id"].astype(str).tolist() == [str(i) for i in subject.ids]
+    written = decisions["recourse"].astype(object)
+    assert written.where(written.notna(), None).tolist() == ctx.decision_columns["recourse"]
+    assert decisions["recourse"].notna().sum() == int((~subject.favourable).sum())
+    np.testing.assert_array_equal(decisions["recourse_cost"].to_numpy(), ctx.decision_columns["recourse_cost"])
 
 
 def test_a_worker_without_a_library_is_named_before_any_partition_is_read(
@@ -570,5 +584,5 @@ def test_each_item_says_what_it_read_from_the_sample() -> None:
     _say_what_was_sampled([with_proxies, without, robustness], scale)
     assert with_proxies.params["rows_counted"] == without.params["rows_counted"] == 1_000_000
     assert "the donors of proxy values" in with_proxies.limits[-1]
-    assert "donors" not in without.limits[-1] and "no proxy values were drawn" in without.limits[-1]
+    assert without.limits == [] and "sample_rows" not in without.params  # no donor drawn: nothing read the sample
     assert robustness.params["sample_rows"] == 20_000 and "estimates for all decisions" in robustness.limits[-1]

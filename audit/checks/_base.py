@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from audit.counterfactual.flip_counts import FlipCounts, FlipPlan
     from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
     from audit.explain.shap_values import ShapResult
+    from audit.fairness.associations import AssociationCounts
     from audit.subject import Subject
 
 __all__ = ["CheckContext", "Progress", "Need"]
@@ -73,6 +74,9 @@ class CheckContext:
     #: Rows per value of each model input over every row (a partitioned audit): recourse derives its rules of change
     #: from them, as an audit of the file read whole does from its rows. None: count the Subject's rows.
     column_counts: ColumnCounts | None = None
+    #: Rows per (input value, protected group) over every row (a partitioned audit): the proxy screen's tables, as
+    #: an audit of the file read whole counts them from its rows. None: count the Subject's rows.
+    association_counts: AssociationCounts | None = None
     #: About how many rows the audit's sample holds (``scale.sample_rows``): the rows work that reads a sample reads.
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     progress: Progress = _no_progress

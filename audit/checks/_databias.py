@@ -14,6 +14,7 @@ import pandas as pd
 from audit.checks._base import CheckContext
 from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.evidence import Evidence, Table, clean_number
+from audit.fairness.bootstrap import bootstrap_method
 from audit.fairness.compare import Comparison, Spread, compare, compare_each
 from audit.fairness.groups import Breakdown
 from audit.subject import Subject
@@ -76,7 +77,7 @@ def data_bias_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
         method=(
             "Counts and shares of each group of every protected attribute and intersection (share of all rows, "
             "unknown category included in the total). Base rate = share of the group with the positive label, with "
-            f"a 95 % stratified bootstrap interval ({fairness.bootstrap} resamples); the gap is the highest minus the "
+            f"a 95 % interval ({bootstrap_method(fairness.bootstrap)}); the gap is the highest minus the "
             "lowest eligible group, tested with a two-proportion z-test (Fisher's exact test for small cells). "
             "Missingness: share of missing values of each feature in each group of each protected attribute; the "
             "gap is the highest minus the lowest eligible group, with the same interval and test. The smallest "
@@ -103,7 +104,7 @@ def data_bias_evidence(subject: Subject, ctx: CheckContext, breakdowns: list[Bre
 def missingness_gaps(X: pd.DataFrame, c: Comparison, *, resamples: int, rng: np.random.Generator) -> list[dict]:
     """Per feature with any missing value: the largest gap in missing share between eligible groups.
 
-    Each feature's "is missing" flag is treated like a decision, so the gap gets the same stratified
+    Each feature's "is missing" flag is treated like a decision, so the gap gets the same Poisson
     bootstrap interval and two-proportion test as every other rate.
     """
     b = c.breakdown

@@ -35,6 +35,7 @@ from audit.checks._selection import (
     selection_indicator,
 )
 from audit.evidence import Evidence, Table, clean_number
+from audit.fairness.bootstrap import bootstrap_method
 from audit.fairness.compare import Comparison, compare_cells
 from audit.fairness.groups import LL144_SHARE
 from audit.fairness.population import count_population
@@ -286,8 +287,7 @@ def _method(kind: str, resamples: int, exclusion: SmallCategoryExclusion | None)
         "6 RCNY § 5-301). For each sex and each race/ethnicity attribute, and for each sex × race/ethnicity "
         f"intersection: {rate}; impact ratio = the category's rate ÷ the rate of the category with the highest "
         f"rate of the same breakdown. {excluded} People whose category is unknown are counted and left out. "
-        f"95 % intervals: stratified bootstrap with {resamples} resamples, percentile method, the observed reference "
-        "held fixed; p-values: two-sided two-proportion z-test against the reference, or Fisher's exact test when "
+        f"95 % intervals: {bootstrap_method(resamples)}, the observed reference held fixed; p-values: two-sided two-proportion z-test against the reference, or Fisher's exact test when "
         "an expected cell count is under 5."
     )
 

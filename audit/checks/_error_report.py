@@ -11,7 +11,7 @@ import numpy as np
 from audit.checks._longform import fmt_ci, long_row
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Table, clean_float
-from audit.fairness.bootstrap import RATE_LABELS
+from audit.fairness.bootstrap import RATE_LABELS, bootstrap_method
 from audit.fairness.calibration import N_BINS, reliability
 from audit.fairness.choice import PRIMARY_METRICS, Choice
 from audit.fairness.compare import Comparison
@@ -255,8 +255,7 @@ def method(resamples: int) -> str:
         "equal opportunity difference (TPR), false-positive-rate difference (predictive equality), equalized odds "
         "difference (the larger of the TPR and FPR gaps), predictive parity difference (precision), each the gap "
         "between the highest and lowest eligible group; demographic parity ratio = lowest ÷ highest selection "
-        f"rate. 95 % intervals: stratified bootstrap, {resamples} resamples drawn as multinomial cell counts per "
-        "group, percentile method. p-values: two-proportion z-test of the two groups compared (Fisher's exact "
+        f"rate. 95 % intervals: {bootstrap_method(resamples)}. p-values: two-proportion z-test of the two groups compared (Fisher's exact "
         "test when an expected cell is under 5). Calibration: 10 equal-width score bins; ECE = size-weighted mean "
         "|mean score - observed share|. Theil index: generalized entropy (alpha = 1) of b = decision - label + 1; "
         f"consistency: 1 - mean |decision - mean decision of the {N_NEIGHBORS} nearest neighbours| on a seeded "

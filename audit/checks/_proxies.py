@@ -35,6 +35,13 @@ from audit.checks._base import CheckContext
 from audit.checks._longform import long_row, long_table
 from audit.errors import FAIRNESS_NO_FEATURES
 from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.fairness.associations import (
+    MAX_VALUES,
+    AssociationCounts,
+    association_counts,
+    cramers_v_of_table,
+    nmi_of_table,
+)
 from audit.spec import ProtectedSpec
 from audit.subject import MISSING_GROUP, Subject
 from audit.thresholds import reference_line
@@ -45,10 +52,8 @@ __all__ = [
     "Art9Flags",
     "ART9_FLAGS",
     "SOLELY_AUTOMATED_UNKNOWN",
-    "feature_codes",
-    "cramers_v",
-    "normalized_mutual_info",
     "attribute_auc",
+    "screen_counts",
     "THRESHOLD_ID",
     "AUC_SAMPLE",
     "SALT",
@@ -65,61 +70,6 @@ HOLDOUT = 0.25
 MIN_CLASS = 20  # groups rarer than this in the sample are left out of the classifier
 N_DECILES = 10
 AUC_ITERATIONS = 40  # boosting rounds: enough for a stable AUC (within 0.01 of 100 rounds on Adult), 3x faster
-
-
-def feature_codes(values: pd.Series, *, numeric: bool) -> np.ndarray:
-    """Integer codes of a feature: categories as they are, numerics in deciles; missing is its own code.
-
-    Decile edges are the distinct interior deciles, so a mass point (capital gain = 0 for 92 % of
-    people) becomes one bin instead of collapsing the feature into a single bin.
-    """
-    if numeric:
-        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-        known = ~np.isnan(numbers)
-        codes = np.full(len(numbers), -1, dtype=np.int64)
-        if known.any():
-            distinct = np.unique(numbers[known])
-            if len(distinct) <= N_DECILES:
-                codes[known] = np.searchsorted(distinct, numbers[known])
-            else:
-                edges = np.unique(np.quantile(numbers[known], np.linspace(0, 1, N_DECILES + 1)[1:-1]))
-                codes[known] = np.searchsorted(edges, numbers[known], side="left")
-    else:
-        codes, _ = pd.factorize(values.astype(object), use_na_sentinel=True)
-        codes = np.asarray(codes, dtype=np.int64)
-    return np.where(codes < 0, codes.max(initial=-1) + 1, codes)
-
-
-def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    _, a = np.unique(a, return_inverse=True)
-    _, b = np.unique(b, return_inverse=True)
-    rows, cols = a.max() + 1, b.max() + 1
-    return np.bincount(a * cols + b, minlength=rows * cols).reshape(rows, cols).astype(float)
-
-
-def cramers_v(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Cramér's V of two code arrays (no bias correction, as scipy's ``association(method="cramer")``)."""
-    table = _contingency(a, b)
-    n = table.sum()
-    k = min(table.shape) - 1
-    if k == 0 or n == 0:
-        return None
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
-    chi2 = ((table - expected) ** 2 / expected).sum()
-    return float(np.sqrt(chi2 / n / k))
-
-
-def normalized_mutual_info(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Mutual information divided by the mean of the two entropies (scikit-learn's "arithmetic")."""
-    p = _contingency(a, b)
-    p /= p.sum()
-    pa, pb = p.sum(1), p.sum(0)
-    nz = p > 0
-    mi = float((p[nz] * np.log(p[nz] / np.outer(pa, pb)[nz])).sum())
-    ha, hb = -(pa * np.log(pa)).sum(), -(pb * np.log(pb)).sum()
-    if ha == 0 or hb == 0:
-        return 1.0 if ha == hb else 0.0
-    return max(mi, 0.0) / ((ha + hb) / 2)
 
 
 def attribute_auc(
@@ -175,7 +125,9 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
     # Which features count as "strong" proxies (and are changed by the flip test) is a screening choice, not a
     # verdict: the user's proxy_strength, or the reference value.
     threshold, source = reference_line(ctx.spec, THRESHOLD_ID)
-    pairs, models = _screen(subject, rng=ctx.rng(SALT), threshold=threshold)
+    counts = screen_counts(subject, ctx.association_counts)
+    sampled = ctx.association_counts.dropped if ctx.association_counts is not None else []
+    pairs, models = _screen(subject, counts, rng=ctx.rng(SALT), threshold=threshold)
     by_strength = sorted(pairs, key=lambda p: -(p["cramers_v"] or 0.0))
     found = {a: [p["feature"] for p in by_strength if p["attribute"] == a and p["strong"]] for a in protected}
     used_as_input = [a for a in protected if a in features]
@@ -225,7 +177,10 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
         method=(
             "For each protected attribute (people with an unknown value left out) and each model input: Cramér's V "
             "of the contingency table (numeric inputs binned at their distinct deciles; missing values as their "
-            "own category) and normalised mutual information (mutual information ÷ mean of the two entropies). "
+            "own category) and normalised mutual information (mutual information ÷ mean of the two entropies), "
+            "from the rows per (input value, group): counted over every decision (in a partitioned audit per "
+            "partition and added, so the tables, and so the proxies the flip test changes, do not depend on how the "
+            "rows were read). "
             f"All inputs together: a gradient-boosted classifier ({AUC_ITERATIONS} rounds, native categorical "
             f"handling) trained on a seeded sample of at most {AUC_SAMPLE:,} people, ROC AUC on a stratified "
             f"{HOLDOUT:.0%} holdout (one-vs-rest macro average for more than two groups; groups under {MIN_CLASS} "
@@ -242,6 +197,8 @@ def proxy_evidence(subject: Subject, ctx: CheckContext) -> tuple[Evidence, dict[
             "up in the classifier AUC, not in V.",
             "The AUC comes from one holdout split of one sample; it varies by about ±0.01 between seeds.",
             "Decile binning of numeric features loses detail; the proxy threshold is a convention, not a legal test.",
+            *([f"The tables of {', '.join(sampled)} (more than {MAX_VALUES:,} distinct values) come from the "
+               "audit's sample, not every row."] if sampled else []),
             "Only inputs named like a protected attribute count as using it directly; a renamed or derived copy "
             "shows up as a strong proxy instead.",
             *(["The GDPR Art. 9(2) basis of a special category is taken as recorded in the spec "
@@ -325,28 +282,41 @@ def _art9_summary(protected: list[ProtectedSpec], special: list[str], flags: Art
     return text
 
 
-def _screen(subject: Subject, *, rng: np.random.Generator, threshold: float) -> tuple[list[dict], list[dict]]:
-    """Cramér's V and NMI of every (attribute, input) pair, and the all-inputs AUC per attribute."""
+def screen_counts(subject: Subject, counted: AssociationCounts | None) -> AssociationCounts:
+    """The rows per (input value, group) the screen reads: counted over every row (a partitioned audit's, with the
+    inputs it dropped for too many values taken from the Subject, its sample), else counted from the Subject."""
     features = [str(c) for c in subject.tabular_columns]  # free text: every row its own value, screened by term swaps
-    codes = {f: feature_codes(subject.X[f], numeric=subject.feature_types[f] == "numeric") for f in features}
+    numeric = {f: subject.feature_types[f] == "numeric" for f in features}
+    if counted is None:
+        return association_counts(subject.X, subject.groups, features=features, numeric=numeric)
+    if not counted.dropped:
+        return counted
+    return counted.filled_from(association_counts(subject.X, subject.groups, features=counted.dropped,
+                                                  numeric=numeric))
+
+
+def _screen(subject: Subject, counts: AssociationCounts, *, rng: np.random.Generator,
+            threshold: float) -> tuple[list[dict], list[dict]]:
+    """Cramér's V and NMI of every (attribute, input) pair from ``counts``, and the all-inputs AUC per attribute
+    (a classifier trained on the Subject's rows)."""
+    features = [str(c) for c in subject.tabular_columns]
     pairs, models = [], []
     for attribute in (str(c) for c in subject.groups.columns):
         labels = subject.groups[attribute].to_numpy(dtype=object)
         known = labels != MISSING_GROUP
-        target = pd.factorize(labels[known])[0]
         others = [f for f in features if f != attribute]  # an input that is the attribute itself is not its proxy
         for feature in others:
-            v = cramers_v(target, codes[feature][known])
-            nmi = normalized_mutual_info(target, codes[feature][known])
+            table = counts.pairs[(feature, attribute)].contingency(numeric=counts.numeric[feature])
+            v = cramers_v_of_table(table)
             strong = v is not None and v >= threshold
             pairs.append(
                 {
                     "attribute": attribute,
                     "feature": feature,
                     "cramers_v": v,
-                    "nmi": nmi,
+                    "nmi": nmi_of_table(table),
                     "strong": strong,
-                    "n": int(known.sum()),
+                    "n": int(table.sum()),
                 }
             )
         auc, used, classes = attribute_auc(

@@ -29,6 +29,7 @@ from audit.checks._common import bootstrap_params
 from audit.checks._longform import fmt_ci, long_row, long_table
 from audit.errors import FAIRNESS_NO_SCORES
 from audit.evidence import Chart, Evidence, Table, clean_number
+from audit.fairness.bootstrap import bootstrap_method
 from audit.fairness.compare import Comparison, compare_cells
 from audit.fairness.groups import Breakdown
 from audit.fairness.population import count_population
@@ -276,8 +277,7 @@ def _method(kind: str, resamples: int) -> str:
         "the rate of the most favoured eligible group of the same breakdown (as NYC LL144, 6 RCNY 5-300, defines "
         "it; the LL144 tables of the EEO categories are in the evidence fairness.eeo_impact). The "
         "favourable decision is the one the spec declares (data.favourable_decision): for a flag, not being flagged. "
-        f"95 % intervals: stratified bootstrap with {resamples} resamples (each group resampled with its own size, "
-        "drawn as multinomial cell counts), percentile method; the reference group is the observed most favoured "
+        f"95 % intervals: {bootstrap_method(resamples)}; the reference group is the observed most favoured "
         "group. p-values: two-sided two-proportion z-test against the most favoured group, or Fisher's exact "
         "test when an expected cell count is under 5; Holm-adjusted p-values are shown alongside. Groups under "
         "the minimum share (fairness.min_group_share) or size (fairness.min_group_size) are left out of ratios and "

@@ -1,7 +1,7 @@
 """Fairness statistics (pure: arrays in, dataclasses out; no Evidence, no policy).
 
 - ``groups``: breakdowns (attributes and intersections), cell counts, exclusions;
-- ``bootstrap``: vectorised, stratified bootstrap of cell counts; rate definitions;
+- ``bootstrap``: vectorised Poisson bootstrap of cell counts; rate definitions;
 - ``significance``: two-proportion z-test / Fisher's exact test, Holm adjustment;
 - ``compare``: rates, ratios, gaps and largest gaps of one breakdown, with intervals;
 - ``calibration``, ``individual``: reliability curves, consistency and the Theil index;

@@ -2,7 +2,7 @@
 
 ``fairness.selection_rate`` and ``fairness.eeo_impact`` report rates and impact ratios that the law wants over all
 people (NYC LL144: every applicant); ``fairness.error_rates`` reports error rates, their gaps and disparities by group
-and the Theil index. Each is a ratio (or, for the Theil index, a function) of cell counts, and the stratified
+and the Theil index. Each is a ratio (or, for the Theil index, a function) of cell counts, and the Poisson
 bootstrap resamples the cells alone (``bootstrap.resample_cells``). So a :class:`Population` (the cells of each
 breakdown, the cells of everyone, and how many people fall in an unknown category) is all those figures need: counted from a Subject's rows in one process, or
 counted per partition and merged with :meth:`Population.merge` (``audit.scale``), which gives the same integers,

@@ -6,12 +6,15 @@
 - :mod:`audit.scale.engine`: local processes or a Dask cluster, progress, the check of the workers' libraries; the
   passes: counts and sample, the flip test of every row (``audit.counterfactual.flip_counts``), recourse for every
   adverse decision (``audit.counterfactual.recourse_counts``), every decision's reasons.
+- :mod:`audit.scale._carried`: per-decision columns of one pass (recourse's) kept on disk per partition until
+  decisions.parquet is written.
 
 The counts themselves are :class:`audit.fairness.population.Population`: the rate checks read them whether they were
 counted in one process or merged from partitions.
 """
 
 from audit.sample import sample_mask, sample_probability
+from audit.scale._carried import CarriedColumns
 from audit.scale._partitions import Partition, data_digest, plan_partitions, read_partition
 from audit.scale._work import PartitionResult, PartitionTask, count_partition
 from audit.scale.engine import (
@@ -27,6 +30,7 @@ from audit.scale.engine import (
 )
 
 __all__ = [
+    "CarriedColumns",
     "Partition",
     "plan_partitions",
     "read_partition",

@@ -19,6 +19,7 @@ from audit.counterfactual.column_counts import ColumnCounts, column_counts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_values
 from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
 from audit.explain.shap_values import ExplainPlan
+from audit.fairness.associations import AssociationCounts, association_counts
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
 from audit.sample import sample_mask
@@ -53,7 +54,8 @@ class PartitionTask:
 @dataclass(frozen=True)
 class PartitionResult:
     """What comes back from a partition: its counts, its sampled rows (all their columns, global row index), the
-    value counts of its binned protected inputs and of its model inputs, and its ids' hashes."""
+    value counts of its binned protected inputs and of its model inputs (alone and by protected group), and its ids'
+    hashes."""
 
     partition: Partition
     population: Population
@@ -61,6 +63,7 @@ class PartitionResult:
     bands: BandValues  # rows per value in each band of a binned protected input (the flip test's band medians)
     ids: np.ndarray  # sorted 64-bit hashes of the partition's ids (ids repeated across partitions are refused)
     columns: ColumnCounts  # rows per value of each model input (recourse's rules of change)
+    associations: AssociationCounts  # rows per (input value, protected group) (the proxy screen's tables)
 
 
 def _model_key(spec: AuditSpec, trust: bool) -> tuple[str, int, bool] | None:
@@ -88,9 +91,13 @@ def count_partition(task: PartitionTask) -> PartitionResult:
 
     subject = _subject(task.spec, task.partition, task.trust_model)
     keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
+    features = [str(c) for c in subject.tabular_columns]
+    associations = association_counts(subject.X, subject.groups, features=features,
+                                      numeric={f: subject.feature_types[f] == "numeric" for f in features})
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
                            sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected),
-                           ids=sorted_id_hashes(subject.ids), columns=column_counts(subject.X))
+                           ids=sorted_id_hashes(subject.ids), columns=column_counts(subject.X),
+                           associations=associations.capped())
 
 
 @dataclass(frozen=True)
@@ -135,14 +142,17 @@ class PlanTask(Generic[P]):
     partition: Partition
     plan: P
     trust_model: bool = False
+    carry: bool = False  # also send back the per-decision columns decisions.parquet takes from this pass
 
 
 @dataclass(frozen=True)
 class PartitionCounts(Generic[C]):
-    """What a plan's pass brings back from a partition: its sums (the rows stay on the worker)."""
+    """What a plan's pass brings back from a partition: its sums (the rows stay on the worker), and with ``carry``
+    the per-decision columns for decisions.parquet (``id``, then the columns, for the rows that have them)."""
 
     partition: Partition
     counts: C
+    columns: pd.DataFrame | None = None
 
 
 def flip_partition(task: PlanTask[FlipPlan]) -> PartitionCounts[FlipCounts]:
@@ -163,7 +173,9 @@ def flip_partition(task: PlanTask[FlipPlan]) -> PartitionCounts[FlipCounts]:
 
 
 def recourse_partition(task: PlanTask[RecoursePlan]) -> PartitionCounts[RecourseCounts]:
-    """Search recourse for every adverse decision of the partition, as the audit of a whole file does, and sum."""
+    """Search recourse for every adverse decision of the partition, as the audit of a whole file does, and sum; with
+    ``carry``, each adverse decision's ``recourse`` text and ``recourse_cost`` too (the columns the audit of a whole
+    file writes to decisions.parquet)."""
     from audit.counterfactual.recourse import find_recourse
     from audit.counterfactual.recourse_counts import count_recourse
 
@@ -176,7 +188,9 @@ def recourse_partition(task: PlanTask[RecoursePlan]) -> PartitionCounts[Recourse
                            score_before=score[adverse], max_changes=task.plan.max_changes,
                            favourable_is_positive=subject.favourable_is_positive)
     counts = count_recourse(result, task.plan.action, groups=subject.groups.iloc[adverse].reset_index(drop=True))
-    return PartitionCounts(partition=task.partition, counts=counts)
+    columns = (pd.DataFrame({"id": subject.ids[adverse], "recourse": result.texts(), "recourse_cost": result.cost})
+               if task.carry else None)
+    return PartitionCounts(partition=task.partition, counts=counts, columns=columns)
 
 
 def limit_threads() -> None:

@@ -4,7 +4,8 @@ Four passes use it. :func:`count_partitions` runs :func:`audit.scale._work.count
 counts, the sample's rows, value counts (band medians, recourse's rules of change) and id hashes travel back, added
 as each partition finishes, so the memory of the process that runs ``audit`` holds counts and 8 bytes of id hash a
 row, never the rows. :func:`flip_partitions` and :func:`recourse_partitions` run the flip test's and recourse's
-plans on every partition and add their sums (``_summed``). :func:`decide_partitions` runs
+plans on every partition and add their sums (``_summed``); recourse's also hands each partition's per-decision texts
+and costs to a ``keep`` (the audit writes them to disk until decisions.parquet is written). :func:`decide_partitions` runs
 :func:`audit.scale._work.decide_partition`: each partition's decisions with their reasons, handed on in row order
 for the audit to write one partition at a time. Without a scheduler address, ``workers`` local processes (spawned,
 one BLAS thread each) do the work; with one, the cluster's workers do, after a check that each has the libraries the
@@ -36,13 +37,15 @@ from audit.errors import (
     AuditInputError,
 )
 from audit.explain.shap_values import ExplainPlan
+from audit.fairness.associations import AssociationCounts
 from audit.fairness.population import Population
 from audit.sample import DEFAULT_SAMPLE_ROWS, sample_probability
 from audit.scale._ids import refuse_repeated_ids
-from audit.scale._partitions import plan_partitions
+from audit.scale._partitions import Partition, plan_partitions
 from audit.scale._work import (
     DecisionsTask,
     PartitionCounts,
+    PartitionDecisions,
     PartitionTask,
     PlanTask,
     count_partition,
@@ -53,7 +56,7 @@ from audit.scale._work import (
 )
 from audit.spec import AuditSpec, ModelFormat
 
-__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "recourse_partitions", "check_partitionable", "required_distributions", "Progress", "Partitioned",
+__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "recourse_partitions", "check_partitionable", "required_distributions", "Progress", "Keep", "Partitioned",
            "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
 
 #: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
@@ -67,6 +70,8 @@ C = TypeVar("C")
 
 #: Called after each partition with (rows done, rows in all).
 Progress = Callable[[int, int], None]
+#: Receives a partition's per-decision columns from a pass (``id``, then the columns), to keep until decisions.parquet.
+Keep = Callable[[Partition, pd.DataFrame], None]
 
 _MODEL_DISTRIBUTIONS: dict[ModelFormat, tuple[str, ...]] = {
     ModelFormat.SKOPS: ("scikit-learn", "skops"),
@@ -111,6 +116,9 @@ class Partitioned:
     #: rows per value of each model input over every row (recourse's rules of change); columns past
     #: ``column_counts.MAX_VALUES`` distinct values dropped
     columns: ColumnCounts
+    #: rows per (input value, protected group) over every row (the proxy screen's tables); inputs past
+    #: ``associations.MAX_VALUES`` distinct values dropped
+    associations: AssociationCounts
 
 
 def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows: int = DEFAULT_PARTITION_ROWS,
@@ -129,6 +137,7 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
     merged: Population | None = None
     bands: BandValues | None = None
     columns: ColumnCounts | None = None
+    associations: AssociationCounts | None = None
     samples: list[pd.DataFrame] = []
     ids: list[np.ndarray] = []
     done = 0
@@ -136,17 +145,18 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
         merged = result.population if merged is None else merged.merge(result.population)
         bands = result.bands if bands is None else merge_band_values(bands, result.bands)
         columns = result.columns if columns is None else columns.merge(result.columns)
+        associations = result.associations if associations is None else associations.merge(result.associations)
         ids.append(result.ids)
         samples.append(result.sample)
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
-    if merged is None or columns is None:  # unreachable: total > 0 means at least one partition
+    if merged is None or columns is None or associations is None:  # unreachable: total > 0 means a partition
         raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
     refuse_repeated_ids(spec, partitions, ids)
     sample = pd.concat(samples).sort_index() if samples else pd.DataFrame()
     return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability,
-                       band_medians=band_medians(bands or {}), columns=columns.capped())
+                       band_medians=band_medians(bands or {}), columns=columns.capped(), associations=associations)
 
 
 def _missing(exc: ModuleNotFoundError, worker: str) -> AuditInputError:
@@ -230,7 +240,7 @@ def _run(work: Callable[[T], R], tasks: list[T], *, spec: AuditSpec, scheduler: 
 
 def decide_partitions(spec: AuditSpec, plan: ExplainPlan | None, *, trust_model: bool = False,
                       target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
-                      progress: Progress | None = None) -> Iterator[pd.DataFrame]:
+                      progress: Progress | None = None) -> Iterator[PartitionDecisions]:
     """Every decision with its reasons, partition by partition, in the data's row order (so the file written from
     these is the same whatever the engine). At most ``2 × workers + 1`` partitions are in flight or waiting for an
     earlier one, so a straggling partition holds back a bounded number of others, never every one."""
@@ -243,21 +253,26 @@ def decide_partitions(spec: AuditSpec, plan: ExplainPlan | None, *, trust_model:
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
-        yield result.frame
+        yield result
 
 
 def _summed(work: Callable[[PlanTask[P]], PartitionCounts[C]], plan: P, merge: Callable[[C, C], C],
             spec: AuditSpec, *, trust_model: bool, target_rows: int, scheduler: str | None, workers: int,
-            progress: Progress | None) -> C | None:
+            progress: Progress | None, keep: Keep | None = None) -> C | None:
     """``plan`` run on every partition by ``work``; the sums merged as they come back (integer sums, so the same in
-    any order). None: no partition."""
+    any order). With ``keep``, each partition's per-decision columns are handed to it as they come back (and at
+    most ``2 × workers + 1`` results are held, as for decisions). None: no partition."""
     partitions = plan_partitions(spec.resolve(spec.data.path), target_rows=target_rows)
-    tasks = [PlanTask(spec=spec, partition=p, plan=plan, trust_model=trust_model) for p in partitions]
+    tasks = [PlanTask(spec=spec, partition=p, plan=plan, trust_model=trust_model, carry=keep is not None)
+             for p in partitions]
     total = sum(p.rows for p in partitions)
     merged: C | None = None
     done = 0
-    for result in _run(work, tasks, spec=spec, scheduler=scheduler, workers=workers):
+    window = 2 * max(1, workers) + 1 if keep is not None else None
+    for result in _run(work, tasks, spec=spec, scheduler=scheduler, workers=workers, window=window):
         merged = result.counts if merged is None else merge(merged, result.counts)
+        if keep is not None and result.columns is not None:
+            keep(result.partition, result.columns)
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
@@ -277,10 +292,11 @@ def flip_partitions(spec: AuditSpec, plan: FlipPlan, *, trust_model: bool = Fals
 
 def recourse_partitions(spec: AuditSpec, plan: RecoursePlan, *, trust_model: bool = False,
                         target_rows: int = DEFAULT_PARTITION_ROWS, scheduler: str | None = None, workers: int = 2,
-                        progress: Progress | None = None) -> RecourseCounts:
+                        progress: Progress | None = None, keep: Keep | None = None) -> RecourseCounts:
     """Recourse for every adverse decision under ``plan``, partition by partition (integer sums, so the merge is
-    the same in any order)."""
+    the same in any order); ``keep`` receives each partition's ``recourse`` and ``recourse_cost`` per adverse
+    decision (for decisions.parquet)."""
     merged = _summed(recourse_partition, plan, RecourseCounts.merge, spec, trust_model=trust_model,
-                     target_rows=target_rows, scheduler=scheduler, workers=workers, progress=progress)
+                     target_rows=target_rows, scheduler=scheduler, workers=workers, progress=progress, keep=keep)
     return merged if merged is not None else RecourseCounts(adverse=0, found=0, withdrawn=0, changes=0, cost=0, units={},
                                                             violations=dict.fromkeys(VIOLATIONS, 0))

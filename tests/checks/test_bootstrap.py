@@ -1,4 +1,4 @@
-"""The stratified bootstrap and the tests: correct by construction, by simulation, and against scipy."""
+"""The Poisson bootstrap and the tests: correct by construction, by simulation, and against scipy."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ def _cells(selected: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.stack([zeros, selected, zeros, sizes - selected], axis=-1)
 
 
-def test_resample_keeps_every_group_at_its_own_size():
+def test_a_cell_of_n_people_draws_the_law_of_n_summed_poisson_weights():
+    """Each cell's resampled count is Poisson(n): mean n, variance n; an empty cell stays empty; sizes vary."""
     cells = np.array([[1, 0, 1, 1], [0, 30, 0, 170], [200, 100, 300, 400]])
-    boot = resample_cells(cells, resamples=500, rng=np.random.default_rng(1))
-    assert boot.shape == (500, 3, 4)
-    assert (boot.sum(axis=-1) == cells.sum(axis=-1)).all()  # stratified: a 3-person group is never dropped
-    assert (boot[:, 0, 1] == 0).all()  # a cell that is empty stays empty
+    boot = resample_cells(cells, resamples=20_000, rng=np.random.default_rng(1))
+    assert boot.shape == (20_000, 3, 4) and boot.dtype == np.int64
+    assert (boot[:, 0, 1] == 0).all() and (boot[:, 1, 0] == 0).all()
+    assert np.allclose(boot.mean(axis=0), cells, rtol=0.02, atol=0.03)
+    assert np.allclose(boot.var(axis=0), cells, rtol=0.05, atol=0.05)
+    assert (boot.sum(axis=-1)[:, 0] == 0).any()  # a 3-person group is absent from some resamples (e^-3 = 5 %)
+    assert np.isnan(rate(boot, "selection_rate")[:, 0]).any()  # ... and its rate is then undefined, not 0
 
 
 def test_resample_is_seeded():
@@ -31,17 +35,36 @@ def test_resample_is_seeded():
     assert np.array_equal(first, again)
 
 
-def test_multinomial_counts_match_row_resampling():
-    """Drawing cell counts is the same distribution as resampling rows of the group with replacement."""
-    rng = np.random.default_rng(11)
-    rows = rng.random(300) < 0.3
-    cells = _cells(np.array([rows.sum()]), np.array([300]))
-    by_counts = rate(resample_cells(cells, resamples=4000, rng=rng), "selection_rate")[:, 0]
-    by_rows = rows[rng.integers(0, 300, size=(4000, 300))].mean(axis=1)
+def test_cell_draws_are_the_poisson_bootstrap_of_rows_weighted_per_partition(adult_subject):
+    """Adult's hiring decisions by sex: every row given an independent Poisson(1) weight per resample, drawn from a
+    seed per partition (8 partitions), weighted sums added over partitions: the impact ratio's resampled law and
+    95 % interval are those of the cell draws (the same law, drawn without a weight per row)."""
     from scipy.stats import ks_2samp
 
-    assert ks_2samp(by_counts, by_rows).pvalue > 0.01
-    assert by_counts.std() == pytest.approx(np.sqrt(rows.mean() * (1 - rows.mean()) / 300), rel=0.05)
+    resamples = 2000
+    rng = np.random.default_rng(20261201)
+    rows = np.arange(adult_subject.n)
+    rows = rows[rng.random(adult_subject.n) < 0.1]  # 4,900 people: weights for every row stay small in memory
+    selected = adult_subject.favourable[rows]
+    female = (adult_subject.groups["sex"].to_numpy()[rows] == "Female")
+    sums = np.zeros((resamples, 2, 2))  # resample, (male, female), (weight, weighted selections)
+    for p, part in enumerate(np.array_split(np.arange(len(rows)), 8)):
+        weights = np.random.default_rng([7, p]).poisson(1.0, size=(resamples, len(part)))
+        for g, member in enumerate((~female[part], female[part])):
+            sums[:, g, 0] += weights[:, member].sum(axis=1)
+            sums[:, g, 1] += weights[:, member & selected[part]].sum(axis=1)
+    by_rows = (sums[:, 1, 1] / sums[:, 1, 0]) / (sums[:, 0, 1] / sums[:, 0, 0])
+    counts = np.array([[0, (selected & (~female)).sum(), 0, (~selected & ~female).sum()],
+                       [0, (selected & female).sum(), 0, (~selected & female).sum()]])
+    rates = rate(resample_cells(counts, resamples=resamples, rng=rng), "selection_rate")
+    by_cells = rates[:, 1] / rates[:, 0]
+    assert ks_2samp(by_cells, by_rows).pvalue > 0.01
+    low_rows, high_rows = percentile_interval(by_rows[:, None])
+    low_cells, high_cells = percentile_interval(by_cells[:, None])
+    width = float(high_rows[0] - low_rows[0])
+    assert abs(low_cells[0] - low_rows[0]) < 0.1 * width and abs(high_cells[0] - high_rows[0]) < 0.1 * width
+    observed = (counts[1, 1] / counts[1].sum()) / (counts[0, 1] / counts[0].sum())
+    assert low_cells[0] < observed < high_cells[0]
 
 
 def test_percentile_interval_ignores_undefined_resamples():
@@ -54,7 +77,8 @@ def test_percentile_interval_ignores_undefined_resamples():
 
 
 def test_coverage_of_rates_and_differences_in_simulation():
-    """Known truth p=0.3 (n=200) and p=0.5 (n=1000): 95 % intervals cover it 93 % to 97 % of the time."""
+    """Known truth p=0.3 (n=200) and p=0.5 (n=1000): the Poisson bootstrap's 95 % intervals cover it 93 % to 97 %
+    of the time."""
     repeats, resamples = 1000, 1000
     truth = np.array([0.3, 0.5])
     sizes = np.array([200, 1000])
@@ -67,8 +91,12 @@ def test_coverage_of_rates_and_differences_in_simulation():
     diff_low, diff_high = percentile_interval(rates[..., 1] - rates[..., 0])
     true_diff = truth[1] - truth[0]
     covered_diff = ((diff_low <= true_diff) & (true_diff <= diff_high)).mean()
+    ratio_low, ratio_high = percentile_interval(rates[..., 0] / rates[..., 1])
+    true_ratio = truth[0] / truth[1]
+    covered_ratio = ((ratio_low <= true_ratio) & (true_ratio <= ratio_high)).mean()
     assert 0.93 <= covered_rate <= 0.97, covered_rate
     assert 0.93 <= covered_diff <= 0.97, covered_diff
+    assert 0.93 <= covered_ratio <= 0.97, covered_ratio
 
 
 def test_z_test_equals_chi_square_without_correction():
