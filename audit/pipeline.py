@@ -35,7 +35,7 @@ from audit.evidence import AuditResult, Evidence, EvidenceStatus, write_audit_js
 from audit.explain.shap_values import ExplainPlan
 from audit.partials import PARTIAL_MARKER, remove_abandoned_partials, writing_bundle
 from audit.preflight import check_inputs_before_work, slug
-from audit.sample import DEFAULT_SAMPLE_ROWS
+from audit.sample import DEFAULT_SAMPLE_ROWS, share_margin
 from audit.spec import AuditSpec, direction_declared, load_spec
 from audit.subject import Subject, load_subject
 
@@ -228,7 +228,7 @@ COUNTED_OVER_ALL_ROWS: dict[str, str | None] = {
 
 def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: bool, scheduler: str | None
                          ) -> tuple[Subject, dict[str, Any], _EveryDecision | None]:
-    """Decide and count every row partition by partition (``audit.scale``); the Subject is the seeded sample. Also
+    """Decide and count every row partition by partition (``audit.scale``); the Subject is the stratified sample. Also
     how decisions.parquet will hold every decision (None: it holds the sample's, or is not written)."""
     from audit.scale import count_partitions, flip_partitions, recourse_partitions
 
@@ -263,7 +263,10 @@ def _partitioned_subject(spec: AuditSpec, ctx: CheckContext, *, trust_model: boo
     return subject, {
         "rows": read.population.rows,
         "sample_rows": subject.n,
-        "sample_probability": read.sample_probability,
+        "sample_wanted": read.drawn.wanted,
+        "sample_short": read.drawn.short,
+        "sample_strata": read.drawn.strata,
+        "sample_margin_95": share_margin(sample_rows=subject.n, rows=read.population.rows),
         "partitions": read.partitions,
         "partition_rows": settings.partition_rows,
         "engine": f"Dask scheduler {address}" if address else f"{settings.workers} local processes",
@@ -338,9 +341,9 @@ def _sample_alert(scale: dict[str, Any]) -> list[str]:
     """The cover and summary say which figures count every decision and which read the sample."""
     return [f"Partitioned audit of {int(scale['rows']):,} decisions: selection rates and impact ratios (including the "
             "LL144 tables), error rates by group, the proxy screen's associations, the flip test and recourse count "
-            "every decision; every other figure "
-            f"comes from a random sample of {int(scale['sample_rows']):,} of them, as each evidence item's method and "
-            "limits say." + _DECISIONS_FILE.get(str(scale.get("decisions_file")), "")]
+            "every decision; every other figure comes from a stratified random sample of "
+            f"{int(scale['sample_rows']):,} of them, as each evidence item's method and limits say."
+            + _DECISIONS_FILE.get(str(scale.get("decisions_file")), "")]
 
 
 _DECISIONS_FILE = {
@@ -354,6 +357,12 @@ _DECISIONS_FILE = {
 def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> None:
     """Each evidence item says whether it counts every row or reads the sample, in its method, limits and params."""
     rows, sample = int(scale["rows"]), int(scale["sample_rows"])
+    margin = float(scale["sample_margin_95"])
+    how = ("in each stratum of decision × protected groups, in proportion to its size, the rows a keyed hash of their "
+           "id and the audit's seed puts first")
+    if int(scale["sample_short"]):
+        how += (f"; {int(scale['sample_short']):,} rows short of {int(scale['sample_wanted']):,}: the smallest strata "
+                "had fewer candidates than their share")
     for item in evidence:
         if item.status is EvidenceStatus.NOT_ASSESSED:  # it read no rows: nothing to say about which
             continue
@@ -368,17 +377,20 @@ def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> No
             if sampled is not None:
                 item.params["sample_rows"] = sample
                 item.params["population_rows"] = rows
-                item.limits.append(f"Read from the audit's seeded random sample of {sample:,} of the {rows:,} "
-                                   f"decisions (chosen by a keyed hash of each row's id and the seed): {sampled}. "
-                                   "Every other figure of this item counts every decision.")
+                item.params["sample_margin_95"] = margin
+                item.limits.append(f"Read from the audit's stratified random sample of {sample:,} of the {rows:,} "
+                                   f"decisions ({how}): {sampled}. Every other figure of this item counts every "
+                                   "decision.")
         else:
             item.params["sample_rows"] = sample
             item.params["population_rows"] = rows
+            item.params["sample_margin_95"] = margin
             item.limits.append(
-                f"Computed on a seeded random sample of {sample:,} of the {rows:,} decisions (each row kept with "
-                f"probability {scale['sample_probability']:.4g}, chosen by a keyed hash of its id and the audit's "
-                "seed); its figures are estimates for all decisions, its counts are the sample's. Counted over "
-                f"every decision: {', '.join(COUNTED_OVER_ALL_ROWS)}.")
+                f"Computed on the audit's stratified random sample of {sample:,} of the {rows:,} decisions ({how}); "
+                "its figures are estimates for all decisions, its counts are the sample's: a share read from it is "
+                f"within ±{100 * margin:.2f} percentage points of the share over all decisions in 95 % of samples "
+                "(the widest case, a share of 50 %; among m sampled people of one group, ±98/√m points). Counted "
+                f"over every decision: {', '.join(COUNTED_OVER_ALL_ROWS)}.")
 
 
 def run_audit(

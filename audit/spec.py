@@ -660,12 +660,13 @@ class ScaleSpec(_Strict):
     """A partitioned audit (issue 16): data.path is Parquet (a file or a folder of files) read partition by partition.
 
     Selection rates and impact ratios (``fairness.selection_rate``, ``fairness.eeo_impact``, the LL144 tables), error
-    rates by group (``fairness.error_rates``), the flip test and recourse are counted over every row; every other check
-    reads the audit's seeded random sample of about ``sample_rows`` rows (``audit.sample``), and says so.
+    rates by group (``fairness.error_rates``), the proxy screen's associations, the flip test and recourse are counted
+    over every row; every other check reads the audit's stratified random sample of ``sample_rows`` rows
+    (``audit.sample``), and says so.
     """
 
     partition_rows: int = Field(default=250_000, ge=1, description="Rows per partition (whole Parquet row groups).")
-    sample_rows: int = Field(default=20_000, ge=100, description="About how many rows the sample-based checks read.")
+    sample_rows: int = Field(default=20_000, ge=100, description="How many rows the sample-based checks read.")
     workers: int = Field(default=2, ge=1, description="Local processes when no Dask scheduler is given.")
     scheduler: str | None = Field(default=None, description="Dask scheduler address (tcp://host:8786); the "
                                                             "command line's --scheduler wins.")

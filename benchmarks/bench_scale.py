@@ -8,7 +8,9 @@ generation takes one row group at a time.
 Each run: a Dask LocalCluster of ``--workers`` single-threaded worker processes (``--workers 0``: the spec's local
 processes, no cluster), then `audit run` of the example's spec with ``scale:`` (partitions of 250,000 rows, sample
 of 20,000) in a child process, with ``--scheduler`` pointing at the cluster. "partitions s": the first pass (counts
-and sample); "flip test s": the flip test's pass over every row (from the manifest's timings). Peak resident memory is sampled every
+and sample); "flip test s": the flip test's pass over every row; "recourse s": the recourse check with its pass over
+every adverse decision; "decisions s": writing decisions.parquet (the pass explaining every decision, with every
+adverse decision's recourse text) and audit.json (from the manifest's timings). Peak resident memory is sampled every
 0.2 s for the `audit` process (with its own children, when it runs local processes) and for each worker.
 
 Run: .venv/bin/python benchmarks/bench_scale.py --rows 10000000 --workers 2 1
@@ -130,6 +132,7 @@ def run_once(data: Path, workers: int, out: Path) -> dict[str, object]:
     result = json.loads((bundle / "audit.json").read_text())
     return {"wall": wall, "load": timings["load"], "flip": timings.get("evidence.counterfactual.flip", float("nan")),
             "recourse": timings.get("evidence.counterfactual.recourse", float("nan")),
+            "decisions": timings.get("write", float("nan")),
             "peaks": memory.peaks, "rows": result["subject"]["rows"],
             "sample": result["subject"].get("sample_rows"), "verdict": result["verdict"]}
 
@@ -149,7 +152,7 @@ def main() -> None:
     print(f"machine: {machine()}, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; load {os.getloadavg()[0]:.2f}")
     print(f"{'workers':>8} {'rows':>12} {'sample':>7} {'wall s':>8} {'partitions s':>13} {'flip test s':>12} "
-          f"{'recourse s':>11} {'audit GiB':>10} {'worker GiB (max)':>17}")
+          f"{'recourse s':>11} {'decisions s':>12} {'audit GiB':>10} {'worker GiB (max)':>17}")
     times: dict[int, tuple[float, float]] = {}
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +163,8 @@ def main() -> None:
         times[workers] = (float(r["wall"]), float(r["load"]))  # type: ignore[arg-type]
         label = str(workers) if workers else "local 2"
         print(f"{label:>8} {r['rows']:>12,} {r['sample']:>7,} {r['wall']:>8.1f} {r['load']:>13.1f} "
-              f"{r['flip']:>12.1f} {r['recourse']:>11.1f} {audit_peak:>10.2f} {worker_peak:>17.2f}")
+              f"{r['flip']:>12.1f} {r['recourse']:>11.1f} {r['decisions']:>12.1f} {audit_peak:>10.2f} "
+              f"{worker_peak:>17.2f}")
     if 1 in times and 2 in times:
         whole = times[1][0] / (2 * times[2][0])
         partitions = times[1][1] / (2 * times[2][1])

@@ -25,7 +25,8 @@ import yaml
 
 from audit.checks import CheckContext
 from audit.errors import WORKER_LIBRARY_MISSING, AuditInputError
-from audit.scale import Partitioned, count_partitions, plan_partitions, read_partition, sample_mask
+from audit.sample import sample_positions
+from audit.scale import Partitioned, count_partitions, plan_partitions, read_partition
 from audit.spec import AuditSpec, load_spec
 from audit.subject import Subject
 
@@ -169,7 +170,6 @@ def test_the_flip_test_over_8_partitions_moves_every_row_as_the_model_itself_dec
     from dataclasses import asdict
 
     from audit.counterfactual import flip_test
-    from audit.sample import sample_positions
 
     _, whole = _in_memory(dataset)
     score = whole.predictions.score
@@ -178,7 +178,8 @@ def test_the_flip_test_over_8_partitions_moves_every_row_as_the_model_itself_dec
                       decision=whole.predictions.decision, ids=whole.ids,
                       proxies={"age": ["marital-status", "relationship"]}, seed=spec.seed,
                       rng=np.random.default_rng(0), n_boot=200,
-                      sample=sample_positions(whole.ids, seed=spec.seed, sample_rows=1_500))
+                      sample=sample_positions(whole.ids, seed=spec.seed, sample_rows=1_500,
+                                              favourable=whole.favourable, groups=whole.groups))
     assert [asdict(p) for p in alone.pairs] == [asdict(p) for p in result.pairs]
     assert alone.examples == result.examples and len(alone.examples) == 5
 
@@ -293,13 +294,12 @@ def test_counts_and_sample_are_the_same_in_1_or_8_partitions_locally_or_on_a_das
     pd.testing.assert_frame_equal(one.sample, eight.sample)
     pd.testing.assert_frame_equal(one.sample, remote.sample)
     assert sorted(done) == list(range(GROUP_ROWS, ROWS + 1, GROUP_ROWS))  # progress after each partition
-    p = 1_500 / ROWS
-    assert abs(len(one.sample) - p * ROWS) < 4 * np.sqrt(ROWS * p * (1 - p))  # Bernoulli(p) per row
-    ids = np.array([f"id-{i}" for i in range(200_000)])
-    kept = sample_mask(ids, seed=7, probability=0.1)
-    assert abs(kept.mean() - 0.1) < 4 * np.sqrt(0.1 * 0.9 / len(ids))
-    assert (sample_mask(ids[::-1], seed=7, probability=0.1) == kept[::-1]).all()  # by id, not by position
-    assert not (sample_mask(ids, seed=8, probability=0.1) == kept).all()
+    # the sample is the in-memory audit's: the same rows of the file read whole
+    spec, whole = _in_memory(dataset)
+    positions = sample_positions(whole.ids, seed=spec.seed, sample_rows=1_500, favourable=whole.favourable,
+                                 groups=whole.groups)
+    assert eight.sample.index.tolist() == positions.tolist()
+    assert eight.drawn.rows == len(eight.sample) == 1_500 - eight.drawn.short and eight.drawn.short <= 3
 
 
 def _evidence(folder: Path, spec_file: str, tag: str, *args: str) -> dict[str, Any]:
@@ -352,8 +352,10 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     assert decisions["id"].astype(str).tolist() == [str(i) for i in data_ids]
     assert decisions["reason_1"].notna().sum() == ROWS
     # so a person outside the sample gets their notice, with their reasons
-    outside = next(str(i) for i, kept in zip(data_ids, sample_mask(np.array(data_ids, dtype=str), seed=load_spec(
-        dataset / "audit.yaml").seed, probability=1_500 / ROWS), strict=True) if not kept)
+    memory_spec, subject = _in_memory(dataset)
+    sampled = set(sample_positions(subject.ids, seed=memory_spec.seed, sample_rows=1_500,
+                                   favourable=subject.favourable, groups=subject.groups))
+    outside = next(str(i) for position, i in enumerate(data_ids) if position not in sampled)
     told = subprocess.run([sys.executable, "-m", "audit", "explain", str(bundle), "--id", outside],
                           capture_output=True, text=True, timeout=120)
     assert told.returncode == 0 and outside in told.stdout, told.stderr
@@ -369,7 +371,6 @@ def test_the_audit_is_the_same_read_whole_or_in_8_partitions_on_a_dask_cluster(d
     from audit.checks._selection import selection_evidence
     from audit.fairness.groups import build_breakdowns
 
-    memory_spec, subject = _in_memory(dataset)
     ctx = CheckContext(spec=memory_spec, seed=memory_spec.seed)
     breakdowns = build_breakdowns(subject.groups, memory_spec.fairness.intersections)
     for item in (selection_evidence(subject, ctx, breakdowns), eeo_evidence(subject, ctx)):
@@ -574,7 +575,8 @@ def test_each_item_says_what_it_read_from_the_sample() -> None:
     from audit.evidence import Evidence, EvidenceStatus
     from audit.pipeline import _say_what_was_sampled
 
-    scale = {"rows": 1_000_000, "sample_rows": 20_000, "sample_probability": 0.02}
+    scale = {"rows": 1_000_000, "sample_rows": 20_000, "sample_wanted": 20_000, "sample_short": 0, "sample_strata": 40,
+             "sample_margin_95": 0.0069}
     def item(id: str, **params: Any) -> Evidence:  # only what _say_what_was_sampled reads and writes
         return Evidence.model_construct(id=id, status=EvidenceStatus.OK, params=params, limits=[], method="m")
 

@@ -77,17 +77,19 @@ class CheckContext:
     #: Rows per (input value, protected group) over every row (a partitioned audit): the proxy screen's tables, as
     #: an audit of the file read whole counts them from its rows. None: count the Subject's rows.
     association_counts: AssociationCounts | None = None
-    #: About how many rows the audit's sample holds (``scale.sample_rows``): the rows work that reads a sample reads.
+    #: How many rows the audit's sample holds (``scale.sample_rows``): the rows work that reads a sample reads.
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     progress: Progress = _no_progress
 
     def sample(self, subject: Subject) -> np.ndarray:
-        """Positions of the audit's sample in the Subject: the rows a keyed hash of their id and the seed keeps
-        (``audit.sample``), so a check that reads a sample reads the same rows whether the data was read whole or
-        in partitions. In a partitioned audit (``population`` set) the Subject is that sample: every row."""
+        """Positions of the audit's sample in the Subject: the stratified sample a keyed hash of each row's id and
+        the seed orders (``audit.sample``), so a check that reads a sample reads the same rows whether the data was
+        read whole or in partitions. In a partitioned audit (``population`` set) the Subject is that sample: every
+        row."""
         if self.population is not None:
             return np.arange(subject.n)
-        return sample_positions(subject.ids, seed=self.seed, sample_rows=self.sample_rows)
+        return sample_positions(subject.ids, seed=self.seed, sample_rows=self.sample_rows,
+                                favourable=subject.favourable, groups=subject.groups)
 
     def rng(self, salt: int) -> np.random.Generator:
         """A generator seeded from the spec's seed and a per-use salt, so checks do not share streams."""

@@ -100,8 +100,9 @@ def flip_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     limits = ([] if wanted else [EXAMPLES_LEFT_OUT]) + list(LIMITS)
     if donors is not None and donors < subject.n and result.proxies_used:
         limits.append(f"The with-proxies variant took its proxy values from the members of the target group in the "
-                      f"audit's seeded sample of {donors:,} of the {subject.n:,} decisions (chosen by a keyed hash "
-                      "of each row's id and the seed): the rows a partitioned audit of the same data takes them from.")
+                      f"audit's stratified sample of {donors:,} of the {subject.n:,} decisions (ordered by a keyed "
+                      "hash of each row's id and the seed): the rows a partitioned audit of the same data takes them "
+                      "from.")
     if proxies is None:
         limits.insert(0, "No proxy information (no proxy screen ran, counterfactuals.proxies not set): the "
                          "with-proxies variant was not run.")

@@ -134,8 +134,8 @@ def recourse_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
         limits.append(f"The values and spreads of {', '.join(sampled_columns)} (more than {MAX_VALUES:,} distinct "
                       "values) come from the audit's sample, not every row.")
     if ctx.population is None and sample.size < subject.n:
-        limits.append(f"Plausibility and the examples read the adverse decisions of the audit's seeded sample of "
-                      f"{sample.size:,} of the {subject.n:,} decisions (chosen by a keyed hash of each row's id and "
+        limits.append(f"Plausibility and the examples read the adverse decisions of the audit's stratified sample of "
+                      f"{sample.size:,} of the {subject.n:,} decisions (ordered by a keyed hash of each row's id and "
                       "the seed: the rows a partitioned audit reads); every other figure counts every adverse "
                       "decision.")
     return Evidence(

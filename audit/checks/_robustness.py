@@ -52,8 +52,9 @@ def robustness_evidence(subject: Subject, ctx: CheckContext) -> Evidence:
     sensitive = max(result.noise_by_feature, key=lambda r: r.rate) if result.noise_by_feature else None
     limits = list(LIMITS)
     if rows.size < subject.n:
-        limits.append(f"Measured on the audit's seeded random sample of {rows.size:,} of the {subject.n:,} decisions "
-                      "(each kept by a keyed hash of its id and the seed: the rows a partitioned audit reads).")
+        limits.append(f"Measured on the audit's stratified random sample of {rows.size:,} of the {subject.n:,} "
+                      "decisions (decision × protected groups in proportion, the rows a keyed hash of their id and the "
+                      "seed puts first: the rows a partitioned audit reads).")
     missing: dict[str, str] = {}
     partial: dict[str, str] = {}
     if result.refused:

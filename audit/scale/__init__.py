@@ -2,7 +2,7 @@
 
 - :mod:`audit.scale._partitions`: which rows make a partition (Parquet row groups), and reading one.
 - :mod:`audit.scale._work`: what a worker does with a partition (validate, decide, count, sample; rows stay there).
-- :mod:`audit.sample`: the seeded sample, chosen by a keyed hash of each row's id (partition-independent).
+- :mod:`audit.sample`: the stratified sample, ordered by a keyed hash of each row's id (partition-independent).
 - :mod:`audit.scale.engine`: local processes or a Dask cluster, progress, the check of the workers' libraries; the
   passes: counts and sample, the flip test of every row (``audit.counterfactual.flip_counts``), recourse for every
   adverse decision (``audit.counterfactual.recourse_counts``), every decision's reasons.
@@ -13,7 +13,7 @@ The counts themselves are :class:`audit.fairness.population.Population`: the rat
 counted in one process or merged from partitions.
 """
 
-from audit.sample import sample_mask, sample_probability
+from audit.sample import sample_hashes, stratified_sample
 from audit.scale._carried import CarriedColumns
 from audit.scale._partitions import Partition, data_digest, plan_partitions, read_partition
 from audit.scale._work import PartitionResult, PartitionTask, count_partition
@@ -35,8 +35,8 @@ __all__ = [
     "plan_partitions",
     "read_partition",
     "data_digest",
-    "sample_mask",
-    "sample_probability",
+    "sample_hashes",
+    "stratified_sample",
     "PartitionResult",
     "PartitionTask",
     "count_partition",

@@ -22,7 +22,7 @@ from audit.explain.shap_values import ExplainPlan
 from audit.fairness.associations import AssociationCounts, association_counts
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
-from audit.sample import sample_mask
+from audit.sample import sample_hashes, strata
 from audit.scale._ids import sorted_id_hashes
 from audit.scale._partitions import Partition, read_partition
 from audit.spec import AuditSpec
@@ -42,24 +42,28 @@ _MODELS: dict[tuple[str, int, bool], ModelAdapter] = {}
 class PartitionTask:
     """One partition to count under one spec (small: it travels to the worker; the rows do not).
 
-    ``sample_probability``: the chance each row has of joining the sample (the same for every row and partition).
+    ``candidate_probability``: rows whose sample hash is below it may join the sample (``audit.sample``); they are
+    sent back with their hash and stratum.
     """
 
     spec: AuditSpec
     partition: Partition
-    sample_probability: float
+    candidate_probability: float
     trust_model: bool = False
 
 
 @dataclass(frozen=True)
 class PartitionResult:
-    """What comes back from a partition: its counts, its sampled rows (all their columns, global row index), the
-    value counts of its binned protected inputs and of its model inputs (alone and by protected group), and its ids'
-    hashes."""
+    """What comes back from a partition: its counts, its candidates for the sample (all their columns, global row
+    index; with their sample hash and stratum), the rows per stratum, the value counts of its binned protected inputs
+    and of its model inputs (alone and by protected group), and its ids' hashes."""
 
     partition: Partition
     population: Population
-    sample: pd.DataFrame
+    candidates: pd.DataFrame
+    candidate_hashes: np.ndarray  # ``u`` of each candidate (``audit.sample.sample_hashes``)
+    candidate_strata: np.ndarray  # each candidate's stratum (``audit.sample.strata``)
+    strata: dict[str, int]  # rows per stratum in the partition
     bands: BandValues  # rows per value in each band of a binned protected input (the flip test's band medians)
     ids: np.ndarray  # sorted 64-bit hashes of the partition's ids (ids repeated across partitions are refused)
     columns: ColumnCounts  # rows per value of each model input (recourse's rules of change)
@@ -86,16 +90,19 @@ def _subject(spec: AuditSpec, partition: Partition, trust_model: bool) -> Subjec
 
 
 def count_partition(task: PartitionTask) -> PartitionResult:
-    """Validate, decide and count one partition; keep the rows the seeded sample draws."""
+    """Validate, decide and count one partition; send back the rows that may join the sample."""
     from audit.checks._population import count_subject
 
     subject = _subject(task.spec, task.partition, task.trust_model)
-    keep = sample_mask(subject.ids, seed=task.spec.seed, probability=task.sample_probability)
+    u = sample_hashes(subject.ids, seed=task.spec.seed)
+    keys = strata(subject.favourable, subject.groups)
+    keep = u < task.candidate_probability
     features = [str(c) for c in subject.tabular_columns]
     associations = association_counts(subject.X, subject.groups, features=features,
                                       numeric={f: subject.feature_types[f] == "numeric" for f in features})
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
-                           sample=subject.frame[keep], bands=band_values(subject.X, subject.groups, subject.protected),
+                           candidates=subject.frame[keep], candidate_hashes=u[keep], candidate_strata=keys[keep],
+                           strata={str(k): int(n) for k, n in pd.Series(keys).value_counts().items()}, bands=band_values(subject.X, subject.groups, subject.protected),
                            ids=sorted_id_hashes(subject.ids), columns=column_counts(subject.X),
                            associations=associations.capped())
 

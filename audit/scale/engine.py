@@ -1,7 +1,7 @@
 """Run the partition work on local processes or a Dask cluster, and take the results as they come back.
 
 Four passes use it. :func:`count_partitions` runs :func:`audit.scale._work.count_partition` on every partition: only
-counts, the sample's rows, value counts (band medians, recourse's rules of change) and id hashes travel back, added
+counts, the sample's candidate rows, value counts (band medians, recourse's rules of change) and id hashes travel back, added
 as each partition finishes, so the memory of the process that runs ``audit`` holds counts and 8 bytes of id hash a
 row, never the rows. :func:`flip_partitions` and :func:`recourse_partitions` run the flip test's and recourse's
 plans on every partition and add their sums (``_summed``); recourse's also hands each partition's per-decision texts
@@ -39,7 +39,7 @@ from audit.errors import (
 from audit.explain.shap_values import ExplainPlan
 from audit.fairness.associations import AssociationCounts
 from audit.fairness.population import Population
-from audit.sample import DEFAULT_SAMPLE_ROWS, sample_probability
+from audit.sample import DEFAULT_SAMPLE_ROWS, Sample, candidate_probability, stratified_sample
 from audit.scale._ids import refuse_repeated_ids
 from audit.scale._partitions import Partition, plan_partitions
 from audit.scale._work import (
@@ -105,12 +105,12 @@ def check_partitionable(spec: AuditSpec) -> None:
 
 @dataclass(frozen=True)
 class Partitioned:
-    """What a partitioned read gives the audit: counts over every row, and the seeded sample's rows."""
+    """What a partitioned read gives the audit: counts over every row, and the stratified sample's rows."""
 
     population: Population
     sample: pd.DataFrame  # every column of the sampled rows, indexed by their row number in the whole data
     partitions: int
-    sample_probability: float
+    drawn: Sample  # the sample's size wanted and held, and its strata
     #: attribute -> band -> its median over every row (binned protected inputs; the flip test moves rows to it)
     band_medians: dict[str, dict[str, Any]]
     #: rows per value of each model input over every row (recourse's rules of change); columns past
@@ -131,14 +131,17 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
     total = sum(p.rows for p in partitions)
     if total == 0:
         raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
-    probability = sample_probability(rows=total, sample_rows=sample_rows)
-    tasks = [PartitionTask(spec=spec, partition=p, sample_probability=probability, trust_model=trust_model)
+    probability = candidate_probability(rows=total, sample_rows=sample_rows)
+    tasks = [PartitionTask(spec=spec, partition=p, candidate_probability=probability, trust_model=trust_model)
              for p in partitions]
     merged: Population | None = None
     bands: BandValues | None = None
     columns: ColumnCounts | None = None
     associations: AssociationCounts | None = None
-    samples: list[pd.DataFrame] = []
+    candidates: list[pd.DataFrame] = []
+    hashes: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    sizes: dict[str, int] = {}
     ids: list[np.ndarray] = []
     done = 0
     for result in _run(count_partition, tasks, spec=spec, scheduler=scheduler, workers=workers):
@@ -147,15 +150,20 @@ def count_partitions(spec: AuditSpec, *, trust_model: bool = False, target_rows:
         columns = result.columns if columns is None else columns.merge(result.columns)
         associations = result.associations if associations is None else associations.merge(result.associations)
         ids.append(result.ids)
-        samples.append(result.sample)
+        candidates.append(result.candidates)
+        hashes.append(result.candidate_hashes)
+        keys.append(result.candidate_strata)
+        for key, n in result.strata.items():
+            sizes[key] = sizes.get(key, 0) + n
         done += result.partition.rows
         if progress is not None:
             progress(done, total)
     if merged is None or columns is None or associations is None:  # unreachable: total > 0 means a partition
         raise AuditInputError(DATA_EMPTY, path=spec.resolve(spec.data.path))
     refuse_repeated_ids(spec, partitions, ids)
-    sample = pd.concat(samples).sort_index() if samples else pd.DataFrame()
-    return Partitioned(population=merged, sample=sample, partitions=len(partitions), sample_probability=probability,
+    keep, drawn = stratified_sample(np.concatenate(hashes), np.concatenate(keys), sizes, sample_rows=sample_rows)
+    sample = pd.concat(candidates)[keep].sort_index()
+    return Partitioned(population=merged, sample=sample, partitions=len(partitions), drawn=drawn,
                        band_medians=band_medians(bands or {}), columns=columns.capped(), associations=associations)
 
 
