@@ -369,8 +369,8 @@ def _say_what_was_sampled(evidence: list[Evidence], scale: dict[str, Any]) -> No
         if item.id in COUNTED_OVER_ALL_ROWS:
             item.params["rows_counted"] = rows
             item.method = (item.method + f" Counted over all {rows:,} decisions, partition by partition: the counts "
-                           "are exact, and the intervals are computed from them (they do not depend on the "
-                           "partitioning).").strip()
+                           "are exact, and neither they nor any interval computed from them depends on the "
+                           "partitioning.").strip()
             sampled = COUNTED_OVER_ALL_ROWS[item.id]
             if item.id == "counterfactual.flip" and not item.params.get("proxies"):
                 sampled = None  # no proxy was changed, so no donor drawn: every figure counts every decision

@@ -80,6 +80,8 @@ class CheckContext:
     #: How many rows the audit's sample holds (``scale.sample_rows``): the rows work that reads a sample reads.
     sample_rows: int = DEFAULT_SAMPLE_ROWS
     progress: Progress = _no_progress
+    #: The sample's positions, drawn once per Subject (robustness, the flip test and recourse all read it).
+    _samples: list[tuple[Subject, np.ndarray]] = field(default_factory=list, init=False, repr=False)
 
     def sample(self, subject: Subject) -> np.ndarray:
         """Positions of the audit's sample in the Subject: the stratified sample a keyed hash of each row's id and
@@ -88,8 +90,14 @@ class CheckContext:
         row."""
         if self.population is not None:
             return np.arange(subject.n)
-        return sample_positions(subject.ids, seed=self.seed, sample_rows=self.sample_rows,
-                                favourable=subject.favourable, groups=subject.groups)
+        for seen, positions in self._samples:
+            if seen is subject:
+                return positions
+        positions = sample_positions(subject.ids, seed=self.seed, sample_rows=self.sample_rows,
+                                     favourable=subject.favourable, groups=subject.groups)
+        positions.setflags(write=False)
+        self._samples.append((subject, positions))
+        return positions
 
     def rng(self, salt: int) -> np.random.Generator:
         """A generator seeded from the spec's seed and a per-use salt, so checks do not share streams."""

@@ -1,15 +1,16 @@
 """Run the partition work on local processes or a Dask cluster, and take the results as they come back.
 
 Four passes use it. :func:`count_partitions` runs :func:`audit.scale._work.count_partition` on every partition: only
-counts, the sample's candidate rows, value counts (band medians, recourse's rules of change) and id hashes travel back, added
-as each partition finishes, so the memory of the process that runs ``audit`` holds counts and 8 bytes of id hash a
-row, never the rows. :func:`flip_partitions` and :func:`recourse_partitions` run the flip test's and recourse's
-plans on every partition and add their sums (``_summed``); recourse's also hands each partition's per-decision texts
-and costs to a ``keep`` (the audit writes them to disk until decisions.parquet is written). :func:`decide_partitions` runs
-:func:`audit.scale._work.decide_partition`: each partition's decisions with their reasons, handed on in row order
-for the audit to write one partition at a time. Without a scheduler address, ``workers`` local processes (spawned,
-one BLAS thread each) do the work; with one, the cluster's workers do, after a check that each has the libraries the
-work needs, at this machine's versions (a worker deciding with another scikit-learn would give other decisions).
+counts, the sample's candidate rows, value counts (band medians, recourse's rules of change, the proxy screen's
+tables) and id hashes travel back, added as each partition finishes, so the memory of the process that runs ``audit``
+holds counts and 8 bytes of id hash a row, never the rows. :func:`flip_partitions` and :func:`recourse_partitions`
+run the flip test's and recourse's plans on every partition and add their sums (``_summed``); recourse's also hands
+each partition's per-decision texts and costs to a ``keep`` (the audit writes them to disk until decisions.parquet is
+written). :func:`decide_partitions` runs :func:`audit.scale._work.decide_partition`: each partition's decisions with
+their reasons, handed on in row order for the audit to write one partition at a time. Without a scheduler address,
+``workers`` local processes (spawned, one BLAS thread each) do the work; with one, the cluster's workers do, after a
+check that each has the libraries the work needs, at this machine's versions (a worker deciding with another
+scikit-learn would give other decisions).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ from audit.scale._work import (
 )
 from audit.spec import AuditSpec, ModelFormat
 
-__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "recourse_partitions", "check_partitionable", "required_distributions", "Progress", "Keep", "Partitioned",
-           "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
+__all__ = ["count_partitions", "decide_partitions", "flip_partitions", "recourse_partitions", "check_partitionable",
+           "required_distributions", "Progress", "Keep", "Partitioned", "DEFAULT_PARTITION_ROWS", "DEFAULT_SAMPLE_ROWS"]
 
 #: Rows per partition unless the spec says: about 100 MB of Adult-like rows in pandas, a few seconds of work.
 DEFAULT_PARTITION_ROWS = 250_000
