@@ -83,7 +83,7 @@ def test_candidates_are_three_samples_and_strata_name_decision_and_groups() -> N
 
 def test_the_stated_sampling_error_covers_a_share_read_from_the_sample(adult_subject) -> None:
     """The ±margin the report states for a share read from the sample covers the sampling error of a share the
-    strata do not fix (people working more than 40 hours a week, pandas on Adult) in at least 95 % of 200 seeds."""
+    strata do not fix (people working more than 40 hours a week, pandas on Adult) in at least 95 % of 100 seeds."""
     n, rows = 5_000, adult_subject.n
     margin = share_margin(sample_rows=n, rows=rows)
     assert margin == pytest.approx(1.96 * np.sqrt(0.25 / n * (rows - n) / (rows - 1)))
@@ -91,7 +91,7 @@ def test_the_stated_sampling_error_covers_a_share_read_from_the_sample(adult_sub
     truth = long_hours.mean()
     errors = np.array([long_hours[sample_positions(adult_subject.ids, seed=s, sample_rows=n,
                                                    favourable=adult_subject.favourable,
-                                                   groups=adult_subject.groups)].mean() - truth for s in range(200)])
+                                                   groups=adult_subject.groups)].mean() - truth for s in range(100)])
     assert (np.abs(errors) <= margin).mean() >= 0.95
     assert errors.std() > margin / 6  # a real sampling error, not a share the strata fix
     assert share_margin(sample_rows=rows, rows=rows) == 0.0
