@@ -37,6 +37,7 @@ from audit.errors import FAIRNESS_NO_FEATURES
 from audit.evidence import Chart, Evidence, Table, clean_number
 from audit.fairness.associations import (
     MAX_VALUES,
+    N_DECILES,
     AssociationCounts,
     association_counts,
     cramers_v_of_table,
@@ -68,7 +69,6 @@ THRESHOLD_ID = "proxy_strength"  # policies/thresholds.yaml; the spec may set it
 AUC_SAMPLE = 20_000
 HOLDOUT = 0.25
 MIN_CLASS = 20  # groups rarer than this in the sample are left out of the classifier
-N_DECILES = 10
 AUC_ITERATIONS = 40  # boosting rounds: enough for a stable AUC (within 0.01 of 100 rounds on Adult), 3x faster
 
 

@@ -19,7 +19,7 @@ from audit.counterfactual.column_counts import ColumnCounts, column_counts
 from audit.counterfactual.flip_counts import BandValues, FlipCounts, FlipPlan, band_values
 from audit.counterfactual.recourse_counts import RecourseCounts, RecoursePlan
 from audit.explain.shap_values import ExplainPlan
-from audit.fairness.associations import AssociationCounts, association_counts
+from audit.fairness.associations import AssociationCounts
 from audit.fairness.population import Population
 from audit.models import ModelAdapter
 from audit.sample import sample_hashes, strata
@@ -92,19 +92,17 @@ def _subject(spec: AuditSpec, partition: Partition, trust_model: bool) -> Subjec
 def count_partition(task: PartitionTask) -> PartitionResult:
     """Validate, decide and count one partition; send back the rows that may join the sample."""
     from audit.checks._population import count_subject
+    from audit.checks._proxies import screen_counts
 
     subject = _subject(task.spec, task.partition, task.trust_model)
     u = sample_hashes(subject.ids, seed=task.spec.seed)
     keys = strata(subject.favourable, subject.groups)
     keep = u < task.candidate_probability
-    features = [str(c) for c in subject.tabular_columns]
-    associations = association_counts(subject.X, subject.groups, features=features,
-                                      numeric={f: subject.feature_types[f] == "numeric" for f in features})
     return PartitionResult(partition=task.partition, population=count_subject(subject, task.spec),
                            candidates=subject.frame[keep], candidate_hashes=u[keep], candidate_strata=keys[keep],
                            strata={str(k): int(n) for k, n in pd.Series(keys).value_counts().items()}, bands=band_values(subject.X, subject.groups, subject.protected),
                            ids=sorted_id_hashes(subject.ids), columns=column_counts(subject.X),
-                           associations=associations.capped())
+                           associations=screen_counts(subject, None).capped())
 
 
 @dataclass(frozen=True)
